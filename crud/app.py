@@ -1,0 +1,74 @@
+"""``create_app``: a registry, an engine and settings in; a FastAPI application out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crud.database import bind_registry, make_engine, reflect, run_blocking
+from crud.errors import install_error_handlers
+from crud.registry import Registry, load_registry
+from crud.resource import Resource
+from crud.routing import build_router
+from crud.settings import Settings
+from crud.sources import ReflectedDatabase
+from crud.yamlfile import LocatedData
+
+__all__ = ["LoadedRegistry", "create_app", "load", "app_from_environment"]
+
+
+class LoadedRegistry:
+    """A registry file parsed, reflected where needed and bound: ready to serve."""
+
+    def __init__(self, registry: Registry, resources: list[Resource], path: str) -> None:
+        self.registry = registry
+        self.resources = resources
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"LoadedRegistry({self.path!r}, resources={[r.name for r in self.resources]})"
+
+
+async def load(path: Path, database_url: str) -> LoadedRegistry:
+    """Parse, validate and bind ``path``; ``RegistryError`` lists every problem found."""
+    registry, located = load_registry(path)
+    database = await reflect(database_url, registry)
+    return bind(registry, located, str(path), database)
+
+
+def bind(registry: Registry, located: LocatedData, path: str,
+         database: ReflectedDatabase | None) -> LoadedRegistry:
+    resources = bind_registry(registry, located, path, database)
+    return LoadedRegistry(registry, resources, path)
+
+
+def create_app(loaded: LoadedRegistry, engine: AsyncEngine) -> FastAPI:
+    """The application for a bound registry; disposes ``engine`` on shutdown."""
+    api = loaded.registry.api
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title=api.title, version=api.version, description=api.description or "",
+                  lifespan=lifespan)
+    install_error_handlers(app)
+    for resource in loaded.resources:
+        app.include_router(build_router(resource, engine, api), prefix=api.prefix)
+    app.state.registry = loaded
+    app.state.engine = engine
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
+    settings = Settings()
+    loaded = run_blocking(load(settings.registry, settings.database_url))
+    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
+                         statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+    return create_app(loaded, engine)

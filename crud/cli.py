@@ -1,0 +1,154 @@
+"""The ``crud`` command: parse arguments, then call the library. Nothing else lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from crud.app import create_app, load
+from crud.database import make_engine
+from crud.registry import RegistryError
+from crud.settings import DEFAULT_DATABASE_URL, Settings
+
+__all__ = ["main"]
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Serve a read-only REST API described by registry.yaml.")
+
+RegistryOption = Annotated[Optional[Path], typer.Option("--registry", "-r",  # noqa: UP045
+                                                        help="Registry file [env CRUD_REGISTRY]")]
+UrlOption = Annotated[Optional[str], typer.Option("--database-url",  # noqa: UP045
+                                                  help="Async SQLAlchemy URL [env DATABASE_URL]")]
+
+
+def _settings(registry: Path | None, database_url: str | None, **more: object) -> Settings:
+    overrides = {key: value for key, value in
+                 {"registry": registry, "database_url": database_url, **more}.items()
+                 if value is not None}
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _fail(error: RegistryError) -> None:
+    for issue in error.issues:
+        typer.echo(str(issue), err=True)
+    typer.echo(f"{len(error.issues)} problem(s) in the registry.", err=True)
+    raise typer.Exit(1)
+
+
+@cli.command()
+def check(registry: RegistryOption = None, database_url: UrlOption = None) -> None:
+    """Validate the registry against the models or the database; exit 1 on any problem."""
+    settings = _settings(registry, database_url)
+    try:
+        loaded = asyncio.run(load(settings.registry, settings.database_url))
+    except RegistryError as error:
+        _fail(error)
+        return
+    names = ", ".join(resource.name for resource in loaded.resources)
+    typer.echo(f"{settings.registry}: OK ({len(loaded.resources)} resources: {names})")
+
+
+@cli.command()
+def serve(
+    registry: RegistryOption = None,
+    database_url: UrlOption = None,
+    host: Annotated[Optional[str], typer.Option(help="Bind address")] = None,  # noqa: UP045
+    port: Annotated[Optional[int], typer.Option(help="Port")] = None,  # noqa: UP045
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes")] = None,  # noqa: UP045
+) -> None:
+    """Serve the API (with no options: ./registry.yaml over a local SQLite demo database)."""
+    import uvicorn
+
+    settings = _settings(registry, database_url, host=host, port=port, workers=workers)
+    if settings.database_url == DEFAULT_DATABASE_URL:
+        _ensure_demo_database(settings.database_url)
+    try:
+        loaded = asyncio.run(load(settings.registry, settings.database_url))
+    except RegistryError as error:
+        _fail(error)
+        return
+    typer.echo(f"Serving {len(loaded.resources)} resources from {settings.registry}")
+    typer.echo(f"Docs: http://{settings.host}:{settings.port}/docs")
+    if settings.workers > 1:
+        # Each worker builds its own app from the same settings, passed through the env.
+        os.environ["CRUD_REGISTRY"] = str(settings.registry)
+        os.environ["DATABASE_URL"] = settings.database_url
+        uvicorn.run("crud.app:app_from_environment", factory=True, host=settings.host,
+                    port=settings.port, workers=settings.workers, log_level=settings.log_level)
+        return
+    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
+                         statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+    uvicorn.run(create_app(loaded, engine), host=settings.host, port=settings.port,
+                log_level=settings.log_level)
+
+
+def _ensure_demo_database(url: str) -> None:
+    from resources.demo import load_demo_data
+
+    path = Path(url.split("///", 1)[1])
+    if path.exists():
+        return
+    typer.echo(f"Creating the demo database {path} ...")
+    engine = make_engine(url, read_only=False)
+
+    async def fill() -> dict[str, int]:
+        try:
+            return await load_demo_data(engine, scale=2000)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(fill())
+
+
+@cli.command("demo-data")
+def demo_data(
+    database_url: UrlOption = None,
+    scale: Annotated[int, typer.Option(help="Number of koji builds; other tables scale")] = 2000,
+) -> None:
+    """Create the example tables and fill them with deterministic demo data."""
+    from resources.demo import load_demo_data
+
+    url = database_url or Settings().database_url
+    engine = make_engine(url, read_only=False)
+
+    async def fill() -> dict[str, int]:
+        try:
+            return await load_demo_data(engine, scale=scale)
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(fill())
+    for table, count in counts.items():
+        typer.echo(f"{table}: {count}")
+
+
+@cli.command()
+def openapi(
+    registry: RegistryOption = None,
+    database_url: UrlOption = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None,  # noqa: UP045
+) -> None:
+    """Write the OpenAPI document (to stdout, or --output FILE)."""
+    settings = _settings(registry, database_url)
+    try:
+        loaded = asyncio.run(load(settings.registry, settings.database_url))
+    except RegistryError as error:
+        _fail(error)
+        return
+    app = create_app(loaded, make_engine(settings.database_url))
+    text = json.dumps(app.openapi(), indent=2)
+    if output is None:
+        sys.stdout.write(text + "\n")
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    cli()
+

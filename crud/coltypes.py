@@ -1,0 +1,70 @@
+"""Python types for SQL column types: what response models and filter values are typed as."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import types as sqltypes
+
+__all__ = ["TypeInfo", "type_info"]
+
+
+class TypeInfo:
+    """The Python type of a column and the facts filters need about it."""
+
+    __slots__ = ("kind", "python_type")
+
+    def __init__(self, python_type: Any, kind: str) -> None:
+        self.python_type = python_type
+        # kind: string, integer, number, boolean, datetime, date, time, enum, json, uuid
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"TypeInfo(kind={self.kind!r})"
+
+
+def type_info(column_type: sqltypes.TypeEngine[Any]) -> TypeInfo | None:
+    """None for types no JSON client can use (binary blobs, unknown types)."""
+    if isinstance(column_type, sqltypes.Enum):
+        return _enum_info(column_type)
+    if isinstance(column_type, sqltypes.JSON):
+        return TypeInfo(Any, "json")
+    if isinstance(column_type, sqltypes.Boolean):
+        return TypeInfo(bool, "boolean")
+    if isinstance(column_type, sqltypes.Uuid):
+        return TypeInfo(uuid.UUID, "uuid")
+    if isinstance(column_type, sqltypes._Binary):  # noqa: SLF001 - LargeBinary, BLOB, BYTEA...
+        return None
+    try:
+        python_type = column_type.python_type
+    except NotImplementedError:
+        return None
+    return _BY_PYTHON_TYPE.get(python_type)
+
+
+def _enum_info(column_type: sqltypes.Enum) -> TypeInfo:
+    enum_class = column_type.enum_class
+    if enum_class is not None and issubclass(enum_class, enum.Enum):
+        # Values, not names, are what the database stores for str enums in our models,
+        # but SQLAlchemy stores names by default; expose what the client will see.
+        values = tuple(str(member.value) for member in enum_class)
+        return TypeInfo(Literal[values], "enum")  # type: ignore[valid-type]
+    return TypeInfo(Literal[tuple(column_type.enums)], "enum")  # type: ignore[misc]
+
+
+_BY_PYTHON_TYPE: dict[type, TypeInfo] = {
+    str: TypeInfo(str, "string"),
+    int: TypeInfo(int, "integer"),
+    float: TypeInfo(float, "number"),
+    Decimal: TypeInfo(float, "number"),
+    bool: TypeInfo(bool, "boolean"),
+    dt.datetime: TypeInfo(dt.datetime, "datetime"),
+    dt.date: TypeInfo(dt.date, "date"),
+    dt.time: TypeInfo(dt.time, "time"),
+    dt.timedelta: TypeInfo(float, "number"),
+    uuid.UUID: TypeInfo(uuid.UUID, "uuid"),
+}

@@ -1,0 +1,77 @@
+"""SQL expression fields for the demo registry.
+
+A project event is a polymorphic link: ``(type, event_id)`` names a pull request, a
+branch push or a release. The old Flask API resolved it per row in Python (4-6 queries a
+row); here each derived value is one correlated subquery, evaluated by the database for
+the rows of one page only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, func, select
+
+from resources.models import (
+    GitBranchModel,
+    GitProjectModel,
+    KojiBuildGroupModel,
+    ProjectEventModel,
+    ProjectEventType,
+    ProjectReleaseModel,
+    PullRequestModel,
+)
+
+__all__ = ["branch_name", "pr_id", "project_url", "release", "repo_name", "repo_namespace"]
+
+_LINKS: dict[ProjectEventType, Any] = {
+    ProjectEventType.pull_request: PullRequestModel,
+    ProjectEventType.branch_push: GitBranchModel,
+    ProjectEventType.release: ProjectReleaseModel,
+}
+
+
+def _via_event(builds: Table, event_type: ProjectEventType, column: Any) -> Any:
+    """``column`` of the object the build's event points at, when the event has that type."""
+    target = _LINKS[event_type]
+    return (
+        select(column)
+        .select_from(KojiBuildGroupModel)
+        .join(ProjectEventModel, ProjectEventModel.id == KojiBuildGroupModel.project_event_id)
+        .join(target, and_(ProjectEventModel.type == event_type,
+                           ProjectEventModel.event_id == target.id))
+        .where(KojiBuildGroupModel.id == builds.c.koji_build_group_id)
+        .scalar_subquery()
+    )
+
+
+def pr_id(builds: Table) -> ColumnElement[Any]:
+    return _via_event(builds, ProjectEventType.pull_request, PullRequestModel.pr_id)
+
+
+def branch_name(builds: Table) -> ColumnElement[Any]:
+    return _via_event(builds, ProjectEventType.branch_push, GitBranchModel.name)
+
+
+def release(builds: Table) -> ColumnElement[Any]:
+    return _via_event(builds, ProjectEventType.release, ProjectReleaseModel.tag_name)
+
+
+def _project_column(builds: Table, column: Any) -> ColumnElement[Any]:
+    project_id = func.coalesce(*(
+        _via_event(builds, event_type, target.project_id)
+        for event_type, target in _LINKS.items()
+    ))
+    return select(column).where(GitProjectModel.id == project_id).scalar_subquery()
+
+
+def project_url(builds: Table) -> ColumnElement[Any]:
+    return _project_column(builds, GitProjectModel.project_url)
+
+
+def repo_namespace(builds: Table) -> ColumnElement[Any]:
+    return _project_column(builds, GitProjectModel.namespace)
+
+
+def repo_name(builds: Table) -> ColumnElement[Any]:
+    return _project_column(builds, GitProjectModel.repo_name)
