@@ -41,6 +41,8 @@ def _via_event(builds: Table, event_type: ProjectEventType, column: Any) -> Any:
         .join(target, and_(ProjectEventModel.type == event_type,
                            ProjectEventModel.event_id == target.id))
         .where(KojiBuildGroupModel.id == builds.c.koji_build_group_id)
+        # Explicit: when nested in _project_column the build is two levels up.
+        .correlate(builds)
         .scalar_subquery()
     )
 
