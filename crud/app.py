@@ -18,7 +18,7 @@ from crud.settings import Settings
 from crud.sources import ReflectedDatabase
 from crud.yamlfile import LocatedData
 
-__all__ = ["LoadedRegistry", "create_app", "load", "app_from_environment"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
 
 
 class LoadedRegistry:

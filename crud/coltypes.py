@@ -37,7 +37,7 @@ def type_info(column_type: sqltypes.TypeEngine[Any]) -> TypeInfo | None:
         return TypeInfo(bool, "boolean")
     if isinstance(column_type, sqltypes.Uuid):
         return TypeInfo(uuid.UUID, "uuid")
-    if isinstance(column_type, sqltypes._Binary):  # noqa: SLF001 - LargeBinary, BLOB, BYTEA...
+    if isinstance(column_type, sqltypes._Binary):
         return None
     try:
         python_type = column_type.python_type
@@ -52,8 +52,8 @@ def _enum_info(column_type: sqltypes.Enum) -> TypeInfo:
         # Values, not names, are what the database stores for str enums in our models,
         # but SQLAlchemy stores names by default; expose what the client will see.
         values = tuple(str(member.value) for member in enum_class)
-        return TypeInfo(Literal[values], "enum")  # type: ignore[valid-type]
-    return TypeInfo(Literal[tuple(column_type.enums)], "enum")  # type: ignore[misc]
+        return TypeInfo(Literal[values], "enum")
+    return TypeInfo(Literal[tuple(column_type.enums)], "enum")
 
 
 _BY_PYTHON_TYPE: dict[type, TypeInfo] = {

@@ -17,7 +17,7 @@ from sqlalchemy.types import TypeEngine
 from crud.coltypes import TypeInfo
 from crud.sources import Entity
 
-__all__ = ["Hop", "Leaf", "ManyField", "ObjectNode", "Node"]
+__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -62,7 +62,7 @@ class FilterTarget:
     def __ne__(self, value: Any) -> ColumnElement[bool]:  # type: ignore[override]
         if self.leaf.to_many:
             return self._negated(self.column == value)
-        return self.column != value
+        return self.column != value  # type: ignore[no-any-return]
 
     def __gt__(self, value: Any) -> ColumnElement[bool]:
         return self._where(self.column > value)
@@ -177,8 +177,8 @@ def build_filter_model(resource: Resource, columns: dict[str, ColumnElement[Any]
         param.internal: (_param_type(param, max_list_values), Field(None, alias=param.name))
         for param in resource.filters.values()
     }
-    model: type[Filter] = create_model(class_name, __base__=base, __module__=__name__, **fields)
-    return model
+    model = create_model(class_name, __base__=base, __module__=__name__, **fields)
+    return model  # type: ignore[return-value]
 
 
 def _param_type(param: FilterParam, max_list_values: int) -> Any:

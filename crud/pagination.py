@@ -22,8 +22,11 @@ T = TypeVar("T")
 class ListPage(Page[T], Generic[T]):
     """The list envelope: ``items`` plus where this page stands in the whole list."""
 
-    total: int | None = Field(description="Rows matching the query; null when not counted")
-    pages: int | None = Field(description="Number of pages at this size; null when not counted")
+    # Widened from fastapi-pagination's int: count policies may not count.
+    total: int | None = Field(  # type: ignore[assignment]
+        description="Rows matching the query; null when not counted")
+    pages: int | None = Field(  # type: ignore[assignment]
+        description="Number of pages at this size; null when not counted")
 
 
 def page_params_model(name: str, page_size: int, max_page_size: int) -> type[Params]:

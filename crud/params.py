@@ -22,7 +22,7 @@ from crud.fields import Leaf
 from crud.query import OrderItem
 from crud.resource import Resource
 
-__all__ = ["ListRequest", "ListRequestParser", "PAGING_PARAMETERS"]
+__all__ = ["PAGING_PARAMETERS", "ListRequest", "ListRequestParser"]
 
 PAGING_PARAMETERS = ("page", "size")
 MAX_SEARCH_LENGTH = 200

@@ -62,7 +62,7 @@ class ResourceEndpoints:
         body = dumps(envelope(items, total, query.params.page, query.params.size))
         return self.respond(request, body, headers)
 
-    async def get_row(self, request: Request, id: str) -> Response:  # noqa: A002 - URL name
+    async def get_row(self, request: Request, id: str) -> Response:
         values = self.parse_id(id)
         async with self.connection() as connection:
             rows = (await connection.execute(self.builder.detail(values))).all()

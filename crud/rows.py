@@ -14,6 +14,8 @@ from crud.fields import Leaf, ManyField, Node, ObjectNode
 
 __all__ = ["RowShaper", "dumps", "many_values"]
 
+Builder = Callable[[Sequence[Any], dict[str, list[Any]]], dict[str, Any]]
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
@@ -39,7 +41,7 @@ class RowShaper:
         self.nodes = nodes
         self.flat_names: list[str] | None = None
         if all(isinstance(node, Leaf) for node in nodes):
-            self.flat_names = [node.api_path[-1] for node in nodes]  # type: ignore[union-attr]
+            self.flat_names = [node.api_path[-1] for node in nodes]
         self._build = self._compile(nodes)
 
     def __call__(self, row: Sequence[Any], many: dict[str, list[Any]] | None = None) -> dict[str, Any]:
@@ -47,7 +49,7 @@ class RowShaper:
             return dict(zip(self.flat_names, row, strict=True))
         return self._build(row, many or {})
 
-    def _compile(self, nodes: Sequence[Node]) -> Callable[[Sequence[Any], dict[str, list[Any]]], dict[str, Any]]:
+    def _compile(self, nodes: Sequence[Node]) -> Builder:
         parts: list[tuple[str, Callable[[Sequence[Any], dict[str, list[Any]]], Any]]] = []
         for node in nodes:
             parts.append((node.api_path[-1], self._compile_node(node)))

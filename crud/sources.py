@@ -156,7 +156,7 @@ class ReflectedDatabase:
     def _mapped_class(self, table: Table) -> type[Any] | None:
         for mapped in self.base.classes:
             if inspect(mapped).local_table is table:
-                return mapped  # type: ignore[no-any-return]
+                return mapped
         return None
 
 

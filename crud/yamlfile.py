@@ -72,7 +72,7 @@ def _build_mapping(node: yaml.MappingNode, location: Location, located: LocatedD
     for key_node, value_node in node.value:
         key = _build(key_node, location, located)
         line = key_node.start_mark.line + 1
-        if not isinstance(key, str | int | bool | None):
+        if not isinstance(key, str | int) or isinstance(key, bool):
             located.problems.append(YamlProblem(line, "mapping keys must be plain scalars"))
             continue
         if key in result:

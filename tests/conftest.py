@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,10 +156,10 @@ async def demo_api(demo_db: Database, make_api: Callable[..., Any]) -> Api:
 
 
 @pytest.fixture
-def registry_path(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+def registry_path(tmp_path: Path) -> Callable[[str], Path]:
     def write(text_: str) -> Path:
         path = tmp_path / "registry.yaml"
         path.write_text(text_, encoding="utf-8")
         return path
 
-    yield write
+    return write
