@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi_filter.contrib.sqlalchemy import Filter
 from pydantic import AfterValidator, ConfigDict, Field, create_model
@@ -177,8 +177,7 @@ def build_filter_model(resource: Resource, columns: dict[str, ColumnElement[Any]
         param.internal: (_param_type(param, max_list_values), Field(None, alias=param.name))
         for param in resource.filters.values()
     }
-    model = create_model(class_name, __base__=base, __module__=__name__, **fields)
-    return model  # type: ignore[return-value]
+    return cast("type[Filter]", create_model(class_name, __base__=base, __module__=__name__, **fields))
 
 
 def _param_type(param: FilterParam, max_list_values: int) -> Any:
