@@ -101,12 +101,29 @@ class FilterTarget:
     __hash__ = object.__hash__
 
 
+class Substring(str):
+    """A ``like`` value without ``%``: already turned into an escaped ``%text%`` pattern.
+
+    fastapi-filter wraps such values itself, with a DeprecationWarning and without escaping
+    ``_``; handing it a value that contains ``%`` keeps it out of that path.
+    """
+
+    __slots__ = ()
+    ESCAPE = "/"
+
+    @classmethod
+    def of(cls, text: str) -> str:
+        if "%" in text:
+            return text
+        escaped = text.replace("/", "//").replace("_", "/_")
+        return cls(f"%{escaped}%")
+
+
 def _like(column: ColumnElement[Any], pattern: str, *, ignore_case: bool) -> ColumnElement[bool]:
-    if "%" not in pattern:
-        if ignore_case:
-            return column.icontains(pattern, autoescape=True)
-        return column.contains(pattern, autoescape=True)
-    return column.ilike(pattern) if ignore_case else column.like(pattern)
+    escape = Substring.ESCAPE if isinstance(pattern, Substring) else None
+    if ignore_case:
+        return column.ilike(pattern, escape=escape)
+    return column.like(pattern, escape=escape)
 
 
 def exists_along(resource: Resource, leaf: Leaf, criterion: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -185,7 +202,7 @@ def _param_type(param: FilterParam, max_list_values: int) -> Any:
     if shape == "bool":
         return bool | None
     if shape == "pattern":
-        return str | None
+        return Annotated[str, AfterValidator(Substring.of)] | None
     item = value_type(param.leaf)
     if shape == "list":
         return Annotated[list[item], Field(min_length=1, max_length=max_list_values)] | None  # type: ignore[valid-type]

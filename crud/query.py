@@ -11,14 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, tuple_
+from sqlalchemy import Enum, Select, String, and_, cast, func, select, tuple_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from crud.fields import Hop, Leaf, ManyField
 from crud.resource import Resource, SortKey
 
-__all__ = ["Joins", "ListPlan", "OrderItem", "StatementBuilder", "order_clauses"]
+__all__ = ["Joins", "ListPlan", "OrderItem", "StatementBuilder", "order_clauses", "sortable"]
 
 OrderItem = tuple[SortKey, bool]  # (key, descending)
 
@@ -75,6 +75,7 @@ def order_clauses(column: ColumnElement[Any], descending: bool, nullable: bool,
     That is PostgreSQL's own default (so its indexes still serve the sort); SQLite gets
     explicit NULLS FIRST/LAST and MySQL/MariaDB, which lack them, an IS NULL term.
     """
+    column = sortable(column)
     ordered = column.desc() if descending else column.asc()
     if not nullable or dialect == "postgresql":
         return [ordered]
@@ -82,6 +83,13 @@ def order_clauses(column: ColumnElement[Any], descending: bool, nullable: bool,
         return [ordered.nulls_first() if descending else ordered.nulls_last()]
     is_null = column.is_(None)
     return [is_null.desc() if descending else is_null.asc(), ordered]
+
+
+def sortable(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Enums sort by their text everywhere (PostgreSQL and MariaDB would use declaration order)."""
+    if isinstance(column.type, Enum):
+        return cast(column, String(64))
+    return column
 
 
 @dataclass(frozen=True)
