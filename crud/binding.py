@@ -157,7 +157,9 @@ class _Binder:
             self.issue(location, f"column {column!r} has type {sql_column.type!r}, which JSON "
                                  "cannot carry; leave it out or expose an expression")
             return None
-        nullable = bool(sql_column.nullable) or any(self.hop_nullable(hop) for hop in hops)
+        # A to-many hop makes a list (empty when nothing links), not a null item.
+        nullable = bool(sql_column.nullable) or any(
+            self.hop_nullable(hop) for hop in hops if not hop.to_many)
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=info, sql_type=sql_column.type, nullable=nullable,
                     description=spec.description)
