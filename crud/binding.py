@@ -63,6 +63,12 @@ class _Binder:
         self.collector = collector
         self.where: tuple[str | int, ...] = ("resources", name)
         self.labels = (f"c{index}" for index in range(10_000))
+        self.declared = frozenset(_declared(spec.fields))
+
+    def unknown(self, location: tuple[str | int, ...], api_name: str, leaves: dict[str, Leaf]) -> None:
+        # A declared field that failed to bind was reported already; say nothing twice.
+        if api_name not in self.declared:
+            self.issue(location, f"unknown field {api_name!r}{hint(api_name, list(leaves))}")
 
     def issue(self, location: tuple[str | int, ...], message: str) -> None:
         self.collector.add((*self.where, *location), message)
@@ -215,6 +221,13 @@ class _Binder:
         return tuple(hops)
 
 
+def _declared(fields: dict[str, FieldSpec], prefix: str = "") -> Iterator[str]:
+    for name, spec in fields.items():
+        yield prefix + name
+        if spec.fields:
+            yield from _declared(spec.fields, f"{prefix}{name}.")
+
+
 def _spec_location(api_path: tuple[str, ...]) -> Iterator[str]:
     yield api_path[0]
     for part in api_path[1:]:
@@ -304,7 +317,7 @@ def _bind_filters(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, FilterP
     for api_name, operators in binder.spec.filters.items():
         leaf = leaves.get(api_name)
         if leaf is None:
-            binder.issue(("filters", api_name), f"unknown field {api_name!r}{hint(api_name, list(leaves))}")
+            binder.unknown(("filters", api_name), api_name, leaves)
             continue
         for index, operator in enumerate(dict.fromkeys(operators)):
             spec = OPERATORS[operator]
@@ -329,7 +342,7 @@ def _bind_search(binder: _Binder, leaves: dict[str, Leaf]) -> list[Leaf]:
     for index, api_name in enumerate(binder.spec.search):
         leaf = leaves.get(api_name)
         if leaf is None:
-            binder.issue(("search", index), f"unknown field {api_name!r}{hint(api_name, list(leaves))}")
+            binder.unknown(("search", index), api_name, leaves)
         elif leaf.info.kind != "string":
             binder.issue(("search", index), f"search works on text fields; {api_name!r} is "
                                             f"{leaf.info.kind}")
@@ -343,7 +356,7 @@ def _bind_sort(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, SortKey]:
     for index, api_name in enumerate(binder.spec.sort):
         leaf = leaves.get(api_name)
         if leaf is None:
-            binder.issue(("sort", index), f"unknown field {api_name!r}{hint(api_name, list(leaves))}")
+            binder.unknown(("sort", index), api_name, leaves)
         elif leaf.to_many or leaf.info.kind == "json":
             binder.issue(("sort", index), f"cannot sort by {api_name!r}: "
                                           f"{'a to-many list' if leaf.to_many else 'a JSON value'}")
@@ -361,7 +374,11 @@ def _bind_default_sort(binder: _Binder, sort: dict[str, SortKey],
     for index, item in enumerate(binder.spec.default_sort):
         descending = item.startswith("-")
         name = item.lstrip("+-")
-        if name not in allowed:
+        if name not in allowed and name in binder.declared and name not in binder.spec.sort:
+            binder.issue(("default_sort", index), f"{name!r} is not a sort key; add it to 'sort'")
+        elif name not in allowed and name in binder.declared:
+            continue
+        elif name not in allowed:
             binder.issue(("default_sort", index),
                          f"{name!r} is not a sort key{hint(name, list(allowed))}; add it to 'sort'")
         else:

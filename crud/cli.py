@@ -152,3 +152,7 @@ def openapi(
 def main() -> None:
     cli()
 
+
+
+if __name__ == "__main__":
+    main()
