@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crud.database import bind_registry, make_engine, reflect, run_blocking
 from crud.errors import install_error_handlers
+from crud.operations import Operations
 from crud.registry import Registry, load_registry
 from crud.resource import Resource
 from crud.routing import build_router
@@ -24,10 +25,12 @@ __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
 class LoadedRegistry:
     """A registry file parsed, reflected where needed and bound: ready to serve."""
 
-    def __init__(self, registry: Registry, resources: list[Resource], path: str) -> None:
+    def __init__(self, registry: Registry, resources: list[Resource], path: str,
+                 located: LocatedData | None = None) -> None:
         self.registry = registry
         self.resources = resources
         self.path = path
+        self.located = located  # for startup errors found after binding (auth secrets)
 
     def __repr__(self) -> str:
         return f"LoadedRegistry({self.path!r}, resources={[r.name for r in self.resources]})"
@@ -43,12 +46,20 @@ async def load(path: Path, database_url: str) -> LoadedRegistry:
 def bind(registry: Registry, located: LocatedData, path: str,
          database: ReflectedDatabase | None) -> LoadedRegistry:
     resources = bind_registry(registry, located, path, database)
-    return LoadedRegistry(registry, resources, path)
+    return LoadedRegistry(registry, resources, path, located)
 
 
-def create_app(loaded: LoadedRegistry, engine: AsyncEngine) -> FastAPI:
-    """The application for a bound registry; disposes ``engine`` on shutdown."""
+def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
+               settings: Settings | None = None) -> FastAPI:
+    """The application for a bound registry; disposes ``engine`` on shutdown.
+
+    ``settings`` (default: from the environment) configure operations: probes, metrics,
+    access logs, CORS and auth secrets. A protected resource without secrets raises
+    ``RegistryError``.
+    """
     api = loaded.registry.api
+    operations = Operations(loaded.registry, engine, settings or Settings(),
+                            path=loaded.path, located=loaded.located)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -59,7 +70,10 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine) -> FastAPI:
                   lifespan=lifespan)
     install_error_handlers(app)
     for resource in loaded.resources:
-        app.include_router(build_router(resource, engine, api), prefix=api.prefix)
+        router = build_router(resource, engine, api)
+        app.include_router(router, prefix=api.prefix, **operations.guard(resource))
+        operations.label(router, resource)
+    operations.install(app)
     app.state.registry = loaded
     app.state.engine = engine
     return app
@@ -71,4 +85,4 @@ def app_from_environment() -> FastAPI:
     loaded = run_blocking(load(settings.registry, settings.database_url))
     engine = make_engine(settings.database_url, pool_size=settings.pool_size,
                          statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
-    return create_app(loaded, engine)
+    return create_app(loaded, engine, settings=settings)

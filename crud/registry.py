@@ -17,6 +17,8 @@ from crud.yamlfile import LocatedData, parse_yaml
 
 __all__ = [
     "ApiSpec",
+    "AuthKind",
+    "CacheSpec",
     "CountPolicy",
     "ExpressionSource",
     "FieldSpec",
@@ -31,6 +33,7 @@ __all__ = [
 OPERATOR_NAMES = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull")
 Operator = Literal["eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull"]
 CountKind = Literal["exact", "estimated", "none"]
+AuthKind = Literal["none", "api_key", "bearer"]
 _RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _API_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -87,6 +90,12 @@ class CountPolicy(Spec):
         return value
 
 
+class CacheSpec(Spec):
+    """HTTP caching of a resource's responses; see docs/operations.md."""
+
+    max_age: Annotated[int, Field(ge=0)]
+
+
 class ResourceSpec(Spec):
     model: str | None = None
     table: str | None = None
@@ -104,6 +113,8 @@ class ResourceSpec(Spec):
     count: CountPolicy | None = None
     max_offset: Annotated[int, Field(ge=0)] | None = None
     statement_timeout_ms: Annotated[int, Field(ge=1)] | None = None
+    auth: AuthKind | None = None
+    cache: CacheSpec | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -150,6 +161,7 @@ class ApiSpec(Spec):
     statement_timeout_ms: Annotated[int, Field(ge=1)] | None = 10_000
     max_list_values: Annotated[int, Field(ge=1, le=10_000)] = 100
     max_query_length: Annotated[int, Field(ge=64)] = 4096
+    auth: AuthKind = "none"
 
     @field_validator("prefix")
     @classmethod

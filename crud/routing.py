@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.responses import Response
 
+from crud.caching import CACHE_HEADERS, NOT_MODIFIED, CachePolicy, not_modified
 from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
 from crud.filtering import build_filter_model, exists_along, filter_criteria
 from crud.pagination import content_range, envelope, page_model, page_params_model
@@ -50,6 +51,7 @@ class ResourceEndpoints:
         self.shaper = RowShaper(resource.nodes, resource.row_leaves)
         self.search_columns = [self.builder.filter_joins.column(leaf) for leaf in resource.search]
         self.pk_adapters = [TypeAdapter(leaf.info.python_type) for leaf in resource.primary_key]
+        self.cache = CachePolicy.for_resource(resource.spec, api)
 
     async def list_rows(self, request: Request) -> Response:
         query = self.parser.parse(request.query_params, request.url.query)
@@ -130,8 +132,10 @@ class ResourceEndpoints:
     def connection(self) -> _GuardedConnection:
         return _GuardedConnection(self.engine)
 
-    @staticmethod
-    def respond(request: Request, body: bytes, headers: dict[str, str]) -> Response:
+    def respond(self, request: Request, body: bytes, headers: dict[str, str]) -> Response:
+        headers = {**headers, **self.cache.headers(body)}
+        if self.cache.fresh(request, headers):
+            return not_modified(headers)
         if request.method == "HEAD":
             headers = {**headers, "Content-Length": str(len(body))}
             return Response(b"", media_type=JSON, headers=headers)
@@ -172,7 +176,8 @@ def _is_timeout(error: DBAPIError) -> bool:
 def _responses(page_or_item: Any, headers: dict[str, Any]) -> dict[int | str, Any]:
     problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
     return {
-        200: {"model": page_or_item, "headers": headers},
+        200: {"model": page_or_item, "headers": {**headers, **CACHE_HEADERS}},
+        304: NOT_MODIFIED,
         400: {"description": "Unknown or repeated parameter", **problem},
         404: {"description": "Not found", **problem},
         422: {"description": "A parameter value does not fit", **problem},

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crud.app import create_app, load
 from crud.database import make_engine
+from crud.settings import Settings
 from resources.demo import load_demo_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,13 +130,14 @@ async def make_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Factory: write a registry into tmp_path, bind it against ``url``, serve it."""
     opened: list[Api] = []
 
-    async def factory(registry_text: str, url: str, backend: str = "") -> Api:
+    async def factory(registry_text: str, url: str, backend: str = "", *,
+                      settings: Settings | None = None) -> Api:
         path = tmp_path / "registry.yaml"
         path.write_text(registry_text, encoding="utf-8")
         loaded = await load(path, url)
         engine = make_engine(url, statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
         log = count_statements(engine)
-        app = create_app(loaded, engine)
+        app = create_app(loaded, engine, settings=settings)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         api = Api(app, client, engine, log, backend)
         opened.append(api)
