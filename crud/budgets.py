@@ -12,8 +12,8 @@ as an execution option, honoured per dialect without extra round trips where pos
 - SQLite, which has no timeout of its own: a timer calls ``sqlite3.Connection.interrupt()``
   when a statement outlives its budget (the API default applies here too).
 
-The same option on one statement (``statement.execution_options(crud_timeout_ms=...)``)
-budgets that statement alone on MariaDB and SQLite; ``crud.counting`` uses it.
+``statement.execution_options(crud_statement_timeout_ms=...)`` budgets one statement alone
+on MariaDB and SQLite; ``crud.counting`` uses it for counts under a time budget.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = [
+    "STATEMENT_TIMEOUT_OPTION",
     "TIMEOUT_OPTION",
     "budget_engine",
     "install_statement_budgets",
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 TIMEOUT_OPTION = "crud_timeout_ms"
+# Connection options win over statement options when SQLAlchemy merges them: one statement's
+# own budget needs its own key.
+STATEMENT_TIMEOUT_OPTION = "crud_statement_timeout_ms"
 _TIMER = "crud_interrupt_timer"
 
 
@@ -85,7 +89,8 @@ def _listen(target: Any, name: str, function: Any, **options: Any) -> None:
 def _budget_of(context: Any) -> int | None:
     if context is None:
         return None
-    budget = context.execution_options.get(TIMEOUT_OPTION)
+    options = context.execution_options
+    budget = options.get(STATEMENT_TIMEOUT_OPTION) or options.get(TIMEOUT_OPTION)
     return int(budget) if budget else None
 
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Select, func, literal, select, text
+from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from crud.budgets import TIMEOUT_OPTION, install_statement_budgets, is_timeout
+from crud.budgets import STATEMENT_TIMEOUT_OPTION, install_statement_budgets, is_timeout
 from crud.errors import InvalidParameter, ParameterError
 from crud.query import ListPlan, StatementBuilder
 from crud.registry import CountPolicy
@@ -80,10 +80,12 @@ class Counter:
         return self.policy if _rank(wanted) == self.rank else wanted
 
     async def total(self, connection: AsyncConnection, plan: ListPlan, *, returned: int,
-                    position: int, policy: CountPolicy | None = None) -> Total:
+                    position: int, limit: int | None = None,
+                    policy: CountPolicy | None = None) -> Total:
+        """The total of ``plan``'s rows, given a page of ``returned`` rows at ``position``."""
         policy = policy or self.policy
         # A short page that is not past the end tells the total: no statement needed.
-        if returned < plan.limit and (returned > 0 or position == 0):
+        if returned < (limit or plan.limit) and (returned > 0 or position == 0):
             return Total(position + returned, "exact")
         return await self.count(connection, plan, policy)
 
@@ -110,7 +112,7 @@ class Counter:
             # SET LOCAL lasts until the transaction ends, which is right after the count.
             await connection.execute(text(f"SET LOCAL statement_timeout = {int(timeout or 0)}"))
         else:
-            statement = statement.execution_options(**{TIMEOUT_OPTION: timeout})
+            statement = statement.execution_options(**{STATEMENT_TIMEOUT_OPTION: timeout})
         try:
             return Total(int((await connection.execute(statement)).scalar_one()), "exact")
         except DBAPIError as error:
@@ -118,11 +120,17 @@ class Counter:
                 raise
         # A failed statement aborts a PostgreSQL transaction: start a fresh one.
         await connection.rollback()
-        cheaper = CountPolicy(kind="estimated", cap=None)
-        return await self._estimated(connection, plan, cheaper)
+        if self.dialect == "postgresql":
+            return await self._estimated(connection, plan, CountPolicy(kind="estimated"))
+        # Elsewhere the next cheaper count is another scan that would run out of time too.
+        return Total(None, "none")
+
+    def _rows_of(self, plan: ListPlan) -> Select[Any]:
+        """The filtered rows, one constant column each: what a count counts."""
+        return self.builder.count(plan).with_only_columns(literal_column("1"))
 
     async def _capped(self, connection: AsyncConnection, plan: ListPlan, cap: int) -> Total:
-        inner = self.builder.count(plan).with_only_columns(literal(1)).limit(cap + 1).subquery()
+        inner = self._rows_of(plan).limit(cap + 1).subquery()
         statement = select(func.count()).select_from(inner)
         found = int((await connection.execute(statement)).scalar_one())
         return Total(cap, "lower-bound") if found > cap else Total(found, "exact")
@@ -131,8 +139,7 @@ class Counter:
                          policy: CountPolicy) -> Total:
         if self.dialect != "postgresql":
             return await self._capped(connection, plan, policy.cap or ESTIMATE_CAP)
-        rows_of = self.builder.count(plan).with_only_columns(literal(1))
-        raw = (await connection.execute(_Explain(rows_of))).scalar_one()
+        raw = (await connection.execute(_Explain(self._rows_of(plan)))).scalar_one()
         document = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
         return Total(int(document[0]["Plan"]["Plan Rows"]), "estimated")
 

@@ -70,7 +70,8 @@ class ResourceEndpoints:
             rows = (await connection.execute(self.builder.page(window.plan))).all()
             items = await self.shape(connection, rows)
             total = await self.counter.total(connection, plan, returned=len(rows),
-                                             position=window.position, policy=policy)
+                                             position=window.position,
+                                             limit=window.plan.limit, policy=policy)
         next_cursor = self.pager.next_cursor(window, rows, total)
         status, headers = self.pager.headers(request, window, len(rows), total, next_cursor)
         body = dumps(envelope(items, total.value, window.page, window.size,
