@@ -27,6 +27,8 @@ class ListPage(Page[T], Generic[T]):
         description="Rows matching the query; null when not counted")
     pages: int | None = Field(  # type: ignore[assignment]
         description="Number of pages at this size; null when not counted")
+    next: str | None = Field(None, description="Cursor of the next page (pass as ?cursor=); "
+                                                "null on the last page")
 
 
 def page_params_model(name: str, page_size: int, max_page_size: int) -> type[Params]:
@@ -41,9 +43,11 @@ def page_params_model(name: str, page_size: int, max_page_size: int) -> type[Par
     return model
 
 
-def envelope(items: list[Any], total: int | None, page: int, size: int) -> dict[str, Any]:
+def envelope(items: list[Any], total: int | None, page: int, size: int,
+             *, next_cursor: str | None = None) -> dict[str, Any]:
     pages = ceil(total / size) if total is not None else None
-    return {"items": items, "total": total, "page": page, "size": size, "pages": pages}
+    return {"items": items, "total": total, "page": page, "size": size, "pages": pages,
+            "next": next_cursor}
 
 
 def content_range(unit: str, offset: int, count: int, total: int | None) -> str:

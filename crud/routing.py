@@ -18,10 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.responses import Response
 
+from crud.budgets import budget_engine, start_budget
+from crud.counting import Counter
+from crud.cursors import CursorCodec, cursor_secret
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED, CachePolicy, not_modified
 from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
 from crud.filtering import build_filter_model, exists_along, filter_criteria
-from crud.pagination import content_range, envelope, page_model, page_params_model
+from crud.pagination import envelope, page_model, page_params_model
+from crud.paging import CURSOR_PARAMETERS, Pager
 from crud.params import ListRequest, ListRequestParser
 from crud.query import ListPlan, StatementBuilder
 from crud.registry import ApiSpec
@@ -39,7 +43,8 @@ class ResourceEndpoints:
 
     def __init__(self, resource: Resource, engine: AsyncEngine, api: ApiSpec) -> None:
         self.resource = resource
-        self.engine = engine
+        self.engine = budget_engine(engine, resource.spec.statement_timeout_ms,
+                                    api.statement_timeout_ms)
         self.builder = StatementBuilder(resource, engine.dialect.name)
         filter_model = build_filter_model(resource, self.builder.filter_columns(),
                                           api.max_list_values)
@@ -47,22 +52,33 @@ class ResourceEndpoints:
                                               resource.max_page_size)
         self.parser = ListRequestParser(
             resource, params_model=self.params_model, filter_model=filter_model,
-            max_list_values=api.max_list_values, max_query_length=api.max_query_length)
+            max_list_values=api.max_list_values, max_query_length=api.max_query_length,
+            extra_parameters=CURSOR_PARAMETERS)
         self.shaper = RowShaper(resource.nodes, resource.row_leaves)
         self.search_columns = [self.builder.filter_joins.column(leaf) for leaf in resource.search]
         self.pk_adapters = [TypeAdapter(leaf.info.python_type) for leaf in resource.primary_key]
+        self.counter = Counter(self.builder, resource.spec.count or api.count, self.engine)
+        codec = CursorCodec(cursor_secret(), list(resource.leaves.values()))
+        self.pager = Pager(resource, self.builder, codec,
+                           max_offset=_first_set(resource.spec.max_offset, api.max_offset))
         self.cache = CachePolicy.for_resource(resource.spec, api)
 
     async def list_rows(self, request: Request) -> Response:
         query = self.parser.parse(request.query_params, request.url.query)
         plan = self.plan(query)
+        window = self.pager.window(request, query, plan)
+        policy = self.counter.request(request.query_params.get("count"))
         async with self.connection() as connection:
-            rows = (await connection.execute(self.builder.page(plan))).all()
+            rows = (await connection.execute(self.builder.page(window.plan))).all()
             items = await self.shape(connection, rows)
-            total = await self.count(connection, plan, len(rows))
-        headers = {"Content-Range": content_range(self.resource.name, plan.offset, len(rows), total)}
-        body = dumps(envelope(items, total, query.params.page, query.params.size))
-        return self.respond(request, body, headers)
+            total = await self.counter.total(connection, plan, returned=len(rows),
+                                             position=window.position,
+                                             limit=window.plan.limit, policy=policy)
+        next_cursor = self.pager.next_cursor(window, rows, total)
+        status, headers = self.pager.headers(request, window, len(rows), total, next_cursor)
+        body = dumps(envelope(items, total.value, window.page, window.size,
+                              next_cursor=next_cursor))
+        return self.respond(request, body, headers, status)
 
     async def get_row(self, request: Request, id: str) -> Response:
         values = self.parse_id(id)
@@ -110,10 +126,10 @@ class ResourceEndpoints:
         ]
 
     async def count(self, connection: AsyncConnection, plan: ListPlan, returned: int) -> int | None:
-        # A short first page already tells the total: no COUNT statement needed.
-        if plan.offset == 0 and returned < plan.limit:
-            return returned
-        return int((await connection.execute(self.builder.count(plan))).scalar_one())
+        # Kept for callers of the plain number; the policy lives in crud.counting.
+        total = await self.counter.total(connection, plan, returned=returned,
+                                         position=plan.offset)
+        return total.value
 
     def parse_id(self, raw: str) -> list[Any]:
         parts = raw.split(",") if len(self.pk_adapters) > 1 else [raw]
@@ -132,14 +148,15 @@ class ResourceEndpoints:
     def connection(self) -> _GuardedConnection:
         return _GuardedConnection(self.engine)
 
-    def respond(self, request: Request, body: bytes, headers: dict[str, str]) -> Response:
+    def respond(self, request: Request, body: bytes, headers: dict[str, str],
+                status: int = 200) -> Response:
         headers = {**headers, **self.cache.headers(body)}
         if self.cache.fresh(request, headers):
             return not_modified(headers)
         if request.method == "HEAD":
             headers = {**headers, "Content-Length": str(len(body))}
-            return Response(b"", media_type=JSON, headers=headers)
-        return Response(body, media_type=JSON, headers=headers)
+            return Response(b"", status, media_type=JSON, headers=headers)
+        return Response(body, status, media_type=JSON, headers=headers)
 
 
 class _GuardedConnection:
@@ -155,6 +172,11 @@ class _GuardedConnection:
             connection: AsyncConnection = await self.context.__aenter__()
         except (DBAPIError, OSError) as error:
             raise ServiceUnavailable("The database is unavailable; try again shortly.") from error
+        try:
+            await start_budget(connection)
+        except BaseException as error:
+            await self.__aexit__(type(error), error, error.__traceback__)
+            raise
         return connection
 
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
@@ -171,6 +193,10 @@ def _is_timeout(error: DBAPIError) -> bool:
     text = f"{type(error.orig).__name__} {error.orig}".lower()
     return any(marker in text for marker in (
         "querycancelederror", "statement timeout", "max_statement_time", "interrupted"))
+
+
+def _first_set(value: int | None, default: int | None) -> int | None:
+    return value if value is not None else default
 
 
 def _responses(page_or_item: Any, headers: dict[str, Any]) -> dict[int | str, Any]:

@@ -48,3 +48,5 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+    cursor_secret: SecretStr | None = Field(
+        None, description="Key that signs pagination cursors; random per process when unset")

@@ -165,3 +165,30 @@ def registry_path(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+# -- big-table paging: a small table of ties and NULLs (tests/bigtables_models.py) ----------
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS, loop_scope="session")
+async def readings_db(request: pytest.FixtureRequest,
+                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """``bt_readings`` (61 rows with duplicate and NULL sort values), on each backend."""
+    from bigtables_models import Base, Reading, Shelf, rows
+
+    database = await create_database(request.param, tmp_path_factory.mktemp("readings"))
+    writer = make_engine(database.url, read_only=False)
+    shelves, readings = rows()
+    try:
+        async with writer.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+            await connection.execute(Shelf.__table__.insert(), shelves)
+            await connection.execute(Reading.__table__.insert(), readings)
+        if database.backend == "postgresql":
+            async with writer.connect() as connection:
+                await connection.execute(text("ANALYZE"))
+                await connection.commit()
+    finally:
+        await writer.dispose()
+    yield database
+    await drop_database(database)

@@ -1,0 +1,150 @@
+"""Where a list page starts and how the response describes it.
+
+Three ways in, one window out: ``page``/``size`` (offset), ``cursor`` (keyset: a seek
+predicate replaces the offset, so any depth costs the same) and a ``Range`` header. The
+window also carries what the response needs afterwards: the position for Content-Range,
+the next cursor, the 206/416 decision and the budget checks (``max_offset``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from starlette.requests import Request
+
+from crud.counting import Total
+from crud.cursors import CursorCodec, fingerprint, seek_key, seek_predicate
+from crud.errors import BadRequest, ParameterError
+from crud.pagination import content_range
+from crud.params import ListRequest
+from crud.query import ListPlan, OrderItem, StatementBuilder
+from crud.ranges import RANGE_TRUNCATED, RowRange, not_satisfiable, parse_range
+from crud.resource import Resource
+
+__all__ = ["CURSOR_PARAMETERS", "Pager", "Window"]
+
+TOTAL_COUNT_KIND = "Total-Count-Kind"
+# Query parameters that choose the page rather than the rows: a cursor is not bound to them.
+CURSOR_PARAMETERS = ("cursor", "count")
+_NOT_BINDING = frozenset({"page", "size", "cursor", "count", "order_by", "search"})
+
+
+@dataclass(frozen=True)
+class Window:
+    """The page one request reads: the statement plan and where its first row stands."""
+
+    plan: ListPlan
+    position: int
+    size: int
+    bound_to: str
+    row_range: RowRange | None = None
+
+    @property
+    def page(self) -> int:
+        return self.position // self.size + 1
+
+
+class Pager:
+    """Cuts and describes the pages of one resource's list."""
+
+    def __init__(self, resource: Resource, builder: StatementBuilder, codec: CursorCodec,
+                 *, max_offset: int | None) -> None:
+        self.resource = resource
+        self.builder = builder
+        self.codec = codec
+        self.max_offset = max_offset
+        self.units = (resource.name, "items")
+
+    def window(self, request: Request, query: ListRequest, plan: ListPlan) -> Window:
+        given = request.query_params
+        bound_to = self.bound_to(request, query, plan.order)
+        size = query.params.size
+        row_range = parse_range(request.headers.get("range"), self.units,
+                                self.resource.max_page_size)
+        token = given.get("cursor")
+        _refuse_mixing(given, row_range, token)
+        if token is not None:
+            return self._after_cursor(token, plan, size, bound_to)
+        if row_range is not None:
+            self._check_offset(row_range.start, "Range", request)
+            plan = replace(plan, offset=row_range.start, limit=row_range.limit)
+            return Window(plan, row_range.start, row_range.limit, bound_to, row_range)
+        self._check_offset(plan.offset, "page", request)
+        return Window(plan, plan.offset, size, bound_to)
+
+    def bound_to(self, request: Request, query: ListRequest, order: Sequence[OrderItem]) -> str:
+        filters = [(key, value) for key, value in request.query_params.multi_items()
+                   if key not in _NOT_BINDING]
+        return fingerprint(self.resource.name, [(key.name, desc) for key, desc in order],
+                           filters, query.search)
+
+    def _after_cursor(self, token: str, plan: ListPlan, size: int, bound_to: str) -> Window:
+        leaves = [key.leaf for key, _ in plan.order]
+        cursor = self.codec.decode(token, leaves, bound_to)
+        keys, values = [], []
+        for (key, descending), value in zip(plan.order, cursor.values, strict=True):
+            column, operand = seek_key(self.builder.filter_joins.column(key.leaf), key.leaf,
+                                       self.builder.dialect)
+            keys.append((column, descending, key.leaf.nullable))
+            values.append(operand(value))
+        seek = seek_predicate(keys, values)
+        plan = replace(plan, criteria=[*plan.criteria, seek],
+                       criteria_leaves=[*plan.criteria_leaves, *leaves], offset=0)
+        return Window(plan, cursor.position, size, bound_to)
+
+    def _check_offset(self, offset: int, parameter: str, request: Request) -> None:
+        if self.max_offset is None or offset <= self.max_offset:
+            return
+        first = request.url.remove_query_params(["page", "cursor"])
+        reason = (f"offset {offset} is beyond this list's max_offset {self.max_offset}; "
+                  "go deeper with the cursor: request the first page and follow 'next'")
+        raise BadRequest(f"{parameter}: {reason}.",
+                         errors=[ParameterError(parameter, reason, first=str(first))],
+                         headers={"Link": f'<{first}>; rel="first"'})
+
+    # -- the response ------------------------------------------------------------------------
+
+    def next_cursor(self, window: Window, rows: Sequence[Any], total: Total) -> str | None:
+        """A cursor after the last row, unless this page is known to be the last one."""
+        if not rows or len(rows) < window.plan.limit:
+            return None
+        end = window.position + len(rows)
+        if total.kind == "exact" and total.value is not None and end >= total.value:
+            return None
+        last = rows[-1]
+        leaves = [key.leaf for key, _ in window.plan.order]
+        values = [getattr(last, leaf.label) for leaf in leaves]
+        return self.codec.encode(leaves, values, end, window.bound_to)
+
+    def headers(self, request: Request, window: Window, returned: int, total: Total,
+                next_cursor: str | None) -> tuple[int, dict[str, str]]:
+        """Status and paging headers; a Range starting after the last row raises 416."""
+        row_range = window.row_range
+        if row_range is not None and returned == 0 and row_range.start > 0:
+            raise not_satisfiable(row_range.unit, row_range.start, total.value)
+        unit = row_range.unit if row_range is not None else self.resource.name
+        headers = {"Content-Range": content_range(unit, window.position, returned, total.value),
+                   TOTAL_COUNT_KIND: total.kind, "Accept-Ranges": ", ".join(self.units)}
+        if next_cursor is not None:
+            url = request.url.remove_query_params("page").include_query_params(cursor=next_cursor)
+            headers["Link"] = f'<{url}>; rel="next"'
+        if row_range is None:
+            return 200, headers
+        if row_range.truncated(returned):
+            headers[RANGE_TRUNCATED] = f"{row_range.unit}={row_range.asked}"
+        return 206, headers
+
+
+def _refuse_mixing(given: Any, row_range: RowRange | None, token: str | None) -> None:
+    clashes = []
+    if token is not None and "page" in given:
+        clashes.append(ParameterError("page", "cannot be combined with 'cursor', which "
+                                              "already says where the page starts"))
+    if row_range is not None and ({"page", "size"} & set(given.keys()) or token is not None):
+        clashes.append(ParameterError("Range", "a Range header replaces page, size and "
+                                               "cursor; send one or the other"))
+    if clashes:
+        raise BadRequest("; ".join(f"{entry['parameter']}: {entry['message']}"
+                                   for entry in clashes), errors=clashes)

@@ -1,0 +1,140 @@
+"""Keyset pagination: walking by cursor returns every row once, in the offset order."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from bigtables_models import ROWS
+from conftest import Database
+from readings import READINGS, all_pages, registry, serve
+
+SORTS = [
+    pytest.param("", id="default-pk"),
+    pytest.param("score", id="nullable-asc"),
+    pytest.param("-score", id="nullable-desc"),
+    pytest.param("name,-score", id="multi-key-mixed"),
+    pytest.param("-name,taken_at", id="multi-key-datetime"),
+    pytest.param("level,-amount", id="enum-and-decimal"),
+    pytest.param("-amount,level", id="decimal-desc"),
+    pytest.param("shelf_label", id="joined-path-asc"),
+    pytest.param("-shelf_label,-score", id="joined-path-desc"),
+    pytest.param("doubled", id="expression-asc"),
+    pytest.param("-doubled,name", id="expression-desc"),
+]
+
+
+async def offset_order(api: Any, params: dict[str, Any]) -> list[int]:
+    ids: list[int] = []
+    for page in range(1, 10):
+        response = await api.get(READINGS, params={**params, "size": 20, "page": page})
+        items = response.json()["items"]
+        ids.extend(item["id"] for item in items)
+        if len(items) < 20:
+            return ids
+    raise AssertionError("too many pages")
+
+
+@pytest.mark.parametrize("order_by", SORTS)
+async def test_cursor_walk_returns_every_row_once_in_order(
+        readings_db: Database, make_api: Callable[..., Any], order_by: str) -> None:
+    api = await serve(make_api, readings_db, registry())
+    params = {"order_by": order_by} if order_by else {}
+    pages = await all_pages(api, READINGS, params)
+    walked = [item["id"] for page in pages for item in page.json()["items"]]
+    assert walked == await offset_order(api, params)
+    assert sorted(walked) == list(range(1, ROWS + 1))
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    pytest.param({"name": "a"}, 20, id="filtered"),
+    pytest.param({"score__gte": 2, "order_by": "-taken_at"}, 24, id="filtered-sorted"),
+])
+async def test_cursor_walk_keeps_the_filters(readings_db: Database, make_api: Callable[..., Any],
+                                             params: dict[str, Any], expected: int) -> None:
+    api = await serve(make_api, readings_db, registry())
+    pages = await all_pages(api, READINGS, params)
+    walked = [item["id"] for page in pages for item in page.json()["items"]]
+    assert walked == await offset_order(api, params)
+    assert len(set(walked)) == len(walked) == expected
+
+
+async def test_cursor_pages_cost_no_extra_statement(readings_db: Database,
+                                                    make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    first = await api.get(READINGS, params={"order_by": "-score"})
+    api.log.clear()
+    second = await api.get(READINGS, params={"order_by": "-score", "cursor": first.json()["next"]})
+    assert second.status_code == 200
+    assert api.log.count == 2  # the page and the count, as with page=2
+    assert second.headers["content-range"] == f"readings 7-13/{ROWS}"
+    assert second.json()["page"] == 2
+
+
+async def test_next_cursor_is_in_body_and_link_header(readings_db: Database,
+                                                     make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    response = await api.get(READINGS, params={"order_by": "name", "name": "b"})
+    cursor = response.json()["next"]
+    assert cursor is not None
+    assert response.headers["link"] == (
+        f'<http://test/api/v1/readings?order_by=name&name=b&cursor={cursor}>; rel="next"')
+
+
+async def test_last_page_has_no_next(readings_db: Database, make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    response = await api.get(READINGS, params={"size": 20, "page": 4})
+    assert response.json()["next"] is None
+    assert "link" not in response.headers
+
+
+def _tamper(cursor: str) -> str:
+    body, _, signature = cursor.partition(".")
+    payload = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload["v"] = [1]
+    forged = base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode()
+    return f"{forged}.{signature}"
+
+
+CURSOR_ERRORS = [
+    pytest.param(lambda c: _tamper(c), {}, "cursor: the cursor was altered or signed by another "
+                 "deployment.", id="tampered"),
+    pytest.param(lambda c: "garbage!", {}, "cursor: not a cursor from this API.", id="garbage"),
+    pytest.param(lambda c: c, {"order_by": "-name"}, "cursor: this cursor belongs to another sort, "
+                 "filter or search; start again without 'cursor' or repeat the original "
+                 "parameters.", id="other-sort"),
+    pytest.param(lambda c: c, {"name": "a"}, "cursor: this cursor belongs to another sort, "
+                 "filter or search; start again without 'cursor' or repeat the original "
+                 "parameters.", id="other-filter"),
+    pytest.param(lambda c: c, {"page": 2}, "page: cannot be combined with 'cursor', which "
+                 "already says where the page starts", id="with-page"),
+]
+
+
+@pytest.mark.parametrize(("change", "params", "detail"), CURSOR_ERRORS)
+async def test_bad_cursor_is_400(readings_db: Database, make_api: Callable[..., Any],
+                                 change: Callable[[str], str], params: dict[str, Any],
+                                 detail: str) -> None:
+    api = await serve(make_api, readings_db, registry())
+    cursor = (await api.get(READINGS)).json()["next"]
+    response = await api.get(READINGS, params={**params, "cursor": change(cursor)})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["detail"] == detail
+    assert body["errors"][0]["parameter"] in {"cursor", "page"}
+
+
+async def test_cursor_survives_a_new_app_with_the_same_secret(
+        readings_db: Database, make_api: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRUD_CURSOR_SECRET", "s3cret")
+    first = await serve(make_api, readings_db, registry())
+    cursor = (await first.get(READINGS)).json()["next"]
+    second = await serve(make_api, readings_db, registry())
+    assert (await second.get(READINGS, params={"cursor": cursor})).status_code == 200
+    monkeypatch.setenv("CRUD_CURSOR_SECRET", "other")
+    third = await serve(make_api, readings_db, registry())
+    assert (await third.get(READINGS, params={"cursor": cursor})).status_code == 400

@@ -1,0 +1,75 @@
+"""Range requests on lists: 206 with Content-Range, 416 past the end, 200 without Range."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from bigtables_models import ROWS
+from conftest import Database
+from readings import READINGS, registry, serve
+
+# (Range header, status, Content-Range, ids served, Range-Truncated)
+RANGES = [
+    pytest.param("readings=0-4", 206, f"readings 0-4/{ROWS}", list(range(1, 6)), None,
+                 id="resource-unit"),
+    pytest.param("items=10-14", 206, f"items 10-14/{ROWS}", list(range(11, 16)), None,
+                 id="items-unit"),
+    pytest.param("readings=55-70", 206, f"readings 55-60/{ROWS}", list(range(56, 62)), None,
+                 id="past-the-end-is-cut"),
+    pytest.param("readings=0-49", 206, f"readings 0-19/{ROWS}", list(range(1, 21)),
+                 "readings=0-49", id="longer-than-cap"),
+    pytest.param("items=40-", 206, f"items 40-59/{ROWS}", list(range(41, 61)), "items=40-",
+                 id="open-ended"),
+    pytest.param("rows=0-4", 200, f"readings 0-6/{ROWS}", list(range(1, 8)), None,
+                 id="unknown-unit-ignored"),
+    pytest.param("readings=5-2", 200, f"readings 0-6/{ROWS}", list(range(1, 8)), None,
+                 id="backwards-ignored"),
+    pytest.param("readings=0-4,10-14", 200, f"readings 0-6/{ROWS}", list(range(1, 8)), None,
+                 id="multiple-ignored"),
+]
+
+
+@pytest.mark.parametrize(("header", "status", "content_range", "ids", "truncated"), RANGES)
+async def test_range_selects_rows(readings_db: Database, make_api: Callable[..., Any],
+                                  header: str, status: int, content_range: str, ids: list[int],
+                                  truncated: str | None) -> None:
+    api = await serve(make_api, readings_db, registry())
+    response = await api.get(READINGS, headers={"Range": header})
+    assert response.status_code == status
+    assert response.headers["content-range"] == content_range
+    assert [item["id"] for item in response.json()["items"]] == ids
+    assert response.headers.get("range-truncated") == truncated
+    assert response.headers["accept-ranges"] == "readings, items"
+
+
+@pytest.mark.parametrize(("policy", "content_range"), [
+    pytest.param("", f"readings */{ROWS}", id="counted"),
+    pytest.param("    count: none", "readings */*", id="not-counted"),
+])
+async def test_range_past_the_end_is_416(readings_db: Database, make_api: Callable[..., Any],
+                                         policy: str, content_range: str) -> None:
+    api = await serve(make_api, readings_db, registry(policy))
+    response = await api.get(READINGS, headers={"Range": "readings=100-109"})
+    assert response.status_code == 416
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["content-range"] == content_range
+    assert response.json()["code"] == "range_not_satisfiable"
+
+
+async def test_range_on_an_empty_list_is_206(readings_db: Database,
+                                             make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    response = await api.get(READINGS, params={"score__gte": 99}, headers={"Range": "items=0-9"})
+    assert (response.status_code, response.headers["content-range"]) == (206, "items */0")
+
+
+async def test_range_with_page_is_400(readings_db: Database,
+                                      make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    response = await api.get(READINGS, params={"page": 2}, headers={"Range": "items=0-9"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{
+        "parameter": "Range",
+        "message": "a Range header replaces page, size and cursor; send one or the other"}]
