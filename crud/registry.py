@@ -195,9 +195,28 @@ class ApiSpec(Spec):
 
 
 class Mount(Spec):
+    """An existing application served under ``path``: ``wsgi: module:app`` or ``asgi: ...``."""
+
     path: str
     wsgi: str | None = None
     asgi: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_shape(cls, value: str) -> str:
+        if not value.startswith("/") or (value != "/" and value.endswith("/")):
+            raise ValueError("must start with '/' and not end with one, e.g. /api")
+        return value
+
+    @model_validator(mode="after")
+    def _one_app(self) -> Mount:
+        if (self.wsgi is None) == (self.asgi is None):
+            raise ValueError("give exactly one of 'wsgi' or 'asgi' (module:attribute)")
+        return self
+
+    @property
+    def reference(self) -> str:
+        return self.wsgi or self.asgi or ""
 
 
 class Registry(Spec):
