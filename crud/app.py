@@ -9,8 +9,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from crud.auth import guard
 from crud.database import bind_registry, make_engine, reflect, run_blocking
 from crud.errors import install_error_handlers
+from crud.extensions import Extensions, include_routers, resolve_extensions
+from crud.mounts import install_mounts
 from crud.operations import Operations
 from crud.registry import Registry, load_registry
 from crud.resource import Resource
@@ -26,11 +29,13 @@ class LoadedRegistry:
     """A registry file parsed, reflected where needed and bound: ready to serve."""
 
     def __init__(self, registry: Registry, resources: list[Resource], path: str,
-                 located: LocatedData | None = None) -> None:
+                 located: LocatedData | None = None,
+                 extensions: Extensions | None = None) -> None:
         self.registry = registry
         self.resources = resources
         self.path = path
         self.located = located  # for startup errors found after binding (auth secrets)
+        self.extensions = extensions or Extensions()
 
     def __repr__(self) -> str:
         return f"LoadedRegistry({self.path!r}, resources={[r.name for r in self.resources]})"
@@ -46,7 +51,8 @@ async def load(path: Path, database_url: str) -> LoadedRegistry:
 def bind(registry: Registry, located: LocatedData, path: str,
          database: ReflectedDatabase | None) -> LoadedRegistry:
     resources = bind_registry(registry, located, path, database)
-    return LoadedRegistry(registry, resources, path, located)
+    extensions = resolve_extensions(registry, located, path)
+    return LoadedRegistry(registry, resources, path, located, extensions)
 
 
 def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
@@ -73,6 +79,10 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         router = build_router(resource, engine, api)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
+    # Hand-written routers answer under the API's default auth, as resources without their own.
+    include_routers(app, loaded.extensions.routers, api.prefix,
+                    guard(api.auth, operations.credentials))
+    install_mounts(app, loaded.extensions.mounts)
     operations.install(app)
     app.state.registry = loaded
     app.state.engine = engine

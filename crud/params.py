@@ -40,15 +40,17 @@ class ListRequest:
 class ListRequestParser:
     def __init__(self, resource: Resource, *, params_model: type[Params],
                  filter_model: type[Filter], max_list_values: int,
-                 max_query_length: int, extra_parameters: Sequence[str] = ()) -> None:
+                 max_query_length: int, extra_parameters: Sequence[str] = (),
+                 paging: Sequence[str] = PAGING_PARAMETERS) -> None:
         self.resource = resource
+        self.paging = tuple(paging)  # the legacy profile reads page and per_page
         self.params_model = params_model
         self.filter_model = filter_model
         self.max_list_values = max_list_values
         self.max_query_length = max_query_length
         self.list_parameters = {name for name, param in resource.filters.items()
                                 if param.operator.shape == "list"} | {"order_by"}
-        names = [*PAGING_PARAMETERS, *resource.filters]
+        names = [*self.paging, *resource.filters]
         if resource.sort:
             names.append("order_by")
         if resource.search:
@@ -102,7 +104,7 @@ class ListRequestParser:
         return values
 
     def _paging(self, values: dict[str, str], errors: list[ParameterError]) -> Params | None:
-        given = {key: values[key] for key in PAGING_PARAMETERS if key in values}
+        given = {key: values[key] for key in self.paging if key in values}
         try:
             return self.params_model.model_validate(given)
         except ValidationError as error:

@@ -22,6 +22,9 @@ __all__ = [
     "CountPolicy",
     "ExpressionSource",
     "FieldSpec",
+    "LegacySpec",
+    "Mount",
+    "Profile",
     "Registry",
     "RegistryError",
     "RegistryIssue",
@@ -34,6 +37,7 @@ OPERATOR_NAMES = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like",
 Operator = Literal["eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull"]
 CountKind = Literal["exact", "estimated", "none"]
 AuthKind = Literal["none", "api_key", "bearer"]
+Profile = Literal["standard", "legacy"]
 _RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _API_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -96,6 +100,21 @@ class CacheSpec(Spec):
     max_age: Annotated[int, Field(ge=0)]
 
 
+class LegacySpec(Spec):
+    """Options of the ``legacy`` profile (the old API's wire contract); docs/migration.md."""
+
+    unit: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$",
+                             description="Content-Range unit; the resource name by default")
+    per_page: Annotated[int, Field(ge=1)] = 10
+    per_page_values: list[Annotated[int, Field(ge=1)]] | None = None
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> LegacySpec:
+        if self.per_page_values is not None and self.per_page not in self.per_page_values:
+            raise ValueError(f"per_page {self.per_page} must be one of per_page_values")
+        return self
+
+
 class ResourceSpec(Spec):
     model: str | None = None
     table: str | None = None
@@ -115,6 +134,8 @@ class ResourceSpec(Spec):
     statement_timeout_ms: Annotated[int, Field(ge=1)] | None = None
     auth: AuthKind | None = None
     cache: CacheSpec | None = None
+    profile: Profile | None = None
+    legacy: LegacySpec | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -162,6 +183,8 @@ class ApiSpec(Spec):
     max_list_values: Annotated[int, Field(ge=1, le=10_000)] = 100
     max_query_length: Annotated[int, Field(ge=64)] = 4096
     auth: AuthKind = "none"
+    profile: Profile = "standard"
+    legacy: LegacySpec = LegacySpec()
 
     @field_validator("prefix")
     @classmethod
@@ -172,9 +195,28 @@ class ApiSpec(Spec):
 
 
 class Mount(Spec):
+    """An existing application served under ``path``: ``wsgi: module:app`` or ``asgi: ...``."""
+
     path: str
     wsgi: str | None = None
     asgi: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_shape(cls, value: str) -> str:
+        if not value.startswith("/") or (value != "/" and value.endswith("/")):
+            raise ValueError("must start with '/' and not end with one, e.g. /api")
+        return value
+
+    @model_validator(mode="after")
+    def _one_app(self) -> Mount:
+        if (self.wsgi is None) == (self.asgi is None):
+            raise ValueError("give exactly one of 'wsgi' or 'asgi' (module:attribute)")
+        return self
+
+    @property
+    def reference(self) -> str:
+        return self.wsgi or self.asgi or ""
 
 
 class Registry(Spec):

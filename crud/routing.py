@@ -24,6 +24,7 @@ from crud.cursors import CursorCodec, cursor_secret
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED, CachePolicy, not_modified
 from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
 from crud.filtering import build_filter_model, exists_along, filter_criteria
+from crud.legacy import add_legacy_routes, legacy_options
 from crud.pagination import envelope, page_model, page_params_model
 from crud.paging import CURSOR_PARAMETERS, Pager
 from crud.params import ListRequest, ListRequestParser
@@ -217,6 +218,9 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
     page = page_model(model_name(resource), item)
     plural = resource.name.replace("-", "_")
     router = APIRouter(prefix=f"/{resource.name}", tags=[resource.name])
+    legacy = legacy_options(resource, api)
+    if legacy is not None:  # the old API's wire contract instead of the standard one
+        return add_legacy_routes(router, endpoints, legacy, api)
     range_header = {"Content-Range": {
         "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
                        f"`{resource.name} */<total>` for an empty page; total `*` when not counted",

@@ -1,0 +1,232 @@
+"""The ``legacy`` profile: the old Flask API's wire contract, so a dashboard switches URLs first.
+
+Request: ``page`` (from 1) and ``per_page`` (default 10, at most ``max_page_size``, optionally
+one of ``per_page_values``); filters, ``order_by`` and ``search`` as in the standard
+profile; ``size`` is an unknown parameter. Response: status 206 and a bare JSON array;
+``Content-Range: <unit> <first+1>-<page*per_page>/*`` computed from the request alone (the
+old API never counted, so no COUNT statement runs); date-times as integer epoch seconds
+(naive ones are UTC); and the old encoder's bytes: Flask's ``jsonify`` sorts keys, writes no
+spaces, escapes non-ASCII and ends with a newline.
+
+The steps are ``ResourceEndpoints``' own (parse, plan, page statement, shape); only the
+paging parameters, the status, the header and the encoding differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import types
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+
+from fastapi import APIRouter, Request
+from fastapi_pagination import Params
+from pydantic import AfterValidator, BaseModel, Field, create_model
+from starlette.responses import Response
+
+from crud.errors import PROBLEM_JSON, NotFound
+from crud.params import ListRequestParser
+from crud.registry import ApiSpec, LegacySpec
+from crud.resource import Resource
+from crud.schema import PROBLEM_SCHEMA, item_model, list_parameters, model_name
+
+if TYPE_CHECKING:  # routing imports this module to hand legacy resources over
+    from crud.routing import ResourceEndpoints
+
+__all__ = [
+    "LEGACY_PAGING",
+    "LegacyEndpoints",
+    "add_legacy_routes",
+    "epoch_seconds",
+    "legacy_dumps",
+    "legacy_model",
+    "legacy_options",
+    "legacy_range",
+]
+
+LEGACY_PAGING = ("page", "per_page")
+JSON = "application/json"
+
+
+def legacy_options(resource: Resource, api: ApiSpec) -> LegacySpec | None:
+    """The resource's legacy options when it is served in the legacy profile, else None."""
+    if (resource.spec.profile or api.profile) != "legacy":
+        return None
+    return resource.spec.legacy or api.legacy
+
+
+def epoch_seconds(value: dt.datetime) -> int:
+    """Whole seconds since 1970-01-01 UTC; naive date-times are UTC by this API's convention."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp())
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return epoch_seconds(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID | bytes):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def legacy_dumps(content: Any) -> bytes:
+    """The bytes Flask's ``jsonify`` sends (outside debug mode), date-times as epoch seconds."""
+    text = json.dumps(content, default=_default, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True)
+    return f"{text}\n".encode("ascii")
+
+
+def legacy_range(unit: str, page: int, per_page: int) -> str:
+    """``<unit> <first+1>-<page*per_page>/*``: the range asked for, never the rows returned."""
+    return f"{unit} {(page - 1) * per_page + 1}-{page * per_page}/*"
+
+
+def legacy_params_model(name: str, options: LegacySpec, max_page_size: int) -> type[Params]:
+    """``Params`` reading ``per_page`` into ``size``, so the standard plan step applies."""
+    allowed = options.per_page_values
+
+    def one_of_allowed(value: int) -> int:
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"must be one of {', '.join(str(item) for item in allowed)}")
+        return value
+
+    model: type[Params] = create_model(
+        f"{name}LegacyParams",
+        __base__=Params,
+        page=(int, Field(1, ge=1)),
+        size=(Annotated[int, AfterValidator(one_of_allowed)],
+              Field(options.per_page, ge=1, le=max_page_size, alias="per_page")),
+    )
+    return model
+
+
+def legacy_model(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` with every date-time typed as the integer the legacy profile sends."""
+    fields: dict[str, Any] = {
+        name: (_legacy_type(info.annotation), Field(description=info.description))
+        for name, info in model.model_fields.items()
+    }
+    legacy: type[BaseModel] = create_model(f"{model.__name__}Legacy", **fields)
+    return legacy
+
+
+def _legacy_type(annotation: Any) -> Any:
+    if annotation is dt.datetime:
+        return int
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return legacy_model(annotation)
+    origin = get_origin(annotation)
+    if origin is None or origin is Literal:
+        return annotation
+    args = tuple(_legacy_type(arg) for arg in get_args(annotation))
+    if origin is list:
+        return list[args[0]]  # type: ignore[valid-type]
+    if origin is Union or origin is types.UnionType:
+        return Union[args]  # noqa: UP007 - built from a tuple at runtime
+    return annotation
+
+
+class LegacyEndpoints:
+    """List and detail handlers of one resource in the legacy profile."""
+
+    def __init__(self, endpoints: ResourceEndpoints, options: LegacySpec) -> None:
+        self.endpoints = endpoints
+        resource = endpoints.resource
+        self.unit = options.unit or resource.name
+        standard = endpoints.parser
+        self.parser = ListRequestParser(
+            resource,
+            params_model=legacy_params_model(model_name(resource), options,
+                                             resource.max_page_size),
+            filter_model=standard.filter_model, max_list_values=standard.max_list_values,
+            max_query_length=standard.max_query_length, paging=LEGACY_PAGING)
+
+    async def list_rows(self, request: Request) -> Response:
+        query = self.parser.parse(request.query_params, request.url.query)
+        plan = self.endpoints.plan(query)
+        async with self.endpoints.connection() as connection:
+            rows = (await connection.execute(self.endpoints.builder.page(plan))).all()
+            items = await self.endpoints.shape(connection, rows)
+        headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
+        return _respond(request, legacy_dumps(items), headers, status=206)
+
+    async def get_row(self, request: Request, id: str) -> Response:
+        endpoints = self.endpoints
+        values = endpoints.parse_id(id)
+        async with endpoints.connection() as connection:
+            rows = (await connection.execute(endpoints.builder.detail(values))).all()
+            if not rows:
+                raise NotFound(f"No {endpoints.resource.singular.replace('_', ' ')} "
+                               f"with id {id!r}.")
+            items = await endpoints.shape(connection, rows)
+        return _respond(request, legacy_dumps(items[0]), {}, status=200)
+
+
+def _respond(request: Request, body: bytes, headers: dict[str, str], *, status: int) -> Response:
+    if request.method == "HEAD":
+        headers = {**headers, "Content-Length": str(len(body))}
+        return Response(b"", status_code=status, media_type=JSON, headers=headers)
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -> list[Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": 1,
+                              "maximum": resource.max_page_size, "default": options.per_page}
+    if options.per_page_values is not None:
+        schema["enum"] = list(options.per_page_values)
+    per_page = {"name": "per_page", "in": "query", "required": False, "schema": schema,
+                "description": f"Rows per page, at most {resource.max_page_size}"}
+    return [per_page if parameter["name"] == "size" else parameter
+            for parameter in list_parameters(resource, max_list_values)]
+
+
+def _responses(ok: int, headers: dict[str, Any]) -> dict[int | str, Any]:
+    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    return {
+        ok: {"description": "The old API's contract", "headers": headers},
+        400: {"description": "Unknown or repeated parameter", **problem},
+        404: {"description": "Not found", **problem},
+        422: {"description": "A parameter value does not fit", **problem},
+        503: {"description": "Database unavailable or query too slow", **problem},
+    }
+
+
+def add_legacy_routes(router: APIRouter, endpoints: ResourceEndpoints, options: LegacySpec,
+                      api: ApiSpec) -> APIRouter:
+    """The legacy list (and detail) routes of ``endpoints.resource`` on ``router``."""
+    resource = endpoints.resource
+    legacy = LegacyEndpoints(endpoints, options)
+    item = legacy_model(item_model(resource))
+    plural = resource.name.replace("-", "_")
+    range_header = {"Content-Range": {
+        "description": f"`{legacy.unit} <first>-<last>/*`: the rows asked for, 1-based "
+                       "inclusive (page and per_page), whether or not they exist; never a total",
+        "schema": {"type": "string"},
+    }}
+    router.add_api_route(
+        "", legacy.list_rows, methods=["GET"], operation_id=f"list_{plural}",
+        summary=f"List {resource.name} (legacy profile)",
+        description=resource.spec.description or "", status_code=206,
+        response_model=list[item],  # type: ignore[valid-type]
+        responses=_responses(206, range_header),
+        openapi_extra={"parameters": _parameters(resource, options, api.max_list_values)},
+    )
+    router.add_api_route("", legacy.list_rows, methods=["HEAD"], include_in_schema=False)
+    if resource.spec.detail:
+        names = ",".join(leaf.name for leaf in resource.primary_key)
+        router.add_api_route(
+            "/{id}", legacy.get_row, methods=["GET"], operation_id=f"get_{resource.singular}",
+            summary=f"One of {resource.name} by {names} (legacy profile)", response_model=item,
+            responses=_responses(200, {}),
+        )
+        router.add_api_route("/{id}", legacy.get_row, methods=["HEAD"], include_in_schema=False)
+    return router

@@ -1,0 +1,100 @@
+"""`crud serve --workers N`: a real server with several worker processes, started and stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT
+
+from crud.database import make_engine
+from resources.demo import load_demo_data
+
+STARTUP_SECONDS = 60
+STOP_SECONDS = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _demo_database(path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = make_engine(url, read_only=False)
+    try:
+        await load_demo_data(engine, scale=300)
+    finally:
+        await engine.dispose()
+    return url
+
+
+def _serve(url: str, port: int, log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-c", "from crud.cli import main; main()", "serve",
+               "--workers", "2", "--port", str(port), "--registry", str(ROOT / "registry.yaml"),
+               "--database-url", url]
+    # Workers are spawned, not forked: they import crud from PYTHONPATH, i.e. this checkout.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("wb") as output:
+        return subprocess.Popen(command, cwd=cwd, env=env, stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+async def _wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    """Both workers started and answering; fails with the server's log otherwise."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_SECONDS
+    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+        while loop.time() < deadline:
+            assert process.poll() is None, f"the server exited:\n{log.read_text()}"
+            if log.read_text().count("Application startup complete.") == 2:
+                try:
+                    if (await client.get("/openapi.json")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"not ready within {STARTUP_SECONDS}s:\n{log.read_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # our own session: the server and its workers
+        process.wait(timeout=STOP_SECONDS)
+        raise
+
+
+@pytest.mark.slow
+async def test_serve_with_two_workers_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    url = await _demo_database(tmp_path / "demo.db")
+    port = _free_port()
+    log = tmp_path / "server.log"
+    process = _serve(url, port, log, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_until_ready(process, base, log)
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            response = await client.get("/api/v1/koji-builds", params={"size": 3})
+    finally:
+        returncode = _stop(process)
+    assert response.status_code == 200
+    assert response.headers["content-range"] == "koji-builds 0-2/300"
+    assert [item["packit_id"] for item in response.json()["items"]] == [300, 299, 298]
+    output = log.read_text()
+    workers = set(re.findall(r"Started server process \[(\d+)\]", output))
+    assert len(workers) == 2, output
+    assert returncode == 0, output
+    assert output.count("Finished server process") == 2, output
