@@ -19,14 +19,20 @@ from sqlalchemy.sql.elements import ColumnElement
 from starlette.responses import Response
 
 from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
-from crud.filtering import build_filter_model, exists_along, filter_criteria
+from crud.filtering import build_filter_model, exists_along, filter_criteria, value_type
 from crud.pagination import content_range, envelope, page_model, page_params_model
 from crud.params import ListRequest, ListRequestParser
 from crud.query import ListPlan, StatementBuilder
 from crud.registry import ApiSpec
 from crud.resource import Resource
 from crud.rows import RowShaper, dumps, many_values
-from crud.schema import PROBLEM_SCHEMA, item_model, list_parameters, model_name
+from crud.schema import (
+    PROBLEM_SCHEMA,
+    detail_parameters,
+    item_model,
+    list_parameters,
+    model_name,
+)
 
 __all__ = ["build_router"]
 
@@ -49,7 +55,7 @@ class ResourceEndpoints:
             max_list_values=api.max_list_values, max_query_length=api.max_query_length)
         self.shaper = RowShaper(resource.nodes, resource.row_leaves)
         self.search_columns = [self.builder.filter_joins.column(leaf) for leaf in resource.search]
-        self.pk_adapters = [TypeAdapter(leaf.info.python_type) for leaf in resource.primary_key]
+        self.pk_adapters = [TypeAdapter(value_type(leaf)) for leaf in resource.primary_key]
 
     async def list_rows(self, request: Request) -> Response:
         query = self.parser.parse(request.query_params, request.url.query)
@@ -62,7 +68,10 @@ class ResourceEndpoints:
         body = dumps(envelope(items, total, query.params.page, query.params.size))
         return self.respond(request, body, headers)
 
-    async def get_row(self, request: Request, id: str) -> Response:
+    async def get_row(self, request: Request) -> Response:
+        # Read from the path, not the signature: the parameter is documented with the
+        # primary key's own type by ``detail_parameters``, not as FastAPI's plain string.
+        id = request.path_params["id"]
         values = self.parse_id(id)
         async with self.connection() as connection:
             rows = (await connection.execute(self.builder.detail(values))).all()
@@ -204,6 +213,7 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
             "/{id}", endpoints.get_row, methods=["GET"], operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names}", response_model=item,
             responses=_responses(item, {}),
+            openapi_extra={"parameters": detail_parameters(resource)},
         )
         router.add_api_route("/{id}", endpoints.get_row, methods=["HEAD"], include_in_schema=False)
     return router
