@@ -17,7 +17,6 @@ pydantic and the loop that applies them. What it lacks is wrapped rather than pa
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from types import SimpleNamespace
 from typing import Annotated, Any, cast
@@ -29,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crud.fields import Leaf
 from crud.resource import FilterParam, Resource
+from crud.values import no_nul, storable_type
 
 __all__ = ["FilterTarget", "build_filter_model", "filter_criteria", "value_type"]
 
@@ -138,25 +138,11 @@ def exists_along(resource: Resource, leaf: Leaf, criterion: ColumnElement[bool])
 def value_type(leaf: Leaf) -> Any:
     """The pydantic type of one filter value for ``leaf``, normalised for the column."""
     python_type = leaf.info.python_type
-    if leaf.info.kind == "datetime":
-        aware = bool(getattr(leaf.sql_type, "timezone", False))
-        return Annotated[dt.datetime, AfterValidator(_to_aware if aware else _to_naive_utc)]
     if leaf.info.kind == "enum":
         enum_class = getattr(leaf.sql_type, "enum_class", None)
         if enum_class is not None and issubclass(enum_class, enum.Enum):
             return Annotated[python_type, AfterValidator(_member_of(enum_class))]
-    return python_type
-
-
-def _to_naive_utc(value: dt.datetime) -> dt.datetime:
-    # Columns without a zone store UTC wall time by convention; asyncpg refuses aware values.
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _to_aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return storable_type(python_type, leaf.info.kind, leaf.sql_type)
 
 
 def _member_of(enum_class: type[enum.Enum]) -> Any:
@@ -202,7 +188,7 @@ def _param_type(param: FilterParam, max_list_values: int) -> Any:
     if shape == "bool":
         return bool | None
     if shape == "pattern":
-        return Annotated[str, AfterValidator(Substring.of)] | None
+        return Annotated[str, AfterValidator(no_nul), AfterValidator(Substring.of)] | None
     item = value_type(param.leaf)
     if shape == "list":
         return Annotated[list[item], Field(min_length=1, max_length=max_list_values)] | None  # type: ignore[valid-type]

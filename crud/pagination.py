@@ -14,6 +14,8 @@ from fastapi import Query
 from fastapi_pagination import Page, Params
 from pydantic import BaseModel, Field, create_model
 
+from crud.values import MAX_PAGE
+
 __all__ = ["ListPage", "content_range", "envelope", "page_model", "page_params_model"]
 
 T = TypeVar("T")
@@ -36,7 +38,7 @@ def page_params_model(name: str, page_size: int, max_page_size: int) -> type[Par
     model: type[Params] = create_model(
         f"{name}Params",
         __base__=Params,
-        page=(int, Query(1, ge=1, description="Page number, from 1")),
+        page=(int, Query(1, ge=1, le=MAX_PAGE, description="Page number, from 1")),
         size=(int, Query(page_size, ge=1, le=max_page_size,
                          description=f"Rows per page, 1 to {max_page_size}")),
     )

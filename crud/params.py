@@ -21,11 +21,11 @@ from crud.errors import BadRequest, InvalidParameter, ParameterError
 from crud.fields import Leaf
 from crud.query import OrderItem
 from crud.resource import Resource
+from crud.values import MAX_SEARCH_LENGTH
 
 __all__ = ["PAGING_PARAMETERS", "ListRequest", "ListRequestParser"]
 
 PAGING_PARAMETERS = ("page", "size")
-MAX_SEARCH_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class ListRequestParser:
         search = values.get("search")
         if search is not None and len(search) > MAX_SEARCH_LENGTH:
             errors.append(ParameterError("search", f"at most {MAX_SEARCH_LENGTH} characters"))
+        if search is not None and "\x00" in search:
+            errors.append(ParameterError("search", "NUL characters (\\x00) are not allowed"))
         if errors or params is None:
             raise InvalidParameter(_summary(errors), errors=errors)
         return ListRequest(params=params, filters=filters, filter_leaves=leaves,
@@ -134,8 +136,9 @@ class ListRequestParser:
             return self.resource.default_sort
         order: list[OrderItem] = []
         seen: set[str] = set()
-        for item in (part.strip() for part in raw.split(",")):
-            name = item.lstrip("+-")
+        for item in raw.split(","):
+            # Exactly the documented enum: "key" or "-key" (no "+", no spaces, no "--").
+            name = item.removeprefix("-")
             key = self.resource.sort.get(name)
             if key is None:
                 choices = ", ".join(self.sort_choices) or "none"

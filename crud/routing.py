@@ -19,11 +19,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from starlette.responses import Response
 
 from crud.budgets import budget_engine, start_budget
+from crud.caching import CACHE_HEADERS, NOT_MODIFIED, CachePolicy, not_modified
 from crud.counting import Counter
 from crud.cursors import CursorCodec, cursor_secret
-from crud.caching import CACHE_HEADERS, NOT_MODIFIED, CachePolicy, not_modified
 from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
-from crud.filtering import build_filter_model, exists_along, filter_criteria
+from crud.filtering import build_filter_model, exists_along, filter_criteria, value_type
 from crud.legacy import add_legacy_routes, legacy_options
 from crud.pagination import envelope, page_model, page_params_model
 from crud.paging import CURSOR_PARAMETERS, Pager
@@ -32,7 +32,13 @@ from crud.query import ListPlan, StatementBuilder
 from crud.registry import ApiSpec
 from crud.resource import Resource
 from crud.rows import RowShaper, dumps, many_values
-from crud.schema import PROBLEM_SCHEMA, item_model, list_parameters, model_name
+from crud.schema import (
+    PROBLEM_SCHEMA,
+    detail_parameters,
+    item_model,
+    list_parameters,
+    model_name,
+)
 
 __all__ = ["build_router"]
 
@@ -57,7 +63,7 @@ class ResourceEndpoints:
             extra_parameters=CURSOR_PARAMETERS)
         self.shaper = RowShaper(resource.nodes, resource.row_leaves)
         self.search_columns = [self.builder.filter_joins.column(leaf) for leaf in resource.search]
-        self.pk_adapters = [TypeAdapter(leaf.info.python_type) for leaf in resource.primary_key]
+        self.pk_adapters = [TypeAdapter(value_type(leaf)) for leaf in resource.primary_key]
         self.counter = Counter(self.builder, resource.spec.count or api.count, self.engine)
         codec = CursorCodec(cursor_secret(), list(resource.leaves.values()))
         self.pager = Pager(resource, self.builder, codec,
@@ -81,7 +87,10 @@ class ResourceEndpoints:
                               next_cursor=next_cursor))
         return self.respond(request, body, headers, status)
 
-    async def get_row(self, request: Request, id: str) -> Response:
+    async def get_row(self, request: Request) -> Response:
+        # Read from the path, not the signature: the parameter is documented with the
+        # primary key's own type by ``detail_parameters``, not as FastAPI's plain string.
+        id = request.path_params["id"]
         values = self.parse_id(id)
         async with self.connection() as connection:
             rows = (await connection.execute(self.builder.detail(values))).all()
@@ -239,6 +248,7 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
             "/{id}", endpoints.get_row, methods=["GET"], operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names}", response_model=item,
             responses=_responses(item, {}),
+            openapi_extra={"parameters": detail_parameters(resource)},
         )
         router.add_api_route("/{id}", endpoints.get_row, methods=["HEAD"], include_in_schema=False)
     return router

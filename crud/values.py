@@ -1,0 +1,92 @@
+"""Request values a database will accept: pydantic types narrowed to what the column can hold.
+
+A value the column type cannot hold must be a 422 naming the parameter, never a driver
+error (a 500): an integer beyond the column's width (asyncpg: "value out of int32 range",
+SQLite: OverflowError), a NUL character in a string (PostgreSQL text cannot hold one), a
+date-time whose shift to UTC leaves the calendar, NaN or infinity. The same types document
+the parameters, so their ``minimum``/``maximum`` appear in the OpenAPI spec.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+from sqlalchemy import types as sqltypes
+
+__all__ = [
+    "MAX_PAGE",
+    "MAX_SEARCH_LENGTH",
+    "NO_NUL_SCHEMA",
+    "integer_range",
+    "no_nul",
+    "storable_type",
+    "to_aware",
+    "to_naive_utc",
+]
+
+# The documented form of ``no_nul``, so generated clients and fuzzers know it too.
+NO_NUL_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[^\\u0000]*$"}
+
+MAX_SEARCH_LENGTH = 200
+
+# Pages beyond this are refused: the offset (page * size) must stay inside a 64-bit integer.
+MAX_PAGE = 2**31 - 1
+
+_INT16 = (-(2**15), 2**15 - 1, "int32")  # OpenAPI has no int16 format
+_INT32 = (-(2**31), 2**31 - 1, "int32")
+_INT64 = (-(2**63), 2**63 - 1, "int64")
+
+
+def integer_range(sql_type: sqltypes.TypeEngine[Any]) -> tuple[int, int, str]:
+    """Lowest, highest and OpenAPI format of an integer column of ``sql_type``."""
+    if isinstance(sql_type, sqltypes.TypeDecorator):
+        sql_type = sql_type.impl_instance
+    if isinstance(sql_type, sqltypes.SmallInteger):
+        return _INT16
+    if isinstance(sql_type, sqltypes.BigInteger):
+        return _INT64
+    if isinstance(sql_type, sqltypes.Integer):
+        return _INT32
+    return _INT64
+
+
+def no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "NUL characters (\\x00) are not allowed")
+    return value
+
+
+def to_naive_utc(value: dt.datetime) -> dt.datetime:
+    # Columns without a zone store UTC wall time by convention; asyncpg refuses aware values.
+    if value.tzinfo is None:
+        return value
+    return _shifted(value).replace(tzinfo=None)
+
+
+def to_aware(value: dt.datetime) -> dt.datetime:
+    return _shifted(value) if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _shifted(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("date-time out of range once converted to UTC") from None
+
+
+def storable_type(python_type: Any, kind: str, sql_type: sqltypes.TypeEngine[Any]) -> Any:
+    """``python_type`` narrowed to the values the column can be compared with."""
+    if kind == "integer":
+        low, high, format_ = integer_range(sql_type)
+        return Annotated[int, Field(ge=low, le=high, json_schema_extra={"format": format_})]
+    if kind == "number":
+        return Annotated[float, Field(allow_inf_nan=False)]
+    if kind == "string":
+        return Annotated[str, AfterValidator(no_nul), WithJsonSchema(NO_NUL_SCHEMA)]
+    if kind == "datetime":
+        aware = bool(getattr(sql_type, "timezone", False))
+        return Annotated[dt.datetime, AfterValidator(to_aware if aware else to_naive_utc)]
+    return python_type
