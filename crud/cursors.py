@@ -26,12 +26,13 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, and_, false, or_, true, type_coerce
+from sqlalchemy import and_, false, or_, true
 from sqlalchemy import types as sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
 from crud.errors import BadRequest, ParameterError
 from crud.fields import Leaf
+from crud.query import sortable
 from crud.settings import Settings
 
 __all__ = [
@@ -179,22 +180,18 @@ def seek_key(column: ColumnElement[Any], leaf: Leaf,
              dialect: str) -> tuple[ColumnElement[Any], Callable[[Any], Any]]:
     """The column to compare a sort value with, and how to turn the value into its operand.
 
-    MariaDB/MySQL sort a native ENUM by declaration order but compare it with a string as
-    text, so the seek compares ordinals there (``col + 0`` is the ENUM's index, from 1).
+    Enums sort by their stored text on every backend (``crud.query.sortable``), so the seek
+    compares that same text; other columns compare as they are.
     """
-    sql_type = leaf.sql_type
-    if dialect not in {"mysql", "mariadb"} or not isinstance(sql_type, sqltypes.Enum) \
-            or not sql_type.native_enum:
+    if not isinstance(leaf.sql_type, sqltypes.Enum):
         return column, lambda value: value
-    names = list(sql_type.enums)
 
-    def ordinal(value: Any) -> Any:
+    def stored_text(value: Any) -> Any:
         if value is None:
             return None
-        return names.index(value.name if isinstance(value, enum.Enum) else value) + 1
+        return value.name if isinstance(value, enum.Enum) else value
 
-    return type_coerce(column, Integer()) + 0, ordinal
-
+    return sortable(column), stored_text
 
 
 def seek_predicate(keys: Sequence[tuple[ColumnElement[Any], bool, bool]],

@@ -75,7 +75,8 @@ async def test_path_no_mount_claims_is_the_apis_problem_404(mounted_api: Api) ->
 
 async def test_docs_and_openapi_stay_with_the_new_api(mounted_api: Api) -> None:
     document = (await mounted_api.get("/openapi.json")).json()
-    assert list(document["paths"]) == ["/api/v1/koji-builds", "/api/v1/koji-builds/{id}"]
+    assert list(document["paths"]) == ["/api/v1/koji-builds", "/api/v1/koji-builds/{id}",
+                                      "/healthz", "/readyz", "/metrics"]
 
 
 BAD_MOUNTS = {
