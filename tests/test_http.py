@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import Api
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code"}
 
 
 def assert_problem(response_json: dict[str, object], status: int) -> None:
-    assert PROBLEM_KEYS <= set(response_json)
+    assert set(response_json) >= PROBLEM_KEYS
     assert response_json["status"] == status
     assert "Traceback" not in str(response_json)
 
@@ -25,7 +24,8 @@ async def test_writes_are_405_problems(demo_api: Api, method: str, path: str) ->
     assert_problem(response.json(), 405)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/git_projects_secret", "/api/v1/nope", "/api/v1/koji-builds/999999"])
+@pytest.mark.parametrize("path", ["/api/v1/git_projects_secret", "/api/v1/nope",
+                                  "/api/v1/koji-builds/999999"])
 async def test_unknown_paths_and_ids_are_404_problems(demo_api: Api, path: str) -> None:
     response = await demo_api.get(path)
     assert response.status_code == 404

@@ -19,14 +19,17 @@ def readme_registry() -> str:
 
 async def test_the_readme_registry_serves(demo_db: Database, make_api: Any) -> None:
     api: Api = await make_api(readme_registry(), demo_db.url, demo_db.backend)
-    builds = await api.get("/api/v1/koji-builds?size=5&status__in=success,failure&order_by=-build_submitted_time")
+    builds = await api.get("/api/v1/koji-builds",
+                           params={"size": 5, "status__in": "success,failure",
+                                   "order_by": "-build_submitted_time"})
     assert builds.status_code == 200
     assert len(builds.json()["items"]) == 5
     prs = (await api.get("/api/v1/pull-requests?size=1")).json()["items"][0]
     assert set(prs) == {"id", "pr_id", "repo_namespace", "project"}
     assert set(prs["project"]) == {"url", "name"}
     projects = (await api.get("/api/v1/projects?size=1")).json()["items"][0]
-    assert isinstance(projects["pr_ids"], list) and isinstance(projects["branches"], list)
+    assert isinstance(projects["pr_ids"], list)
+    assert isinstance(projects["branches"], list)
 
 
 def test_readme_starts_with_the_two_commands() -> None:

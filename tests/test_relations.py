@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from conftest import Api, Database
+from sqlalchemy import text
 from test_query_language import fetch_all
 
 DERIVED = ("pr_id", "branch_name", "release", "project_url", "repo_namespace", "repo_name")
@@ -34,7 +33,7 @@ async def reference_derived(database: Database, build_ids: list[int]) -> dict[in
                     kind = str(row[0]).rsplit(".", 1)[-1]
                     table, column = tables[kind]
                     value, project_id = (await connection.execute(text(
-                        f"SELECT {column}, project_id FROM {table} WHERE id = :id"),  # noqa: S608
+                        f"SELECT {column}, project_id FROM {table} WHERE id = :id"),
                         {"id": row[1]})).one()
                     key = {"pull_request": "pr_id", "branch_push": "branch_name", "release": "release"}[kind]
                     fields[key] = value
