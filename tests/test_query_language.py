@@ -138,7 +138,9 @@ async def test_sorting_matches_the_oracle_across_pages(
     assert [row["packit_id"] for row in got] == [row["packit_id"] for row in expected]
 
 
-async def test_filtered_sorted_searched_page_has_the_right_total(demo_api: Api, everything: list[Row]) -> None:
+async def test_filtered_sorted_searched_page_has_the_right_total(
+    demo_api: Api, everything: list[Row]
+) -> None:
     params = {"status__in": "success,failure", "order_by": "-build_submitted_time",
               "search": "koji", "size": "5", "page": "2"}
     response = await demo_api.get("/api/v1/koji-builds", params=params)
