@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, Api, Database
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from crud.settings import Settings
@@ -52,7 +53,7 @@ async def test_requests_are_counted_by_resource_method_and_status(
     response = await api.get("/metrics")
 
     assert response.status_code == 200
-    assert response.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
+    assert response.headers["content-type"] == CONTENT_TYPE_LATEST  # text/plain; version=…
     assert samples(response.text, "crud_http_requests_total") == {
         ("koji-builds", "GET", "200"): 4.0,
         ("koji-builds", "GET", "404"): 1.0,
