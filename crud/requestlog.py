@@ -107,7 +107,9 @@ class ObserveRequests:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), echoed]}
+                # Replace, not add: a mounted app may echo the (same) id itself.
+                kept = [item for item in message.get("headers", ()) if item[0] != _HEADER_KEY]
+                message = {**message, "headers": [*kept, echoed]}
             await send(message)
 
         try:
