@@ -28,8 +28,9 @@ _VARY_BY = {"api_key": "X-API-Key", "bearer": "Authorization"}
 CACHE_HEADERS = {
     "ETag": {"description": "Weak validator of the body; send it back in If-None-Match",
              "schema": {"type": "string"}},
-    "Cache-Control": {"description": "`no-cache`, or `public|private, max-age=N` from the "
-                                     "resource's `cache:`", "schema": {"type": "string"}},
+    "Cache-Control": {"description": "`no-cache`, or `public, max-age=N` from the resource's "
+                                     "`cache:`; `private` when it needs credentials",
+                      "schema": {"type": "string"}},
 }
 NOT_MODIFIED = {"description": "Not modified: the ETag in If-None-Match is current",
                 "headers": CACHE_HEADERS}
@@ -58,8 +59,12 @@ class CachePolicy:
     """The caching headers of one resource, from its ``cache:`` and ``auth:`` keys."""
 
     def __init__(self, *, max_age: int | None, auth: str = "none") -> None:
-        scope = "public" if auth == "none" else "private"
-        self.cache_control = "no-cache" if max_age is None else f"{scope}, max-age={max_age}"
+        # A shared cache must not serve one client's protected answer to another.
+        freshness = "no-cache" if max_age is None else f"max-age={max_age}"
+        if auth != "none":
+            self.cache_control = f"private, {freshness}"
+        else:
+            self.cache_control = freshness if max_age is None else f"public, {freshness}"
         self.vary = _VARY_BY.get(auth)
 
     @classmethod

@@ -13,6 +13,7 @@ set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory and ``/metrics`` sums the
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,12 +43,19 @@ class Metrics:
         self.duration = Histogram(
             "crud_http_request_duration_seconds", "Time from request to the last body byte",
             _LABELS, registry=self.registry)
+        # labels() takes a lock and builds keys on every call; the label sets are few.
+        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def __call__(self, record: RequestRecord) -> None:
         method = record.method if record.method in _METHODS else "OTHER"
-        labels = (record.resource, method, str(record.status))
-        self.requests.labels(*labels).inc()
-        self.duration.labels(*labels).observe(record.duration_s)
+        key = (record.resource, method, record.status)
+        children = self.children.get(key)
+        if children is None:
+            labels = (record.resource, method, str(record.status))
+            children = (self.requests.labels(*labels), self.duration.labels(*labels))
+            self.children[key] = children
+        children[0].inc()
+        children[1].observe(record.duration_s)
 
     async def endpoint(self) -> Response:
         return Response(generate_latest(self._exposed()), media_type=CONTENT_TYPE_LATEST,

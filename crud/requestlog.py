@@ -66,9 +66,10 @@ class RouteLabels:
     def __init__(self) -> None:
         self.by_endpoint: dict[Hashable, str] = {}
 
-    def add(self, endpoints: Iterable[Hashable], resource: str) -> None:
+    def add(self, endpoints: Iterable[Hashable | None], resource: str) -> None:
         for endpoint in endpoints:
-            self.by_endpoint[endpoint] = resource
+            if endpoint is not None:
+                self.by_endpoint[endpoint] = resource
 
     def __call__(self, scope: Scope) -> str:
         endpoint = scope.get("endpoint")
@@ -90,9 +91,14 @@ class ObserveRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_from(_header(scope, _HEADER_KEY))
+        sent = _header(scope, _HEADER_KEY)
+        request_id = request_id_from(sent)
         # problem_response reads request.state.request_id, which lives in scope["state"].
         scope.setdefault("state", {})["request_id"] = request_id
+        if request_id != sent:
+            # Mounted apps (a legacy Flask API) see the same id in the request headers.
+            scope["headers"] = [*(item for item in scope["headers"] if item[0] != _HEADER_KEY),
+                                (_HEADER_KEY, request_id.encode("latin-1"))]
         echoed = (_HEADER_KEY, request_id.encode("latin-1"))
         status = 500
         started = time.perf_counter()
@@ -101,7 +107,9 @@ class ObserveRequests:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), echoed]}
+                # Replace, not add: a mounted app may echo the (same) id itself.
+                kept = [item for item in message.get("headers", ()) if item[0] != _HEADER_KEY]
+                message = {**message, "headers": [*kept, echoed]}
             await send(message)
 
         try:

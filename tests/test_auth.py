@@ -11,7 +11,7 @@ from conftest import Api, Database
 
 from crud.app import create_app, load
 from crud.database import make_engine
-from crud.registry import RegistryError
+from crud.registry import RegistryError, parse_registry
 from crud.settings import Settings
 
 REGISTRY = """\
@@ -149,3 +149,20 @@ def test_secrets_come_from_comma_separated_env_and_never_show(
     assert settings.cors_origins == ("https://dash.example", "http://localhost:3000")
     assert "alpha" not in repr(settings)
     assert "gamma" not in repr(settings)
+
+
+@pytest.mark.parametrize(("snippet", "expected"), [
+    ("    auth: basic\n",
+     ["registry.yaml:5: resources.r.auth: Input should be 'none', 'api_key' or 'bearer'"]),
+    ("    cache: {max_age: -1}\n",
+     ["registry.yaml:5: resources.r.cache.max_age: Input should be greater than or equal to 0"]),
+    ("    cache: {maxage: 5}\n",
+     ["registry.yaml:5: resources.r.cache.max_age: Field required",
+      "registry.yaml:5: resources.r.cache.maxage: unknown key 'maxage'"]),
+], ids=["unknown-auth-kind", "negative-max-age", "misspelt-cache-key"])
+def test_auth_and_cache_keys_are_validated_with_their_line(snippet: str,
+                                                           expected: list[str]) -> None:
+    text_ = "resources:\n  r:\n    model: m:M\n    fields: {id:}\n" + snippet
+    with pytest.raises(RegistryError) as caught:
+        parse_registry(text_)
+    assert [str(issue) for issue in caught.value.issues] == expected

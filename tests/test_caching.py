@@ -28,6 +28,10 @@ resources:
     fields: {id:, pr_id:}
     cache: {max_age: 30}
     auth: api_key
+  secrets:
+    model: resources.models:SRPMBuildModel
+    fields: {id:, status:}
+    auth: api_key
 """
 WEAK_TAG = re.compile(r'^W/"[0-9a-f]{32}"$')
 RID = {"X-Request-ID": "c-1"}
@@ -89,7 +93,10 @@ async def test_the_etag_follows_the_body(api: Api) -> None:
     ("/api/v1/projects/1", {}, {"cache-control": "public, max-age=60"}),
     ("/api/v1/pull-requests", {"X-API-Key": "k1"},
      {"cache-control": "private, max-age=30", "vary": "X-API-Key"}),
-], ids=["default", "public-list", "public-detail", "protected-is-private"])
+    ("/api/v1/secrets", {"X-API-Key": "k1"},
+     {"cache-control": "private, no-cache", "vary": "X-API-Key"}),
+], ids=["default", "public-list", "public-detail", "protected-is-private",
+        "protected-default"])
 async def test_cache_control_comes_from_the_registry(
         api: Api, path: str, headers: dict[str, str], expected: dict[str, str]) -> None:
     response = await api.get(path, headers=headers)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from conftest import Api, Database
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from crud.settings import Settings
 
@@ -50,6 +51,7 @@ async def test_readyz_is_200_when_the_database_answers(
     api: Api = await make_api(REGISTRY, empty_db.url, empty_db.backend)
     response = await api.get("/readyz", headers=RID)
     assert (response.status_code, response.json()) == (200, {"status": "ready"})
+    assert api.log.statements[-1] == "SELECT 1"
     assert dict(response.headers) == {
         "content-length": "18", "content-type": "application/json",
         "cache-control": "no-store", "x-request-id": "probe-1"}
@@ -131,3 +133,61 @@ async def test_readyz_recovers_when_the_database_comes_back(
     assert during.json() == _problem(
         "The database is unavailable: SELECT 1 failed or took longer than 2000 ms.")
     assert resource_during.status_code == 503
+
+
+class StoppableDatabase:
+    """A TCP relay in front of a real database server that can be stopped and restarted.
+
+    Stopping closes the listening socket and every relayed connection, which is what the
+    API sees when the database server goes down; starting listens on the same port again.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = _unused_port()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self.relay, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.writers):
+            writer.close()
+        await self.server.wait_closed()
+
+    async def relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers.update((writer, up_writer))
+        await asyncio.gather(self.pipe(reader, up_writer), self.pipe(up_reader, writer))
+
+    async def pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.writers.discard(writer)
+            writer.close()
+
+
+@pytest.mark.parametrize(("empty_db", "server_port"), [("postgresql", 5432), ("mariadb", 3306)],
+                         ids=["postgresql", "mariadb"], indirect=["empty_db"])
+async def test_readyz_follows_the_database_server_down_and_up(
+        make_api: Callable[..., Any], empty_db: Database, server_port: int) -> None:
+    database = StoppableDatabase(server_port)
+    await database.start()
+    url = make_url(empty_db.url).set(port=database.port).render_as_string(hide_password=False)
+    api: Api = await make_api(REGISTRY, url, empty_db.backend)
+    seen = [(await api.get("/readyz")).status_code]
+    await database.stop()
+    seen.append((await api.get("/readyz")).status_code)
+    seen.append((await api.get("/readyz")).status_code)
+    await database.start()
+    seen.append((await api.get("/readyz")).status_code)
+    await database.stop()
+    assert seen == [200, 503, 503, 200]

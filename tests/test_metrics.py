@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Api, Database
+from conftest import ROOT, Api, Database
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from crud.settings import Settings
@@ -48,7 +53,7 @@ async def test_requests_are_counted_by_resource_method_and_status(
     response = await api.get("/metrics")
 
     assert response.status_code == 200
-    assert response.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
+    assert response.headers["content-type"] == CONTENT_TYPE_LATEST  # text/plain; version=…
     assert samples(response.text, "crud_http_requests_total") == {
         ("koji-builds", "GET", "200"): 4.0,
         ("koji-builds", "GET", "404"): 1.0,
@@ -83,3 +88,26 @@ async def test_metrics_can_be_turned_off(make_api: Callable[..., Any], tmp_path:
     api: Api = await make_api(REGISTRY, f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",
                               settings=Settings(metrics=False))
     assert (await api.get("/metrics")).status_code == 404
+
+
+WORKER = """
+import asyncio, sys
+from crud.metrics import Metrics
+from crud.requestlog import RequestRecord
+metrics = Metrics()
+for _ in range(int(sys.argv[1])):
+    metrics(RequestRecord("GET", "/api/v1/koji-builds", 200, 0.01, "koji-builds", "r"))
+if sys.argv[2] == "scrape":
+    sys.stdout.write(asyncio.run(metrics.endpoint()).body.decode())
+"""
+
+
+def test_worker_processes_are_summed_with_a_multiprocess_directory(tmp_path: Path) -> None:
+    # prometheus_client picks multiprocess mode at import, so each "worker" is a process.
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}
+    for count in ("2", "3"):
+        subprocess.run([sys.executable, "-c", WORKER, count, "-"], env=env, check=True)
+    scraped = subprocess.run([sys.executable, "-c", WORKER, "0", "scrape"], env=env,
+                             check=True, capture_output=True, text=True).stdout
+    assert samples(scraped, "crud_http_requests_total") == {("koji-builds", "GET", "200"): 5.0}

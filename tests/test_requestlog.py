@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Api, Database
+from fastapi import Request, Response
 
 from crud.requestlog import request_id_from
 from crud.settings import Settings
@@ -103,6 +104,33 @@ async def test_one_json_access_line_per_request(api: Api, access_log: Lines) -> 
         {"method": "GET", "path": "/readyz", "status": 200, "resource": "/readyz",
          "request_id": "l-3"},
     ]
+
+
+@pytest.mark.parametrize(("sent", "same"), [("keep-me", True), ("not sane!", False), (None, False)],
+                         ids=["sane", "replaced", "absent"])
+async def test_the_app_behind_sees_the_id_the_client_gets(
+        make_api: Callable[..., Any], tmp_path: Path, sent: str | None, same: bool) -> None:
+    api: Api = await make_api(REGISTRY, f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
+
+    async def echo(request: Request) -> dict[str, list[str]]:
+        return {"ids": request.headers.getlist("x-request-id")}
+
+    api.app.add_api_route("/echo", echo)
+    response = await api.get("/echo", headers={"X-Request-ID": sent} if sent else {})
+    assert response.json() == {"ids": [response.headers["x-request-id"]]}
+    assert (response.headers["x-request-id"] == sent) is same
+
+
+async def test_an_id_echoed_by_the_app_behind_is_not_doubled(
+        make_api: Callable[..., Any], tmp_path: Path) -> None:
+    api: Api = await make_api(REGISTRY, f"sqlite+aiosqlite:///{tmp_path / 'e.db'}")
+
+    async def echo(request: Request) -> Response:
+        return Response(b"", headers={"X-Request-ID": request.headers["x-request-id"]})
+
+    api.app.add_api_route("/echo", echo)
+    response = await api.get("/echo", headers={"X-Request-ID": "once"})
+    assert response.headers.get_list("x-request-id") == ["once"]
 
 
 async def test_a_crash_is_logged_as_500_with_its_request_id(
