@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -70,22 +70,28 @@ def serve(
         _ensure_demo_database(settings.database_url)
     try:
         loaded = asyncio.run(load(settings.registry, settings.database_url))
+        engine = make_engine(settings.database_url, pool_size=settings.pool_size,
+                             statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+        # Built here even for several workers: settings problems (a protected resource
+        # without keys) show as messages before any process starts.
+        app = create_app(loaded, engine, settings=settings)
     except RegistryError as error:
         _fail(error)
         return
     typer.echo(f"Serving {len(loaded.resources)} resources from {settings.registry}")
     typer.echo(f"Docs: http://{settings.host}:{settings.port}/docs")
+    # Our own JSON access log replaces uvicorn's when it is on.
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port,
+                               "log_level": settings.log_level,
+                               "access_log": not settings.access_log}
     if settings.workers > 1:
         # Each worker builds its own app from the same settings, passed through the env.
         os.environ["CRUD_REGISTRY"] = str(settings.registry)
         os.environ["DATABASE_URL"] = settings.database_url
-        uvicorn.run("crud.app:app_from_environment", factory=True, host=settings.host,
-                    port=settings.port, workers=settings.workers, log_level=settings.log_level)
+        uvicorn.run("crud.app:app_from_environment", factory=True, workers=settings.workers,
+                    **options)
         return
-    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
-                         statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
-    uvicorn.run(create_app(loaded, engine), host=settings.host, port=settings.port,
-                log_level=settings.log_level)
+    uvicorn.run(app, **options)
 
 
 def _ensure_demo_database(url: str) -> None:
@@ -141,7 +147,11 @@ def openapi(
     except RegistryError as error:
         _fail(error)
         return
-    app = create_app(loaded, make_engine(settings.database_url))
+    try:
+        app = create_app(loaded, make_engine(settings.database_url), settings=settings)
+    except RegistryError as error:
+        _fail(error)
+        return
     text = json.dumps(app.openapi(), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")
