@@ -29,15 +29,17 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any, Final
 
-from sqlalchemy import JSON, Table, insert, literal, select, text
+from sqlalchemy import JSON, Table, insert, literal, null, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from resources.models import Base, BuildStatus, ProjectEventType
 
 __all__ = ["create_schema", "drop_schema", "load_demo_data"]
 
-Row = dict[str, Any]
-RowWriter = Callable[[AsyncConnection, Table, list[Row]], Awaitable[None]]
+_Row = dict[str, Any]
+_RowWriter = Callable[[AsyncConnection, Table, list[_Row]], Awaitable[None]]
+# Yields the rows of one table, in id order.
+_RowSource = Callable[["_Plan", "_Skeleton"], Iterator[_Row]]
 
 # -- shape of the data -------------------------------------------------------------------------
 
@@ -52,6 +54,11 @@ _STANDSTILL_RATE: Final = 0.1
 _PRS_PER_PROJECT: Final = 4
 _BRANCHES_PER_PROJECT: Final = 2
 _RELEASES_PER_PROJECT: Final = 3
+_PER_PROJECT: Final = {
+    ProjectEventType.pull_request.value: _PRS_PER_PROJECT,
+    ProjectEventType.branch_push.value: _BRANCHES_PER_PROJECT,
+    ProjectEventType.release.value: _RELEASES_PER_PROJECT,
+}
 # Every n-th test-run group runs without a Copr build, so it gets a pipeline of its own.
 _TESTS_ONLY_EVERY: Final = 5
 
@@ -87,15 +94,19 @@ _WILDCARD_TASK_IDS: Final = (
     "task_50%_a", "task-50%_a", "task_50xx_a", "task_50%_b", "task%", "50%", "a_b_c", "task_5",
 )  # fmt: skip
 _WILDCARD_EVERY: Final = 25
+# Plain strings, looked up once: enum attribute access is slow in the per-row loops.
+_PENDING: Final = BuildStatus.pending.value
+_RUNNING: Final = BuildStatus.running.value
+_SUCCESS: Final = BuildStatus.success.value
 # Weighted like a real CI: mostly green, some red, a few still queued or running.
-_STATUS_WHEEL: Final = tuple(
-    [BuildStatus.success.value] * 12
-    + [BuildStatus.failure.value] * 3
-    + [BuildStatus.error.value]
-    + [BuildStatus.running.value] * 2
-    + [BuildStatus.pending.value] * 2
+_STATUS_WHEEL: Final = (
+    (_SUCCESS,) * 12
+    + (BuildStatus.failure.value,) * 3
+    + (BuildStatus.error.value,)
+    + (_RUNNING,) * 2
+    + (_PENDING,) * 2
 )
-_UNFINISHED: Final = frozenset({BuildStatus.pending.value, BuildStatus.running.value})
+_UNFINISHED: Final = frozenset({_PENDING, _RUNNING})
 
 
 @dataclass(frozen=True)
@@ -163,11 +174,17 @@ class _Plan:
 
     def targets_of(self, kind: str) -> int:
         """How many rows an event of this type can point at."""
-        return {
-            ProjectEventType.pull_request.value: self.pull_requests,
-            ProjectEventType.branch_push.value: self.branches,
-            ProjectEventType.release.value: self.releases,
-        }[kind]
+        return self.projects * _PER_PROJECT[kind]
+
+    # Groups map onto events in order, so group and event times grow together.
+    def event_of_koji_group(self, group: int) -> int:
+        return _spread(group, self.koji_groups, self.events)
+
+    def event_of_copr_group(self, group: int) -> int:
+        return _spread(group, self.copr_groups, self.events)
+
+    def event_of_test_group(self, group: int) -> int:
+        return _spread(group, self.test_groups, self.events)
 
     def rng(self, purpose: str) -> random.Random:
         # A string seed is hashed with SHA-512, so it does not depend on PYTHONHASHSEED.
@@ -186,17 +203,9 @@ def _at(seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
 
-def _maybe_at(seconds: int | None) -> datetime | None:
-    return None if seconds is None else _at(seconds)
-
-
 def _project_of(kind: str, target: int) -> int:
-    per_project = {
-        ProjectEventType.pull_request.value: _PRS_PER_PROJECT,
-        ProjectEventType.branch_push.value: _BRANCHES_PER_PROJECT,
-        ProjectEventType.release.value: _RELEASES_PER_PROJECT,
-    }[kind]
-    return (target - 1) // per_project + 1
+    """The project of the pull request, branch or release an event points at."""
+    return (target - 1) // _PER_PROJECT[kind] + 1
 
 
 def _project_names(project: int) -> tuple[str, str]:
@@ -212,6 +221,11 @@ def _project_names(project: int) -> tuple[str, str]:
 # -- clocks ------------------------------------------------------------------------------------
 
 
+def _between(rng: random.Random, low: int, high: int) -> int:
+    """Like rng.randint(low, high), several times faster: the clocks call it for every row."""
+    return low + int(rng.random() * (high - low + 1))
+
+
 class _Clock:
     """Seconds after EPOCH that never go back and sometimes stand still."""
 
@@ -223,12 +237,15 @@ class _Clock:
 
     def tick(self) -> int:
         if self._rng.random() >= _STANDSTILL_RATE:
-            self._now += self._rng.randint(1, self._max_step)
+            self._now += _between(self._rng, 1, self._max_step)
         return self._now
 
 
 class _Follower:
-    """Times that trail a parent's time by a short delay without ever going back."""
+    """Times that trail a parent's time by a short delay and never go back.
+
+    About as often as a _Clock stands still, a time repeats the previous one.
+    """
 
     def __init__(self, rng: random.Random, max_delay: int) -> None:
         self._rng = rng
@@ -237,8 +254,11 @@ class _Follower:
 
     def after(self, parent: int) -> int:
         rng = self._rng
-        delay = 0 if rng.random() < _STANDSTILL_RATE else rng.randint(1, self._max_delay)
-        self._now = max(self._now, parent + delay)
+        if rng.random() < _STANDSTILL_RATE:
+            self._now = max(self._now, parent)
+        else:
+            # At least one second on, or siblings of one parent would mostly share a time.
+            self._now = max(self._now + 1, parent + _between(rng, 1, self._max_delay))
         return self._now
 
 
@@ -246,12 +266,12 @@ def _run_times(
     rng: random.Random, submitted: int, status: str
 ) -> tuple[datetime, datetime | None, datetime | None]:
     """Submitted, started and finished times consistent with the status."""
-    if status == BuildStatus.pending.value:
+    if status == _PENDING:
         return _at(submitted), None, None
-    started = submitted + rng.randint(0, 300)
-    if status == BuildStatus.running.value:
+    started = submitted + _between(rng, 0, 300)
+    if status == _RUNNING:
         return _at(submitted), _at(started), None
-    return _at(submitted), _at(started), _at(started + rng.randint(60, 5400))
+    return _at(submitted), _at(started), _at(started + _between(rng, 60, 5400))
 
 
 # -- skeleton: what several tables must agree on -----------------------------------------------
@@ -273,17 +293,13 @@ class _Skeleton:
     copr_group_times: array[int]
     test_group_times: array[int]
 
-    def event_of_koji_group(self, plan: _Plan, group: int) -> int:
-        return _spread(group, plan.koji_groups, plan.events)
-
-    def event_of_copr_group(self, plan: _Plan, group: int) -> int:
-        return _spread(group, plan.copr_groups, plan.events)
-
-    def event_of_test_group(self, plan: _Plan, group: int) -> int:
-        return _spread(group, plan.test_groups, plan.events)
-
     def repo_of_event(self, event: int) -> str:
         return _project_names(self.event_projects[event])[1]
+
+    def copr_project(self, event: int) -> str:
+        """The Copr project Packit builds an event in, e.g. "packit-ogr-1234"."""
+        namespace, repo = _project_names(self.event_projects[event])
+        return f"{namespace}-{repo}-{event}"
 
 
 def _event_kind(rng: random.Random, event: int) -> str:
@@ -324,25 +340,33 @@ def _build_skeleton(plan: _Plan) -> _Skeleton:
         event_projects=projects,
         event_times=times,
         event_shas=shas,
-        koji_group_times=_group_times(plan, "koji", plan.koji_groups, times),
-        copr_group_times=_group_times(plan, "copr", plan.copr_groups, times),
-        test_group_times=_group_times(plan, "test", plan.test_groups, times),
+        koji_group_times=_group_times(
+            plan, "koji", plan.koji_groups, plan.event_of_koji_group, times
+        ),
+        copr_group_times=_group_times(
+            plan, "copr", plan.copr_groups, plan.event_of_copr_group, times
+        ),
+        test_group_times=_group_times(
+            plan, "test", plan.test_groups, plan.event_of_test_group, times
+        ),
     )
 
 
-def _group_times(plan: _Plan, kind: str, groups: int, event_times: array[int]) -> array[int]:
+def _group_times(
+    plan: _Plan, kind: str, groups: int, event_of: Callable[[int], int], event_times: array[int]
+) -> array[int]:
     """Submission times of groups: a few minutes after their event's time."""
     follower = _Follower(plan.rng(f"{kind}_group_times"), max_delay=300)
     times = array("q", [0])
     for group in range(1, groups + 1):
-        times.append(follower.after(event_times[_spread(group, groups, plan.events)]))
+        times.append(follower.after(event_times[event_of(group)]))
     return times
 
 
 # -- rows of each table ------------------------------------------------------------------------
 
 
-def _project_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
+def _project_rows(plan: _Plan, _: _Skeleton) -> Iterator[_Row]:
     rng = plan.rng("git_projects")
     clock = _Clock(rng, plan.projects, 0, _EVENTS_START)
     for project in range(1, plan.projects + 1):
@@ -359,7 +383,7 @@ def _project_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
         }
 
 
-def _pull_request_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
+def _pull_request_rows(plan: _Plan, _: _Skeleton) -> Iterator[_Row]:
     rng = plan.rng("pull_requests")
     for pr in range(1, plan.pull_requests + 1):
         project = (pr - 1) // _PRS_PER_PROJECT + 1
@@ -372,7 +396,7 @@ def _pull_request_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
         }
 
 
-def _branch_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
+def _branch_rows(plan: _Plan, _: _Skeleton) -> Iterator[_Row]:
     for branch in range(1, plan.branches + 1):
         project = (branch - 1) // _BRANCHES_PER_PROJECT + 1
         nth = (branch - 1) % _BRANCHES_PER_PROJECT
@@ -381,7 +405,7 @@ def _branch_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
         yield {"id": branch, "name": name, "project_id": project}
 
 
-def _release_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
+def _release_rows(plan: _Plan, _: _Skeleton) -> Iterator[_Row]:
     for release in range(1, plan.releases + 1):
         project = (release - 1) // _RELEASES_PER_PROJECT + 1
         nth = (release - 1) % _RELEASES_PER_PROJECT
@@ -394,7 +418,7 @@ def _release_rows(plan: _Plan, _: _Skeleton) -> Iterator[Row]:
         }
 
 
-def _event_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
+def _event_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
     for event in range(1, plan.events + 1):
         yield {
             "id": event,
@@ -405,7 +429,7 @@ def _event_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
         }
 
 
-def _group_rows(count: int, times: array[int], event_of: Callable[[int], int]) -> Iterator[Row]:
+def _group_rows(count: int, times: array[int], event_of: Callable[[int], int]) -> Iterator[_Row]:
     for group in range(1, count + 1):
         yield {
             "id": group,
@@ -414,34 +438,27 @@ def _group_rows(count: int, times: array[int], event_of: Callable[[int], int]) -
         }
 
 
-def _koji_group_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
-    return _group_rows(
-        plan.koji_groups, sk.koji_group_times, lambda g: sk.event_of_koji_group(plan, g)
-    )
+def _koji_group_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
+    return _group_rows(plan.koji_groups, sk.koji_group_times, plan.event_of_koji_group)
 
 
-def _copr_group_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
-    return _group_rows(
-        plan.copr_groups, sk.copr_group_times, lambda g: sk.event_of_copr_group(plan, g)
-    )
+def _copr_group_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
+    return _group_rows(plan.copr_groups, sk.copr_group_times, plan.event_of_copr_group)
 
 
-def _test_group_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
-    return _group_rows(
-        plan.test_groups, sk.test_group_times, lambda g: sk.event_of_test_group(plan, g)
-    )
+def _test_group_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
+    return _group_rows(plan.test_groups, sk.test_group_times, plan.event_of_test_group)
 
 
-def _srpm_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
+def _srpm_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
     rng = plan.rng("srpm_builds")
     follower = _Follower(rng, max_delay=120)
     for srpm in range(1, plan.srpm_builds + 1):
-        event = sk.event_of_copr_group(plan, srpm)
+        event = plan.event_of_copr_group(srpm)
         status = rng.choice(_STATUS_WHEEL)
         submitted, started, finished = _run_times(
             rng, follower.after(sk.copr_group_times[srpm]), status
         )
-        project = "-".join(_project_names(sk.event_projects[event]))
         yield {
             "id": srpm,
             "status": status,
@@ -449,7 +466,7 @@ def _srpm_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
             "build_start_time": started,
             "build_finished_time": finished,
             "commit_sha": sk.event_shas[event],
-            "url": _srpm_url(project, srpm) if status == BuildStatus.success.value else None,
+            "url": _srpm_url(sk.copr_project(event), srpm) if status == _SUCCESS else None,
             "logs": _srpm_logs(status, sk.repo_of_event(event)),
         }
 
@@ -465,7 +482,7 @@ def _srpm_logs(status: str, repo: str) -> str | None:
     if status in _UNFINISHED:
         return None
     lines = [f"Cloning {repo}", "Running rpmbuild -bs", f"Wrote: {repo}.src.rpm"]
-    if status != BuildStatus.success.value:
+    if status != _SUCCESS:
         lines[-1] = "error: Bad source: the archive is missing"
     return "\n".join(lines)
 
@@ -473,7 +490,7 @@ def _srpm_logs(status: str, repo: str) -> str | None:
 def _koji_task_id(rng: random.Random, build: int, status: str) -> str | None:
     if build % _WILDCARD_EVERY == 5:
         return _WILDCARD_TASK_IDS[build // _WILDCARD_EVERY % len(_WILDCARD_TASK_IDS)]
-    if status == BuildStatus.pending.value and rng.random() < 0.5:
+    if status == _PENDING and rng.random() < 0.5:
         return None  # not handed to Koji yet
     return str(100_000_000 + 3 * build + rng.randint(0, 2))
 
@@ -485,19 +502,19 @@ def _nvr(sk: _Skeleton, event: int, target: str) -> tuple[str, str]:
     return f"{sk.repo_of_event(event)}-{version}-1.{_DIST_TAGS[chroot]}", arch
 
 
-def _koji_data(rng: random.Random, sk: _Skeleton, event: int, target: str) -> Row | None:
+def _koji_data(rng: random.Random, sk: _Skeleton, event: int, target: str) -> _Row | None:
     if rng.random() < 0.5:
         return None
     nvr, arch = _nvr(sk, event, target)
     return {"arch": arch, "nvr": nvr, "attempt": rng.randint(1, 3), "sidetag": None}
 
 
-def _koji_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
+def _koji_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
     rng = plan.rng("koji_build_targets")
     follower = _Follower(rng, max_delay=900)
     for build in range(1, plan.koji_builds + 1):
         group = _spread(build, plan.koji_builds, plan.koji_groups)
-        event = sk.event_of_koji_group(plan, group)
+        event = plan.event_of_koji_group(group)
         status = rng.choice(_STATUS_WHEEL)
         target = rng.choice(_TARGETS)
         task_id = _koji_task_id(rng, build, status)
@@ -532,7 +549,7 @@ def _koji_logs_url(task_id: str | None, status: str) -> str | None:
     return f"https://kojipkgs.fedoraproject.org/work/tasks/{task_id[-4:]}/{task_id}/build.log"
 
 
-def _built_packages(sk: _Skeleton, event: int, target: str) -> list[Row]:
+def _built_packages(sk: _Skeleton, event: int, target: str) -> list[_Row]:
     nvr, arch = _nvr(sk, event, target)
     name, version, release = nvr.rsplit("-", 2)
     return [
@@ -541,17 +558,16 @@ def _built_packages(sk: _Skeleton, event: int, target: str) -> list[Row]:
     ]
 
 
-def _copr_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
+def _copr_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
     rng = plan.rng("copr_build_targets")
     follower = _Follower(rng, max_delay=600)
     for build in range(1, plan.copr_builds + 1):
         group = _spread(build, plan.copr_builds, plan.copr_groups)
-        event = sk.event_of_copr_group(plan, group)
+        event = plan.event_of_copr_group(group)
         status = rng.choice(_STATUS_WHEEL)
         target = rng.choice(_TARGETS)
         build_id = str(7_000_000 + 2 * build + rng.randint(0, 1))
-        namespace, repo = _project_names(sk.event_projects[event])
-        success = status == BuildStatus.success.value
+        success = status == _SUCCESS
         yield {
             "id": build,
             "build_id": build_id,
@@ -559,7 +575,7 @@ def _copr_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
             "status": status,
             "target": target,
             "owner": "packit",
-            "project_name": f"{namespace}-{repo}-{event}",
+            "project_name": sk.copr_project(event),
             "web_url": _copr_url(build_id) if rng.random() >= 0.05 else None,
             "build_submitted_time": _at(follower.after(sk.copr_group_times[group])),
             "built_packages": _built_packages(sk, event, target) if success else None,
@@ -571,19 +587,19 @@ def _copr_url(build_id: str) -> str:
     return f"https://copr.fedorainfracloud.org/coprs/build/{build_id}/"
 
 
-def _test_run_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
+def _test_run_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
     rng = plan.rng("tft_test_run_targets")
     follower = _Follower(rng, max_delay=1800)
     for run in range(1, plan.test_runs + 1):
         group = _spread(run, plan.test_runs, plan.test_groups)
         status = rng.choice(_STATUS_WHEEL)
         pipeline_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        queued = status == BuildStatus.pending.value
+        queued = status == _PENDING
         submitted = follower.after(sk.test_group_times[group])
         yield {
             "id": run,
             "pipeline_id": None if queued else pipeline_id,
-            "commit_sha": sk.event_shas[sk.event_of_test_group(plan, group)],
+            "commit_sha": sk.event_shas[plan.event_of_test_group(group)],
             "status": status,
             "target": rng.choice(_TARGETS),
             "web_url": None if queued else f"https://artifacts.dev.testing-farm.io/{pipeline_id}",
@@ -608,11 +624,11 @@ class _GroupCursor:
         return taken
 
 
-def _pipeline_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
+def _pipeline_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
     # Walk the events in order so pipeline ids and times grow together.
-    koji = _GroupCursor(plan.koji_groups, lambda g: sk.event_of_koji_group(plan, g))
-    copr = _GroupCursor(plan.copr_groups, lambda g: sk.event_of_copr_group(plan, g))
-    tests = _GroupCursor(plan.test_groups, lambda g: sk.event_of_test_group(plan, g))
+    koji = _GroupCursor(plan.koji_groups, plan.event_of_koji_group)
+    copr = _GroupCursor(plan.copr_groups, plan.event_of_copr_group)
+    tests = _GroupCursor(plan.test_groups, plan.event_of_test_group)
     follower = _Follower(plan.rng("pipelines"), max_delay=60)
     pipeline = 0
     for event in range(1, plan.events + 1):
@@ -626,7 +642,7 @@ def _pipeline_rows(plan: _Plan, sk: _Skeleton) -> Iterator[Row]:
             }
 
 
-def _pipeline_links(koji: list[int], copr: list[int], tests: list[int]) -> Iterator[Row]:
+def _pipeline_links(koji: list[int], copr: list[int], tests: list[int]) -> Iterator[_Row]:
     """Foreign keys of an event's pipelines: one per Koji group, Copr group, lone test group."""
     for group in koji:
         yield _links(koji=group)
@@ -642,7 +658,7 @@ def _pipeline_links(koji: list[int], copr: list[int], tests: list[int]) -> Itera
 def _links(
     *, srpm: int | None = None, koji: int | None = None,
     copr: int | None = None, test: int | None = None,
-) -> Row:  # fmt: skip
+) -> _Row:  # fmt: skip
     return {
         "srpm_build_id": srpm,
         "koji_build_group_id": koji,
@@ -651,7 +667,7 @@ def _links(
     }
 
 
-def _pipeline_base_time(sk: _Skeleton, links: Row) -> int:
+def _pipeline_base_time(sk: _Skeleton, links: _Row) -> int:
     if links["koji_build_group_id"] is not None:
         return sk.koji_group_times[links["koji_build_group_id"]]
     if links["copr_build_group_id"] is not None:
@@ -660,7 +676,7 @@ def _pipeline_base_time(sk: _Skeleton, links: Row) -> int:
 
 
 # Parents before children, so foreign keys hold whenever a table is written.
-_SOURCES: Final[tuple[tuple[str, Callable[[_Plan, _Skeleton], Iterator[Row]]], ...]] = (
+_SOURCES: Final[tuple[tuple[str, _RowSource], ...]] = (
     ("git_projects", _project_rows),
     ("pull_requests", _pull_request_rows),
     ("git_branches", _branch_rows),
@@ -680,17 +696,28 @@ _SOURCES: Final[tuple[tuple[str, Callable[[_Plan, _Skeleton], Iterator[Row]]], .
 # -- writing -----------------------------------------------------------------------------------
 
 
-async def _insert_rows(conn: AsyncConnection, table: Table, rows: list[Row]) -> None:
+def _json_columns(table: Table) -> list[str]:
+    return [column.name for column in table.columns if isinstance(column.type, JSON)]
+
+
+async def _insert_rows(conn: AsyncConnection, table: Table, rows: list[_Row]) -> None:
+    json_columns = _json_columns(table)
+    for row in rows:
+        # The models' JSON columns store a Python None as the JSON text 'null'; null() makes
+        # it SQL NULL, as COPY does, so "IS NULL" filters find these rows on every database.
+        for name in json_columns:
+            if row[name] is None:
+                row[name] = null()
     # An executemany: SQLAlchemy batches it (insertmanyvalues or the driver's own batching).
     await conn.execute(insert(table), rows)
 
 
-async def _copy_rows(conn: AsyncConnection, table: Table, rows: list[Row]) -> None:
-    """Write rows with asyncpg's binary COPY, several times faster than INSERTs."""
-    json_columns = [c.name for c in table.columns if isinstance(c.type, JSON)]
+async def _copy_rows(conn: AsyncConnection, table: Table, rows: list[_Row]) -> None:
+    """Write rows with asyncpg's binary COPY: about twice as fast as INSERTs here."""
+    json_columns = _json_columns(table)
     for row in rows:
         # What SQLAlchemy's JSON type would send (json.dumps), so both paths store the
-        # same text; the dialect's asyncpg codec takes JSON as str.
+        # same text; the dialect's asyncpg codec takes JSON as str. None stays SQL NULL.
         for name in json_columns:
             if row[name] is not None:
                 row[name] = json.dumps(row[name])
@@ -708,7 +735,7 @@ async def _copy_rows(conn: AsyncConnection, table: Table, rows: list[Row]) -> No
 @dataclass(frozen=True)
 class _Writer:
     batch_size: int
-    write: RowWriter
+    write: _RowWriter
 
 
 def _writer_for(dialect: str) -> _Writer:
@@ -720,7 +747,7 @@ def _writer_for(dialect: str) -> _Writer:
     return _Writer(batch_size=10_000, write=_insert_rows)
 
 
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+def _batches(rows: Iterable[_Row], size: int) -> Iterator[list[_Row]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -732,7 +759,7 @@ async def _ensure_empty(conn: AsyncConnection, table: Table) -> None:
         raise ValueError(f"table {table.name} already has rows; demo data needs empty tables")
 
 
-async def _fill_table(engine: AsyncEngine, table: Table, rows: Iterable[Row]) -> int:
+async def _fill_table(engine: AsyncEngine, table: Table, rows: Iterable[_Row]) -> int:
     """Write all rows of one table in one transaction; return how many."""
     writer = _writer_for(engine.dialect.name)
     written = 0
@@ -779,7 +806,9 @@ async def load_demo_data(
     """Create the schema if missing and fill every table with deterministic demo data.
 
     ``scale`` is the number of Koji builds; the other tables are sized from it. The tables
-    must be empty. Returns the number of rows written per table, in loading order.
+    must be empty. Each table is written in a transaction of its own, so a failure leaves
+    the tables written before it filled. Returns the rows written per table, in loading
+    order.
     """
     plan = _Plan(scale, seed)
     await create_schema(engine)
