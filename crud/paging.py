@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from crud.counting import Total
+from crud.counting import TOTAL_KINDS, Total
 from crud.cursors import CursorCodec, fingerprint, seek_key, seek_predicate
 from crud.errors import BadRequest, ParameterError
 from crud.pagination import content_range
@@ -23,7 +23,14 @@ from crud.query import ListPlan, OrderItem, StatementBuilder
 from crud.ranges import RANGE_TRUNCATED, RowRange, not_satisfiable, parse_range
 from crud.resource import Resource
 
-__all__ = ["CURSOR_PARAMETERS", "Pager", "Window"]
+__all__ = [
+    "CURSOR_PARAMETERS",
+    "Pager",
+    "Window",
+    "openapi_headers",
+    "openapi_parameters",
+    "openapi_responses",
+]
 
 TOTAL_COUNT_KIND = "Total-Count-Kind"
 # Query parameters that choose the page rather than the rows: a cursor is not bound to them.
@@ -148,3 +155,50 @@ def _refuse_mixing(given: Any, row_range: RowRange | None, token: str | None) ->
     if clashes:
         raise BadRequest("; ".join(f"{entry['parameter']}: {entry['message']}"
                                    for entry in clashes), errors=clashes)
+
+
+# -- the OpenAPI description -----------------------------------------------------------------
+
+
+def openapi_headers(resource: Resource) -> dict[str, Any]:
+    """The paging headers of a list response, for the route's ``responses``."""
+    string = {"type": "string"}
+    return {
+        TOTAL_COUNT_KIND: {"schema": {"type": "string", "enum": list(TOTAL_KINDS)},
+                           "description": "How exact `total` is: `exact`; `estimated` (the "
+                                          "database planner's estimate); `lower-bound` (at "
+                                          "least this many); `none` (not counted, null)"},
+        "Link": {"schema": string, "description": "`<url>; rel=\"next\"`: the next page by "
+                                                  "cursor; absent on the last page"},
+        "Accept-Ranges": {"schema": string, "description": f"`{resource.name}, items`: the "
+                                                           "units a Range header may use"},
+        RANGE_TRUNCATED: {"schema": string, "description": "On 206 only: the requested range, "
+                          f"when it asked for more than {resource.max_page_size} rows (the "
+                          "cap) and Content-Range shows the part served"},
+    }
+
+
+def openapi_parameters(resource: Resource, policy_kinds: Sequence[str]) -> list[dict[str, Any]]:
+    """``cursor``, ``count`` and the ``Range`` header, as OpenAPI parameter objects."""
+    return [
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Continue after the page that returned this cursor (its `next`). "
+                        "Keeps the sort, filters and search it came from; not with `page`."},
+        {"name": "count", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": list(policy_kinds)},
+         "description": "Ask for a cheaper total than this list's count policy "
+                        "(never a dearer one)."},
+        {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": f"`{resource.name}=<first>-<last>` or `items=<first>-<last>` (0-based, "
+                        "inclusive; `<first>-` for the rest): the same rows as page/size, "
+                        "answered 206. Malformed ranges are ignored."},
+    ]
+
+
+def openapi_responses(page: Any, headers: dict[str, Any],
+                      problem: dict[str, Any]) -> dict[int | str, Any]:
+    return {
+        206: {"model": page, "headers": headers, "description": "The rows a Range asked for"},
+        416: {"description": "The Range starts after the last row; Content-Range "
+                             "gives the total", **problem},
+    }

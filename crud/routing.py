@@ -24,7 +24,13 @@ from crud.cursors import CursorCodec, cursor_secret
 from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
 from crud.filtering import build_filter_model, exists_along, filter_criteria
 from crud.pagination import envelope, page_model, page_params_model
-from crud.paging import CURSOR_PARAMETERS, Pager
+from crud.paging import (
+    CURSOR_PARAMETERS,
+    Pager,
+    openapi_headers,
+    openapi_parameters,
+    openapi_responses,
+)
 from crud.params import ListRequest, ListRequestParser
 from crud.query import ListPlan, StatementBuilder
 from crud.registry import ApiSpec
@@ -216,12 +222,16 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
         "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
                        f"`{resource.name} */<total>` for an empty page; total `*` when not counted",
         "schema": {"type": "string"},
-    }}
+    }, **openapi_headers(resource)}
+    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
     router.add_api_route(
         "", endpoints.list_rows, methods=["GET"], operation_id=f"list_{plural}",
         summary=f"List {resource.name}", description=resource.spec.description or "",
-        response_model=page, responses=_responses(page, range_header),
-        openapi_extra={"parameters": list_parameters(resource, api.max_list_values)},
+        response_model=page, responses={**_responses(page, range_header),
+                                        **openapi_responses(page, range_header, problem)},
+        openapi_extra={"parameters": [
+            *list_parameters(resource, api.max_list_values),
+            *openapi_parameters(resource, endpoints.counter.cheaper_kinds)]},
     )
     router.add_api_route("", endpoints.list_rows, methods=["HEAD"], include_in_schema=False)
     if resource.spec.detail:
