@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import Select, select, union_all
 from starlette.requests import Request
 
 from crud.counting import TOTAL_KINDS, Total
-from crud.cursors import CursorCodec, fingerprint, seek_key, seek_predicate
+from crud.cursors import CursorCodec, fingerprint, seek_key, seek_parts, seek_predicate
 from crud.errors import BadRequest, ParameterError
 from crud.pagination import content_range
 from crud.params import ListRequest
-from crud.query import ListPlan, OrderItem, StatementBuilder
+from crud.query import ListPlan, OrderItem, StatementBuilder, order_clauses
 from crud.ranges import RANGE_TRUNCATED, RowRange, not_satisfiable, parse_range
 from crud.resource import Resource
 
@@ -47,6 +48,8 @@ class Window:
     size: int
     bound_to: str
     row_range: RowRange | None = None
+    # Plans read one after the other when one seek predicate cannot use an index range.
+    parts: tuple[ListPlan, ...] = ()
 
     @property
     def page(self) -> int:
@@ -96,10 +99,28 @@ class Pager:
                                        self.builder.dialect)
             keys.append((column, descending, key.leaf.nullable))
             values.append(operand(value))
-        seek = seek_predicate(keys, values)
-        plan = replace(plan, criteria=[*plan.criteria, seek],
-                       criteria_leaves=[*plan.criteria_leaves, *leaves], offset=0)
-        return Window(plan, cursor.position, size, bound_to)
+        # Only PostgreSQL's index order matches the NULL placement; elsewhere one predicate.
+        seeks = (seek_parts(keys, values) if self.builder.dialect == "postgresql"
+                 else [(seek_predicate(keys, values), False)])
+        plans = tuple(replace(plan, criteria=[*plan.criteria, seek],
+                              criteria_leaves=[*plan.criteria_leaves, *leaves], offset=0,
+                              order=plan.order[1:] if first_is_null else plan.order)
+                      for seek, first_is_null in seeks)
+        whole = replace(plans[0], order=plan.order)
+        return Window(whole, cursor.position, size, bound_to,
+                      parts=plans if len(plans) > 1 else ())
+
+    def statement(self, window: Window) -> Select[Any]:
+        """The page statement; split seeks become a UNION ALL of two short pages."""
+        if not window.parts:
+            return self.builder.page(window.plan)
+        pages = [select(self.builder.page(plan).subquery()) for plan in window.parts]
+        both = union_all(*pages).subquery("parts")
+        terms: list[Any] = []
+        for key, descending in window.plan.order:
+            terms.extend(order_clauses(both.c[key.leaf.label], descending, key.leaf.nullable,
+                                       self.builder.dialect))
+        return select(*both.c).order_by(*terms).limit(window.plan.limit)
 
     def _check_offset(self, offset: int, parameter: str, request: Request) -> None:
         if self.max_offset is None or offset <= self.max_offset:

@@ -138,3 +138,21 @@ async def test_cursor_survives_a_new_app_with_the_same_secret(
     monkeypatch.setenv("CRUD_CURSOR_SECRET", "other")
     third = await serve(make_api, readings_db, registry())
     assert (await third.get(READINGS, params={"cursor": cursor})).status_code == 400
+
+
+@pytest.mark.parametrize(("order_by", "size", "split"), [
+    pytest.param("score", 7, True, id="asc-after-a-value"),
+    pytest.param("-doubled", 7, True, id="desc-after-a-null"),
+    pytest.param("-taken_at", 20, False, id="desc-after-a-value"),
+    pytest.param("name", 7, False, id="not-nullable"),
+])
+async def test_nullable_seek_is_two_ranges_on_postgresql(
+        readings_db: Database, make_api: Callable[..., Any], order_by: str, size: int,
+        split: bool) -> None:
+    api = await serve(make_api, readings_db, registry())
+    first = await api.get(READINGS, params={"order_by": order_by, "size": size})
+    api.log.clear()
+    await api.get(READINGS, params={"order_by": order_by, "size": size,
+                                    "cursor": first.json()["next"]})
+    expected = split and readings_db.backend == "postgresql"
+    assert ("UNION ALL" in api.log.statements[0]) is expected
