@@ -37,12 +37,13 @@ class IndexAdvice:
     table: str
     column: str
     rows: int
+    index: tuple[str, ...]  # the columns of the index to suggest
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return (f"{where}: {self.key}: {self.field!r} reads {self.table}.{self.column}, which "
                 f"no index leads (~{self.rows:,} rows): its pages will scan the table "
-                f"(hint: CREATE INDEX ON {self.table} ({self.column}))")
+                f"(hint: CREATE INDEX ON {self.table} ({', '.join(self.index)}))")
 
 
 async def index_advice(resources: list[Resource], url: str, *, path: str,
@@ -76,10 +77,13 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
             if sizes[name] >= min_rows and column not in leading[name]:
                 location = ("resources", resource.name, *where)
                 line = located.line_of(location) if located is not None else None
+                # A sort also orders ties by the primary key: index both, in that order.
+                tiebreak = [key.name for key in table.primary_key.columns
+                            if where[0] == "sort" and key.name != column]
                 advice.append(IndexAdvice(path=path, line=line,
                                           key=".".join(str(part) for part in location),
                                           field=leaf.name, table=name, column=column,
-                                          rows=sizes[name]))
+                                          rows=sizes[name], index=(column, *tiebreak)))
     return advice
 
 

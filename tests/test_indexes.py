@@ -36,4 +36,5 @@ async def test_unindexed_sort_and_filter_fields_are_reported(
     assert str(advice[0]) == (
         "registry.yaml:18: resources.readings.sort.0: 'name' reads bt_readings.name, which no "
         "index leads (~61 rows): its pages will scan the table "
-        "(hint: CREATE INDEX ON bt_readings (name))")
+        "(hint: CREATE INDEX ON bt_readings (name, id))")
+    assert advice[-1].index == ("score",)
