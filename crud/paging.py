@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import Select, select, union_all
 from starlette.requests import Request
@@ -156,13 +157,21 @@ class Pager:
         headers = {"Content-Range": content_range(unit, window.position, returned, total.value),
                    TOTAL_COUNT_KIND: total.kind, "Accept-Ranges": ", ".join(self.units)}
         if next_cursor is not None:
-            url = request.url.remove_query_params("page").include_query_params(cursor=next_cursor)
-            headers["Link"] = f'<{url}>; rel="next"'
+            headers["Link"] = f'<{_with_cursor(request, next_cursor)}>; rel="next"'
         if row_range is None:
             return 200, headers
         if row_range.truncated(returned):
             headers[RANGE_TRUNCATED] = f"{row_range.unit}={row_range.asked}"
         return 206, headers
+
+
+def _with_cursor(request: Request, token: str) -> str:
+    # By hand: Starlette's URL.include_query_params costs ~0.2 ms, a tenth of a small page.
+    url = request.url
+    query = [(key, value) for key, value in request.query_params.multi_items()
+             if key not in {"page", "cursor"}]
+    query.append(("cursor", token))
+    return f"{url.scheme}://{url.netloc}{url.path}?{urlencode(query)}"
 
 
 def _refuse_mixing(given: Any, row_range: RowRange | None, token: str | None) -> None:
