@@ -8,8 +8,10 @@ from pathlib import Path
 from bigtables_models import ROWS
 from conftest import Database
 from readings import registry
+from typer.testing import CliRunner
 
 from crud.app import load
+from crud.cli import cli
 from crud.indexes import index_advice
 from crud.registry import load_registry
 
@@ -38,3 +40,15 @@ async def test_unindexed_sort_and_filter_fields_are_reported(
         "index leads (~61 rows): its pages will scan the table "
         "(hint: CREATE INDEX ON bt_readings (name, id))")
     assert advice[-1].index == ("score",)
+
+
+def test_check_prints_advice_as_warnings(readings_db: Database,
+                                         registry_path: Callable[[str], Path]) -> None:
+    path = registry_path(registry())
+    result = CliRunner().invoke(cli, ["check", "--registry", str(path), "--database-url",
+                                      readings_db.url, "--large-table-rows", "10"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{path}: OK (1 resources: readings)\n"
+    warnings = result.stderr.splitlines()
+    assert warnings or readings_db.backend == "mariadb"  # InnoDB's row count is an estimate
+    assert all(line.startswith(f"warning: {path}:") for line in warnings)
