@@ -8,7 +8,7 @@ as an execution option, honoured per dialect without extra round trips where pos
 - PostgreSQL: one ``SET LOCAL statement_timeout`` at the start of the request's
   transaction (it ends with the transaction, so the pooled connection is unchanged);
 - MariaDB: each SELECT is prefixed ``SET STATEMENT max_statement_time=N FOR`` (no extra
-  statement);
+  statement; on MySQL the ``MAX_EXECUTION_TIME(N)`` optimizer hint instead);
 - SQLite, which has no timeout of its own: a timer calls ``sqlite3.Connection.interrupt()``
   when a statement outlives its budget (the API default applies here too).
 
@@ -94,13 +94,17 @@ def _budget_of(context: Any) -> int | None:
     return int(budget) if budget else None
 
 
-def _prefix_max_statement_time(_conn: Connection, _cursor: Any, statement: str,
+def _prefix_max_statement_time(conn: Connection, _cursor: Any, statement: str,
                                parameters: Any, context: Any,
                                _executemany: bool) -> tuple[str, Any]:
     budget = _budget_of(context)
-    if budget and statement.lstrip()[:6].upper() == "SELECT":
-        statement = f"SET STATEMENT max_statement_time={budget / 1000:.3f} FOR {statement}"
-    return statement, parameters
+    text_ = statement.lstrip()
+    if not budget or text_[:6].upper() != "SELECT":
+        return statement, parameters
+    if getattr(conn.dialect, "is_mariadb", False):
+        return f"SET STATEMENT max_statement_time={budget / 1000:.3f} FOR {text_}", parameters
+    # MySQL has no SET STATEMENT for this; its optimizer hint does the same for a SELECT.
+    return f"SELECT /*+ MAX_EXECUTION_TIME({budget}) */{text_[6:]}", parameters
 
 
 def _arm_interrupt(conn: Connection, _cursor: Any, _statement: str, _parameters: Any,

@@ -11,9 +11,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from crud.app import create_app, load
+from crud.app import LoadedRegistry, create_app, load
 from crud.database import make_engine
-from crud.registry import RegistryError
+from crud.indexes import LARGE_TABLE_ROWS, index_advice
+from crud.registry import RegistryError, load_registry
 from crud.settings import DEFAULT_DATABASE_URL, Settings
 
 __all__ = ["main"]
@@ -42,7 +43,13 @@ def _fail(error: RegistryError) -> None:
 
 
 @cli.command()
-def check(registry: RegistryOption = None, database_url: UrlOption = None) -> None:
+def check(
+    registry: RegistryOption = None,
+    database_url: UrlOption = None,
+    large_table_rows: Annotated[int, typer.Option(
+        help="With --database-url: warn about unindexed sort/filter columns on tables "
+             "at least this big")] = LARGE_TABLE_ROWS,
+) -> None:
     """Validate the registry against the models or the database; exit 1 on any problem."""
     settings = _settings(registry, database_url)
     try:
@@ -52,6 +59,17 @@ def check(registry: RegistryOption = None, database_url: UrlOption = None) -> No
         return
     names = ", ".join(resource.name for resource in loaded.resources)
     typer.echo(f"{settings.registry}: OK ({len(loaded.resources)} resources: {names})")
+    if database_url is not None:
+        _warn_missing_indexes(loaded, settings, large_table_rows)
+
+
+def _warn_missing_indexes(loaded: LoadedRegistry, settings: Settings, min_rows: int) -> None:
+    located = load_registry(settings.registry)[1]
+    advice = asyncio.run(index_advice(loaded.resources, settings.database_url,
+                                      path=str(settings.registry), located=located,
+                                      min_rows=min_rows))
+    for item in advice:
+        typer.echo(f"warning: {item}", err=True)
 
 
 @cli.command()

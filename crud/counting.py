@@ -25,9 +25,10 @@ from crud.errors import InvalidParameter, ParameterError
 from crud.query import ListPlan, StatementBuilder
 from crud.registry import CountPolicy
 
-__all__ = ["COUNT_KINDS", "Counter", "Total", "TotalKind"]
+__all__ = ["COUNT_KINDS", "TOTAL_KINDS", "Counter", "Total", "TotalKind"]
 
 TotalKind = Literal["exact", "estimated", "lower-bound", "none"]
+TOTAL_KINDS: tuple[TotalKind, ...] = ("exact", "estimated", "lower-bound", "none")
 COUNT_KINDS = ("none", "estimated", "exact")
 # The cap an `estimated` policy counts up to where the database has no planner estimate.
 ESTIMATE_CAP = 10_000
@@ -66,6 +67,12 @@ class Counter:
         self.rank = _rank(policy)
         if policy.timeout_ms is not None:
             install_statement_budgets(engine)
+
+    @property
+    def cheaper_kinds(self) -> list[str]:
+        """The ``?count=`` values this list accepts."""
+        return [kind for kind in COUNT_KINDS
+                if _rank(CountPolicy(kind=kind)) <= self.rank]  # type: ignore[arg-type]
 
     def request(self, asked: str | None) -> CountPolicy:
         """The policy for ``?count=``; asking for a dearer count than configured is a 422."""

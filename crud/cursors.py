@@ -41,6 +41,7 @@ __all__ = [
     "cursor_secret",
     "fingerprint",
     "seek_key",
+    "seek_parts",
     "seek_predicate",
 ]
 
@@ -208,6 +209,27 @@ def seek_predicate(keys: Sequence[tuple[ColumnElement[Any], bool, bool]],
         branches.append(and_(*equal_before, _after(column, value, descending, nullable)))
     first_column, first_descending, first_nullable = keys[0]
     return and_(_bound(first_column, values[0], first_descending, first_nullable), or_(*branches))
+
+
+def seek_parts(keys: Sequence[tuple[ColumnElement[Any], bool, bool]],
+               values: Sequence[Any]) -> list[tuple[ColumnElement[bool], bool]]:
+    """The seek as one predicate, or as two disjoint ones to read one after the other.
+
+    After a non-NULL value ascending (or a NULL descending) the rows that follow are a
+    range of values plus the NULL rows: one predicate needs an OR that no index range
+    serves, so PostgreSQL would walk the index from its start. Split, each part is a range.
+    Each part comes with whether its first key is always NULL (then it needs no sorting
+    by that key, which lets an index on the remaining keys serve the order).
+    """
+    column, descending, nullable = keys[0]
+    first = values[0]
+    if not nullable or (first is not None) == descending:
+        return [(seek_predicate(keys, values), False)]
+    rest = seek_predicate(keys[1:], values[1:]) if len(keys) > 1 else false()
+    if descending:  # after a NULL: the remaining NULLs, then every value
+        return [(and_(column.is_(None), rest), True), (column.is_not(None), False)]
+    larger = and_(column >= first, or_(column > first, and_(column == first, rest)))
+    return [(larger, False), (column.is_(None), True)]
 
 
 def _equal(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:

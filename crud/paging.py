@@ -11,19 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlencode
 
+from sqlalchemy import Select, select, union_all
 from starlette.requests import Request
 
-from crud.counting import Total
-from crud.cursors import CursorCodec, fingerprint, seek_key, seek_predicate
+from crud.counting import TOTAL_KINDS, Total
+from crud.cursors import CursorCodec, fingerprint, seek_key, seek_parts, seek_predicate
 from crud.errors import BadRequest, ParameterError
 from crud.pagination import content_range
 from crud.params import ListRequest
-from crud.query import ListPlan, OrderItem, StatementBuilder
+from crud.query import ListPlan, OrderItem, StatementBuilder, order_clauses
 from crud.ranges import RANGE_TRUNCATED, RowRange, not_satisfiable, parse_range
 from crud.resource import Resource
 
-__all__ = ["CURSOR_PARAMETERS", "Pager", "Window"]
+__all__ = [
+    "CURSOR_PARAMETERS",
+    "Pager",
+    "Window",
+    "openapi_headers",
+    "openapi_parameters",
+    "openapi_responses",
+]
 
 TOTAL_COUNT_KIND = "Total-Count-Kind"
 # Query parameters that choose the page rather than the rows: a cursor is not bound to them.
@@ -40,6 +49,8 @@ class Window:
     size: int
     bound_to: str
     row_range: RowRange | None = None
+    # Plans read one after the other when one seek predicate cannot use an index range.
+    parts: tuple[ListPlan, ...] = ()
 
     @property
     def page(self) -> int:
@@ -89,10 +100,28 @@ class Pager:
                                        self.builder.dialect)
             keys.append((column, descending, key.leaf.nullable))
             values.append(operand(value))
-        seek = seek_predicate(keys, values)
-        plan = replace(plan, criteria=[*plan.criteria, seek],
-                       criteria_leaves=[*plan.criteria_leaves, *leaves], offset=0)
-        return Window(plan, cursor.position, size, bound_to)
+        # Only PostgreSQL's index order matches the NULL placement; elsewhere one predicate.
+        seeks = (seek_parts(keys, values) if self.builder.dialect == "postgresql"
+                 else [(seek_predicate(keys, values), False)])
+        plans = tuple(replace(plan, criteria=[*plan.criteria, seek],
+                              criteria_leaves=[*plan.criteria_leaves, *leaves], offset=0,
+                              order=plan.order[1:] if first_is_null else plan.order)
+                      for seek, first_is_null in seeks)
+        whole = replace(plans[0], order=plan.order)
+        return Window(whole, cursor.position, size, bound_to,
+                      parts=plans if len(plans) > 1 else ())
+
+    def statement(self, window: Window) -> Select[Any]:
+        """The page statement; split seeks become a UNION ALL of two short pages."""
+        if not window.parts:
+            return self.builder.page(window.plan)
+        pages = [select(self.builder.page(plan).subquery()) for plan in window.parts]
+        both = union_all(*pages).subquery("parts")
+        terms: list[Any] = []
+        for key, descending in window.plan.order:
+            terms.extend(order_clauses(both.c[key.leaf.label], descending, key.leaf.nullable,
+                                       self.builder.dialect))
+        return select(*both.c).order_by(*terms).limit(window.plan.limit)
 
     def _check_offset(self, offset: int, parameter: str, request: Request) -> None:
         if self.max_offset is None or offset <= self.max_offset:
@@ -128,13 +157,21 @@ class Pager:
         headers = {"Content-Range": content_range(unit, window.position, returned, total.value),
                    TOTAL_COUNT_KIND: total.kind, "Accept-Ranges": ", ".join(self.units)}
         if next_cursor is not None:
-            url = request.url.remove_query_params("page").include_query_params(cursor=next_cursor)
-            headers["Link"] = f'<{url}>; rel="next"'
+            headers["Link"] = f'<{_with_cursor(request, next_cursor)}>; rel="next"'
         if row_range is None:
             return 200, headers
         if row_range.truncated(returned):
             headers[RANGE_TRUNCATED] = f"{row_range.unit}={row_range.asked}"
         return 206, headers
+
+
+def _with_cursor(request: Request, token: str) -> str:
+    # By hand: Starlette's URL.include_query_params costs ~0.2 ms, a tenth of a small page.
+    url = request.url
+    query = [(key, value) for key, value in request.query_params.multi_items()
+             if key not in {"page", "cursor"}]
+    query.append(("cursor", token))
+    return f"{url.scheme}://{url.netloc}{url.path}?{urlencode(query)}"
 
 
 def _refuse_mixing(given: Any, row_range: RowRange | None, token: str | None) -> None:
@@ -148,3 +185,50 @@ def _refuse_mixing(given: Any, row_range: RowRange | None, token: str | None) ->
     if clashes:
         raise BadRequest("; ".join(f"{entry['parameter']}: {entry['message']}"
                                    for entry in clashes), errors=clashes)
+
+
+# -- the OpenAPI description -----------------------------------------------------------------
+
+
+def openapi_headers(resource: Resource) -> dict[str, Any]:
+    """The paging headers of a list response, for the route's ``responses``."""
+    string = {"type": "string"}
+    return {
+        TOTAL_COUNT_KIND: {"schema": {"type": "string", "enum": list(TOTAL_KINDS)},
+                           "description": "How exact `total` is: `exact`; `estimated` (the "
+                                          "database planner's estimate); `lower-bound` (at "
+                                          "least this many); `none` (not counted, null)"},
+        "Link": {"schema": string, "description": "`<url>; rel=\"next\"`: the next page by "
+                                                  "cursor; absent on the last page"},
+        "Accept-Ranges": {"schema": string, "description": f"`{resource.name}, items`: the "
+                                                           "units a Range header may use"},
+        RANGE_TRUNCATED: {"schema": string, "description": "On 206 only: the requested range, "
+                          f"when it asked for more than {resource.max_page_size} rows (the "
+                          "cap) and Content-Range shows the part served"},
+    }
+
+
+def openapi_parameters(resource: Resource, policy_kinds: Sequence[str]) -> list[dict[str, Any]]:
+    """``cursor``, ``count`` and the ``Range`` header, as OpenAPI parameter objects."""
+    return [
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Continue after the page that returned this cursor (its `next`). "
+                        "Keeps the sort, filters and search it came from; not with `page`."},
+        {"name": "count", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": list(policy_kinds)},
+         "description": "Ask for a cheaper total than this list's count policy "
+                        "(never a dearer one)."},
+        {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": f"`{resource.name}=<first>-<last>` or `items=<first>-<last>` (0-based, "
+                        "inclusive; `<first>-` for the rest): the same rows as page/size, "
+                        "answered 206. Malformed ranges are ignored."},
+    ]
+
+
+def openapi_responses(page: Any, headers: dict[str, Any],
+                      problem: dict[str, Any]) -> dict[int | str, Any]:
+    return {
+        206: {"model": page, "headers": headers, "description": "The rows a Range asked for"},
+        416: {"description": "The Range starts after the last row; Content-Range "
+                             "gives the total", **problem},
+    }

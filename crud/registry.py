@@ -93,6 +93,16 @@ class CountPolicy(Spec):
             return {"kind": "exact", "cap": value["capped"], **rest}
         return value
 
+    @model_validator(mode="after")
+    def _meaningful(self) -> CountPolicy:
+        # Settings that a policy would silently ignore are mistakes in the file.
+        if self.timeout_ms is not None and (self.kind != "exact" or self.cap is not None):
+            raise ValueError("timeout_ms applies to exact counts only "
+                             "(e.g. count: {kind: exact, timeout_ms: 500})")
+        if self.cap is not None and self.kind == "none":
+            raise ValueError("a count of kind 'none' has no cap; use {capped: N} or drop cap")
+        return self
+
 
 class CacheSpec(Spec):
     """HTTP caching of a resource's responses; see docs/operations.md."""

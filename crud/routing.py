@@ -26,7 +26,13 @@ from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError
 from crud.filtering import build_filter_model, exists_along, filter_criteria, value_type
 from crud.legacy import add_legacy_routes, legacy_options
 from crud.pagination import envelope, page_model, page_params_model
-from crud.paging import CURSOR_PARAMETERS, Pager
+from crud.paging import (
+    CURSOR_PARAMETERS,
+    Pager,
+    openapi_headers,
+    openapi_parameters,
+    openapi_responses,
+)
 from crud.params import ListRequest, ListRequestParser
 from crud.query import ListPlan, StatementBuilder
 from crud.registry import ApiSpec
@@ -76,7 +82,7 @@ class ResourceEndpoints:
         window = self.pager.window(request, query, plan)
         policy = self.counter.request(request.query_params.get("count"))
         async with self.connection() as connection:
-            rows = (await connection.execute(self.builder.page(window.plan))).all()
+            rows = (await connection.execute(self.pager.statement(window))).all()
             items = await self.shape(connection, rows)
             total = await self.counter.total(connection, plan, returned=len(rows),
                                              position=window.position,
@@ -234,12 +240,16 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
         "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
                        f"`{resource.name} */<total>` for an empty page; total `*` when not counted",
         "schema": {"type": "string"},
-    }}
+    }, **openapi_headers(resource)}
+    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
     router.add_api_route(
         "", endpoints.list_rows, methods=["GET"], operation_id=f"list_{plural}",
         summary=f"List {resource.name}", description=resource.spec.description or "",
-        response_model=page, responses=_responses(page, range_header),
-        openapi_extra={"parameters": list_parameters(resource, api.max_list_values)},
+        response_model=page, responses={**_responses(page, range_header),
+                                        **openapi_responses(page, range_header, problem)},
+        openapi_extra={"parameters": [
+            *list_parameters(resource, api.max_list_values),
+            *openapi_parameters(resource, endpoints.counter.cheaper_kinds)]},
     )
     router.add_api_route("", endpoints.list_rows, methods=["HEAD"], include_in_schema=False)
     if resource.spec.detail:

@@ -10,6 +10,8 @@ from bigtables_models import ROWS
 from conftest import Database
 from readings import READINGS, registry, serve
 
+from crud.registry import RegistryError, parse_registry
+
 # (count policy in the registry, expected total, kind, Content-Range) for ?size=5.
 POLICIES = [
     pytest.param("count: exact", ROWS, "exact", f"readings 0-4/{ROWS}", id="exact"),
@@ -96,3 +98,26 @@ async def test_exact_count_over_its_time_budget_falls_back(
     assert response.headers["total-count-kind"] == expected
     again = await api.get("/api/v1/slow-readings", params={"size": 3})
     assert (again.status_code, again.headers["total-count-kind"]) == (200, "exact")
+
+
+TIMEOUT_ON_EXACT_ONLY = ("timeout_ms applies to exact counts only "
+                         "(e.g. count: {kind: exact, timeout_ms: 500})")
+
+
+@pytest.mark.parametrize(("policy", "key", "message"), [
+    pytest.param("{kind: estimated, timeout_ms: 100}", "count", TIMEOUT_ON_EXACT_ONLY,
+                 id="timeout-on-estimate"),
+    pytest.param("{capped: 10, timeout_ms: 100}", "count", TIMEOUT_ON_EXACT_ONLY,
+                 id="timeout-on-capped"),
+    pytest.param("{kind: none, cap: 5}", "count",
+                 "a count of kind 'none' has no cap; use {capped: N} or drop cap",
+                 id="cap-on-none"),
+    pytest.param("sometimes", "count.kind", "Input should be 'exact', 'estimated' or 'none'",
+                 id="unknown"),
+])
+def test_meaningless_count_policy_is_a_registry_error(policy: str, key: str,
+                                                      message: str) -> None:
+    with pytest.raises(RegistryError) as raised:
+        parse_registry(registry(f"    count: {policy}"))
+    [issue] = raised.value.issues
+    assert (issue.key, issue.message) == (f"resources.readings.{key}", message)

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
-from bigtables_models import ROWS
+from bigtables_models import ROWS, Level
 from conftest import Database
 from readings import READINGS, all_pages, registry, serve
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    Interval,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Time,
+    Uuid,
+)
+from sqlalchemy.dialects import sqlite
+
+from crud.cursors import Cursor, CursorCodec, seek_predicate
 
 SORTS = [
     pytest.param("", id="default-pk"),
@@ -138,3 +160,67 @@ async def test_cursor_survives_a_new_app_with_the_same_secret(
     monkeypatch.setenv("CRUD_CURSOR_SECRET", "other")
     third = await serve(make_api, readings_db, registry())
     assert (await third.get(READINGS, params={"cursor": cursor})).status_code == 400
+
+
+@pytest.mark.parametrize(("order_by", "size", "split"), [
+    pytest.param("score", 7, True, id="asc-after-a-value"),
+    pytest.param("-doubled", 7, True, id="desc-after-a-null"),
+    pytest.param("-taken_at", 20, False, id="desc-after-a-value"),
+    pytest.param("name", 7, False, id="not-nullable"),
+])
+async def test_nullable_seek_is_two_ranges_on_postgresql(
+        readings_db: Database, make_api: Callable[..., Any], order_by: str, size: int,
+        split: bool) -> None:
+    api = await serve(make_api, readings_db, registry())
+    first = await api.get(READINGS, params={"order_by": order_by, "size": size})
+    api.log.clear()
+    await api.get(READINGS, params={"order_by": order_by, "size": size,
+                                    "cursor": first.json()["next"]})
+    expected = split and readings_db.backend == "postgresql"
+    assert ("UNION ALL" in api.log.statements[0]) is expected
+
+
+ROUND_TRIPS = [
+    pytest.param(DateTime(), dt.datetime(2024, 1, 2, 3, 4, 5, 6), id="naive-datetime"),
+    pytest.param(DateTime(timezone=True), dt.datetime(2024, 1, 2, 3, 4, tzinfo=dt.UTC),
+                 id="aware-datetime"),
+    pytest.param(Date(), dt.date(2024, 2, 29), id="date"),
+    pytest.param(Time(), dt.time(23, 59, 58, 1), id="time"),
+    pytest.param(Numeric(10, 2), Decimal("12.30"), id="decimal"),
+    pytest.param(Interval(), dt.timedelta(hours=1, microseconds=5), id="interval"),
+    pytest.param(Uuid(), uuid.UUID(int=7), id="uuid"),
+    pytest.param(Enum(Level), Level.mid, id="enum"),
+    pytest.param(Integer(), None, id="null"),
+    pytest.param(String(), "ünïcode, \"quoted\"", id="text"),
+    pytest.param(Float(), 0.1, id="float"),
+]
+
+
+@pytest.mark.parametrize(("sql_type", "value"), ROUND_TRIPS)
+def test_cursor_values_keep_their_type(sql_type: Any, value: Any) -> None:
+    leaf = SimpleNamespace(name="key", sql_type=sql_type)
+    codec = CursorCodec(b"secret", [leaf])  # type: ignore[list-item]
+    token = codec.encode([leaf], [value], 40, "bound")  # type: ignore[list-item]
+    cursor = codec.decode(token, [leaf], "bound")  # type: ignore[list-item]
+    assert cursor == Cursor(values=(value,), position=40)
+    assert type(cursor.values[0]) is type(value)
+
+
+@pytest.mark.parametrize(("descending", "value", "sql"), [
+    pytest.param(False, 5, "(t.k >= 5 OR t.k IS NULL) AND (t.k > 5 OR t.k IS NULL "
+                 "OR t.k = 5 AND t.id > 9)", id="asc-value"),
+    pytest.param(False, None, "t.k IS NULL AND (0 = 1 OR t.k IS NULL AND t.id > 9)",
+                 id="asc-null"),
+    pytest.param(True, 5, "t.k <= 5 AND (t.k < 5 OR t.k = 5 AND t.id > 9)", id="desc-value"),
+    pytest.param(True, None, "t.k IS NOT NULL OR t.k IS NULL AND t.id > 9",
+                 id="desc-null"),
+])
+def test_seek_predicate_places_nulls_like_order_by(descending: bool, value: int | None,
+                                                   sql: str) -> None:
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("k", Integer, nullable=True))
+    predicate = seek_predicate([(table.c.k, descending, True), (table.c.id, False, False)],
+                               [value, 9])
+    compiled = predicate.compile(dialect=sqlite.dialect(),
+                                 compile_kwargs={"literal_binds": True})
+    assert str(compiled) == sql

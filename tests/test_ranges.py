@@ -73,3 +73,14 @@ async def test_range_with_page_is_400(readings_db: Database,
     assert response.json()["errors"] == [{
         "parameter": "Range",
         "message": "a Range header replaces page, size and cursor; send one or the other"}]
+
+
+async def test_head_with_range_has_the_headers_of_get(readings_db: Database,
+                                                      make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    get = await api.get(READINGS, headers={"Range": "items=7-13"})
+    head = await api.client.head(READINGS, headers={"Range": "items=7-13"})
+    assert (head.status_code, head.content) == (206, b"")
+    assert head.headers["content-length"] == str(len(get.content))
+    for name in ("content-range", "total-count-kind", "link", "accept-ranges"):
+        assert head.headers[name] == get.headers[name]
