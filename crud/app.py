@@ -14,6 +14,7 @@ from crud.database import bind_registry, make_engine, reflect, run_blocking
 from crud.errors import install_error_handlers
 from crud.extensions import Extensions, include_routers, resolve_extensions
 from crud.mounts import install_mounts
+from crud.openapi import install_openapi
 from crud.operations import Operations
 from crud.registry import Registry, load_registry
 from crud.resource import Resource
@@ -75,6 +76,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app = FastAPI(title=api.title, version=api.version, description=api.description or "",
                   lifespan=lifespan)
     install_error_handlers(app)
+    install_openapi(app)
     for resource in loaded.resources:
         router = build_router(resource, engine, api)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))

@@ -72,7 +72,7 @@ class Counter:
     def cheaper_kinds(self) -> list[str]:
         """The ``?count=`` values this list accepts."""
         return [kind for kind in COUNT_KINDS
-                if _rank(CountPolicy(kind=kind)) <= self.rank]  # type: ignore[arg-type]
+                if _rank(CountPolicy(kind=kind)) <= self.rank]
 
     def request(self, asked: str | None) -> CountPolicy:
         """The policy for ``?count=``; asking for a dearer count than configured is a 422."""

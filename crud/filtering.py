@@ -23,6 +23,7 @@ from typing import Annotated, Any, cast
 
 from fastapi_filter.contrib.sqlalchemy import Filter
 from pydantic import AfterValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Select, and_, not_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -110,17 +111,25 @@ class Substring(str):
 
     __slots__ = ()
     ESCAPE = "/"
+    # Patterns the client wrote with % use the backslash as escape on every backend (it is
+    # PostgreSQL's and MySQL's default; SQLite has none unless told).
+    PATTERN_ESCAPE = "\\"
 
     @classmethod
     def of(cls, text: str) -> str:
         if "%" in text:
+            trailing = len(text) - len(text.rstrip(cls.PATTERN_ESCAPE))
+            if trailing % 2:
+                # PostgreSQL fails the whole statement on such a pattern (a 500 otherwise).
+                raise PydanticCustomError(
+                    "like_escape", "a pattern cannot end with a lone escape character \\")
             return text
         escaped = text.replace("/", "//").replace("_", "/_")
         return cls(f"%{escaped}%")
 
 
 def _like(column: ColumnElement[Any], pattern: str, *, ignore_case: bool) -> ColumnElement[bool]:
-    escape = Substring.ESCAPE if isinstance(pattern, Substring) else None
+    escape = Substring.ESCAPE if isinstance(pattern, Substring) else Substring.PATTERN_ESCAPE
     if ignore_case:
         return column.ilike(pattern, escape=escape)
     return column.like(pattern, escape=escape)

@@ -22,9 +22,17 @@ from crud.budgets import budget_engine, start_budget
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED, CachePolicy, not_modified
 from crud.counting import Counter
 from crud.cursors import CursorCodec, cursor_secret
-from crud.errors import PROBLEM_JSON, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
+from crud.errors import (
+    PROBLEM_JSON,
+    BadRequest,
+    InvalidParameter,
+    NotFound,
+    ParameterError,
+    ServiceUnavailable,
+)
 from crud.filtering import build_filter_model, exists_along, filter_criteria, value_type
 from crud.legacy import add_legacy_routes, legacy_options
+from crud.openapi import PROBLEM_REF
 from crud.pagination import envelope, page_model, page_params_model
 from crud.paging import (
     CURSOR_PARAMETERS,
@@ -39,7 +47,6 @@ from crud.registry import ApiSpec
 from crud.resource import Resource
 from crud.rows import RowShaper, dumps, many_values
 from crud.schema import (
-    PROBLEM_SCHEMA,
     detail_parameters,
     item_model,
     list_parameters,
@@ -97,6 +104,7 @@ class ResourceEndpoints:
         # Read from the path, not the signature: the parameter is documented with the
         # primary key's own type by ``detail_parameters``, not as FastAPI's plain string.
         id = request.path_params["id"]
+        _refuse_query(request)
         values = self.parse_id(id)
         async with self.connection() as connection:
             rows = (await connection.execute(self.builder.detail(values))).all()
@@ -205,6 +213,17 @@ class _GuardedConnection:
                 raise ServiceUnavailable("The database is unavailable; try again shortly.") from exc
 
 
+def _refuse_query(request: Request) -> None:
+    # A detail takes no query parameters; a stray one (a filter meant for the list) is a
+    # mistake the client should hear about, as on lists.
+    names = list(dict.fromkeys(request.query_params.keys()))
+    if names:
+        raise BadRequest(
+            f"Unknown query parameter {', '.join(repr(name) for name in names)}. "
+            "A single row takes no query parameters.",
+            errors=[ParameterError(name, "unknown parameter") for name in names])
+
+
 def _is_timeout(error: DBAPIError) -> bool:
     text = f"{type(error.orig).__name__} {error.orig}".lower()
     return any(marker in text for marker in (
@@ -216,13 +235,14 @@ def _first_set(value: int | None, default: int | None) -> int | None:
 
 
 def _responses(page_or_item: Any, headers: dict[str, Any]) -> dict[int | str, Any]:
-    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
     return {
         200: {"model": page_or_item, "headers": {**headers, **CACHE_HEADERS}},
         304: NOT_MODIFIED,
-        400: {"description": "Unknown or repeated parameter", **problem},
+        400: {"description": "Unknown or repeated parameter, or query string too long", **problem},
         404: {"description": "Not found", **problem},
         422: {"description": "A parameter value does not fit", **problem},
+        500: {"description": "Unexpected server error (logged; never a stack trace)", **problem},
         503: {"description": "Database unavailable or query too slow", **problem},
     }
 
@@ -239,9 +259,10 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
     range_header = {"Content-Range": {
         "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
                        f"`{resource.name} */<total>` for an empty page; total `*` when not counted",
-        "schema": {"type": "string"},
+        "schema": {"type": "string",
+                   "pattern": f"^{resource.name} ([0-9]+-[0-9]+|\\*)/([0-9]+|\\*)$"},
     }, **openapi_headers(resource)}
-    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
     router.add_api_route(
         "", endpoints.list_rows, methods=["GET"], operation_id=f"list_{plural}",
         summary=f"List {resource.name}", description=resource.spec.description or "",

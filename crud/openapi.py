@@ -1,0 +1,34 @@
+"""The OpenAPI document as a whole: shared components that no single route can declare.
+
+FastAPI collects component schemas only from pydantic models used by routes. The error
+envelope is documented under its own media type (``application/problem+json``), so it is
+added here once as ``#/components/schemas/Problem`` and every error response refers to it;
+typed clients get one ``Problem`` type instead of one anonymous type per status and route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from crud.schema import PROBLEM_SCHEMA
+
+__all__ = ["PROBLEM_REF", "install_openapi"]
+
+PROBLEM_REF: dict[str, Any] = {"$ref": "#/components/schemas/Problem"}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make ``app.openapi()`` include the shared components (built once, then cached)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = {"title": "Problem", **PROBLEM_SCHEMA}
+        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
+
+    # FastAPI's documented way to extend the schema is replacing this method.
+    app.openapi = openapi  # type: ignore[method-assign]
