@@ -26,6 +26,7 @@ from fastapi_pagination import Params
 from pydantic import AfterValidator, BaseModel, Field, create_model
 from starlette.responses import Response
 
+from crud.caching import CACHE_HEADERS, NOT_MODIFIED, not_modified
 from crud.errors import PROBLEM_JSON, NotFound
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec
@@ -157,7 +158,7 @@ class LegacyEndpoints:
             rows = (await connection.execute(self.endpoints.builder.page(plan))).all()
             items = await self.endpoints.shape(connection, rows)
         headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
-        return _respond(request, legacy_dumps(items), headers, status=206)
+        return self.respond(request, legacy_dumps(items), headers, status=206)
 
     async def get_row(self, request: Request, id: str) -> Response:
         endpoints = self.endpoints
@@ -168,14 +169,19 @@ class LegacyEndpoints:
                 raise NotFound(f"No {endpoints.resource.singular.replace('_', ' ')} "
                                f"with id {id!r}.")
             items = await endpoints.shape(connection, rows)
-        return _respond(request, legacy_dumps(items[0]), {}, status=200)
+        return self.respond(request, legacy_dumps(items[0]), {}, status=200)
 
-
-def _respond(request: Request, body: bytes, headers: dict[str, str], *, status: int) -> Response:
-    if request.method == "HEAD":
-        headers = {**headers, "Content-Length": str(len(body))}
-        return Response(b"", status_code=status, media_type=JSON, headers=headers)
-    return Response(body, status_code=status, media_type=JSON, headers=headers)
+    def respond(self, request: Request, body: bytes, headers: dict[str, str], *,
+                status: int) -> Response:
+        # The resource's ETag and Cache-Control too: new headers, which old clients ignore.
+        cache = self.endpoints.cache
+        headers = {**headers, **cache.headers(body)}
+        if cache.fresh(request, headers):
+            return not_modified(headers)
+        if request.method == "HEAD":
+            headers = {**headers, "Content-Length": str(len(body))}
+            return Response(b"", status_code=status, media_type=JSON, headers=headers)
+        return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
 def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -> list[Any]:
@@ -192,7 +198,8 @@ def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -
 def _responses(ok: int, headers: dict[str, Any]) -> dict[int | str, Any]:
     problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
     return {
-        ok: {"description": "The old API's contract", "headers": headers},
+        ok: {"description": "The old API's contract", "headers": {**headers, **CACHE_HEADERS}},
+        304: NOT_MODIFIED,
         400: {"description": "Unknown or repeated parameter", **problem},
         404: {"description": "Not found", **problem},
         422: {"description": "A parameter value does not fit", **problem},
