@@ -263,3 +263,16 @@ async def test_openapi_documents_the_array_the_206_and_content_range(legacy_api:
 ], ids=["first", "second-of-20", "seventh-of-2"])
 def test_legacy_range_counts_from_one(page: int, per_page: int, expected: str) -> None:
     assert legacy_range("builds", page, per_page) == expected
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_a_protected_legacy_resource_needs_its_key(
+        demo_db: Database, make_api: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRUD_API_KEYS", "k-1")
+    api: Api = await make_api(REGISTRY.replace("    profile: legacy\n",
+                                               "    profile: legacy\n    auth: api_key\n"),
+                              demo_db.url, demo_db.backend)
+    anonymous = await api.get("/api/v1/koji-builds")
+    keyed = await api.get("/api/v1/koji-builds", headers={"X-API-Key": "k-1"})
+    assert anonymous.status_code == 401
+    assert keyed.status_code == 206
