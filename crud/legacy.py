@@ -19,8 +19,10 @@ import decimal
 import json
 import types
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi_pagination import Params
 from pydantic import AfterValidator, BaseModel, Field, create_model
@@ -28,6 +30,7 @@ from starlette.responses import Response
 
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED, not_modified
 from crud.errors import PROBLEM_JSON, NotFound
+from crud.fields import Leaf
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec
 from crud.resource import Resource
@@ -38,6 +41,7 @@ if TYPE_CHECKING:  # routing imports this module to hand legacy resources over
 
 __all__ = [
     "LEGACY_PAGING",
+    "LegacyEncoder",
     "LegacyEndpoints",
     "add_legacy_routes",
     "epoch_seconds",
@@ -84,6 +88,30 @@ def legacy_dumps(content: Any) -> bytes:
     text = json.dumps(content, default=_default, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=True)
     return f"{text}\n".encode("ascii")
+
+
+class LegacyEncoder:
+    """``legacy_dumps``, through orjson when that gives the same bytes (about 3x faster).
+
+    orjson with sorted keys writes what ``json.dumps`` does except for floats (exponent
+    spelling, NaN), non-ASCII text and DEL (which ``ensure_ascii`` escapes). Resources
+    without number or JSON fields cannot produce floats; the bytes are checked for the rest.
+    """
+
+    _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_APPEND_NEWLINE
+
+    def __init__(self, leaves: Iterable[Leaf]) -> None:
+        self.fast = all(leaf.info.kind not in {"number", "json"} for leaf in leaves)
+
+    def __call__(self, content: Any) -> bytes:
+        if self.fast:
+            body = orjson.dumps(content, default=_default, option=self._OPTIONS)
+            if body.isascii() and b"\x7f" not in body:
+                return body
+        return legacy_dumps(content)
+
+    def __repr__(self) -> str:
+        return f"LegacyEncoder(fast={self.fast})"
 
 
 def legacy_range(unit: str, page: int, per_page: int) -> str:
@@ -143,6 +171,7 @@ class LegacyEndpoints:
         self.endpoints = endpoints
         resource = endpoints.resource
         self.unit = options.unit or resource.name
+        self.dumps = LegacyEncoder(resource.leaves.values())
         standard = endpoints.parser
         self.parser = ListRequestParser(
             resource,
@@ -158,7 +187,7 @@ class LegacyEndpoints:
             rows = (await connection.execute(self.endpoints.builder.page(plan))).all()
             items = await self.endpoints.shape(connection, rows)
         headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
-        return self.respond(request, legacy_dumps(items), headers, status=206)
+        return self.respond(request, self.dumps(items), headers, status=206)
 
     async def get_row(self, request: Request, id: str) -> Response:
         endpoints = self.endpoints
@@ -169,7 +198,7 @@ class LegacyEndpoints:
                 raise NotFound(f"No {endpoints.resource.singular.replace('_', ' ')} "
                                f"with id {id!r}.")
             items = await endpoints.shape(connection, rows)
-        return self.respond(request, legacy_dumps(items[0]), {}, status=200)
+        return self.respond(request, self.dumps(items[0]), {}, status=200)
 
     def respond(self, request: Request, body: bytes, headers: dict[str, str], *,
                 status: int) -> Response:

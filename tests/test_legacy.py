@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from conftest import Api, Database
 
-from crud.legacy import epoch_seconds, legacy_range
+from crud.legacy import LegacyEncoder, epoch_seconds, legacy_dumps, legacy_range
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 RECORD = os.environ.get("CRUD_RECORD_LEGACY") == "1"
@@ -276,3 +277,38 @@ async def test_a_protected_legacy_resource_needs_its_key(
     keyed = await api.get("/api/v1/koji-builds", headers={"X-API-Key": "k-1"})
     assert anonymous.status_code == 401
     assert keyed.status_code == 206
+
+
+TEXTS = {"non-ascii": "Miroslav Such\u00fd \u2713", "del": "a\x7fb", "controls": "\x00\x1f\t\n\r\x08",
+         "escapes": 'a"b\\c/d', "plain": "koji-builds 21-40"}
+
+
+@pytest.mark.parametrize("text", list(TEXTS.values()), ids=list(TEXTS))
+def test_encoder_sends_the_bytes_of_flask_jsonify(text: str) -> None:
+    import legacy_flask
+    from flask import jsonify
+
+    content = [{"name": text, "when": 1730882641, "none": None, "ids": [3, 1],
+                "nested": {"zeta": True, "alpha": text}}]
+    with legacy_flask.app.app_context():
+        expected = jsonify(content).get_data()
+    assert LegacyEncoder([])(content) == expected
+    assert legacy_dumps(content) == expected
+
+
+@pytest.mark.parametrize("number", [0.1, 1e-05, 1e16, 2.5], ids=["tenth", "tiny", "huge", "half"])
+def test_floats_are_spelled_as_flask_spells_them(number: float) -> None:
+    import legacy_flask
+    from flask import jsonify
+
+    with legacy_flask.app.app_context():
+        expected = jsonify({"value": number}).get_data()
+    encoder = LegacyEncoder([SimpleNamespace(info=SimpleNamespace(kind="number"))])
+    assert not encoder.fast
+    assert encoder({"value": number}) == expected
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_the_fixture_resource_takes_the_orjson_path(legacy_api: Api) -> None:
+    resources = {resource.name: resource for resource in legacy_api.app.state.registry.resources}
+    assert repr(LegacyEncoder(resources["koji-builds"].leaves.values())) == "LegacyEncoder(fast=True)"
