@@ -28,13 +28,19 @@ from fastapi_pagination import Params
 from pydantic import AfterValidator, BaseModel, Field, create_model
 from starlette.responses import Response
 
-from crud.caching import CACHE_HEADERS, NOT_MODIFIED, not_modified
-from crud.errors import PROBLEM_JSON, NotFound
+from crud.caching import CACHE_HEADERS, NOT_MODIFIED
+from crud.errors import PROBLEM_JSON, BadRequest, NotFound, ParameterError
 from crud.fields import Leaf
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec
 from crud.resource import Resource
-from crud.schema import PROBLEM_SCHEMA, item_model, list_parameters, model_name
+from crud.schema import (
+    PROBLEM_SCHEMA,
+    detail_parameters,
+    item_model,
+    list_parameters,
+    model_name,
+)
 
 if TYPE_CHECKING:  # routing imports this module to hand legacy resources over
     from crud.routing import ResourceEndpoints
@@ -52,7 +58,6 @@ __all__ = [
 ]
 
 LEGACY_PAGING = ("page", "per_page")
-JSON = "application/json"
 
 
 def legacy_options(resource: Resource, api: ApiSpec) -> LegacySpec | None:
@@ -181,36 +186,36 @@ class LegacyEndpoints:
             max_query_length=standard.max_query_length, paging=LEGACY_PAGING)
 
     async def list_rows(self, request: Request) -> Response:
-        query = self.parser.parse(request.query_params, request.url.query)
-        plan = self.endpoints.plan(query)
-        async with self.endpoints.connection() as connection:
-            rows = (await connection.execute(self.endpoints.builder.page(plan))).all()
-            items = await self.endpoints.shape(connection, rows)
-        headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
-        return self.respond(request, self.dumps(items), headers, status=206)
-
-    async def get_row(self, request: Request, id: str) -> Response:
         endpoints = self.endpoints
-        values = endpoints.parse_id(id)
+        query = self.parser.parse(request.query_params, request.url.query)
+        plan = endpoints.plan(query)
+        self.check_offset(plan.offset)
+        async with endpoints.connection() as connection:
+            rows = (await connection.execute(endpoints.builder.page(plan))).all()
+            items = await endpoints.shape(connection, rows)
+        headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
+        # The resource's ETag and Cache-Control come too: new headers, ignored by old clients.
+        return endpoints.respond(request, self.dumps(items), headers, 206)
+
+    async def get_row(self, request: Request) -> Response:
+        endpoints = self.endpoints
+        raw = request.path_params["id"]  # documented with the key's type, as the standard route
+        values = endpoints.parse_id(raw)
         async with endpoints.connection() as connection:
             rows = (await connection.execute(endpoints.builder.detail(values))).all()
             if not rows:
                 raise NotFound(f"No {endpoints.resource.singular.replace('_', ' ')} "
-                               f"with id {id!r}.")
+                               f"with id {raw!r}.")
             items = await endpoints.shape(connection, rows)
-        return self.respond(request, self.dumps(items[0]), {}, status=200)
+        return endpoints.respond(request, self.dumps(items[0]), {})
 
-    def respond(self, request: Request, body: bytes, headers: dict[str, str], *,
-                status: int) -> Response:
-        # The resource's ETag and Cache-Control too: new headers, which old clients ignore.
-        cache = self.endpoints.cache
-        headers = {**headers, **cache.headers(body)}
-        if cache.fresh(request, headers):
-            return not_modified(headers)
-        if request.method == "HEAD":
-            headers = {**headers, "Content-Length": str(len(body))}
-            return Response(b"", status_code=status, media_type=JSON, headers=headers)
-        return Response(body, status_code=status, media_type=JSON, headers=headers)
+    def check_offset(self, offset: int) -> None:
+        # The standard profile's max_offset; legacy clients have no cursor to go deeper with.
+        limit = self.endpoints.pager.max_offset
+        if limit is not None and offset > limit:
+            reason = (f"offset {offset} is beyond this list's max_offset {limit}; "
+                      "narrow the list with filters")
+            raise BadRequest(f"page: {reason}.", errors=[ParameterError("page", reason)])
 
 
 def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -> list[Any]:
@@ -263,6 +268,7 @@ def add_legacy_routes(router: APIRouter, endpoints: ResourceEndpoints, options: 
             "/{id}", legacy.get_row, methods=["GET"], operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names} (legacy profile)", response_model=item,
             responses=_responses(200, {}),
+            openapi_extra={"parameters": detail_parameters(resource)},
         )
         router.add_api_route("/{id}", legacy.get_row, methods=["HEAD"], include_in_schema=False)
     return router

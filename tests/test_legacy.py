@@ -312,3 +312,29 @@ def test_floats_are_spelled_as_flask_spells_them(number: float) -> None:
 async def test_the_fixture_resource_takes_the_orjson_path(legacy_api: Api) -> None:
     resources = {resource.name: resource for resource in legacy_api.app.state.registry.resources}
     assert repr(LegacyEncoder(resources["koji-builds"].leaves.values())) == "LegacyEncoder(fast=True)"
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_max_offset_bounds_legacy_pages_too(
+        demo_db: Database, make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(REGISTRY.replace("    profile: legacy\n",
+                                               "    profile: legacy\n    max_offset: 100\n"),
+                              demo_db.url, demo_db.backend)
+    last = await api.get("/api/v1/koji-builds", params={"page": 11, "per_page": 10})
+    beyond = await api.get("/api/v1/koji-builds", params={"page": 12, "per_page": 10})
+    assert last.status_code == 206
+    assert beyond.status_code == 400
+    assert beyond.json()["errors"] == [{
+        "parameter": "page",
+        "message": "offset 110 is beyond this list's max_offset 100; narrow the list with filters"}]
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_legacy_detail_is_documented_with_the_keys_type(legacy_api: Api) -> None:
+    document = (await legacy_api.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/koji-builds/{id}"]["get"]
+    standard = document["paths"]["/api/v1/builds/{id}"]["get"]
+    assert operation["parameters"] == standard["parameters"]
+    assert [parameter["name"] for parameter in operation["parameters"]] == ["id"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/KojiBuildLegacy"}
