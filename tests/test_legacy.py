@@ -338,3 +338,11 @@ async def test_legacy_detail_is_documented_with_the_keys_type(legacy_api: Api) -
     assert [parameter["name"] for parameter in operation["parameters"]] == ["id"]
     assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/KojiBuildLegacy"}
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_a_range_header_is_ignored_as_the_old_api_ignored_it(legacy_api: Api) -> None:
+    response = await legacy_api.get("/api/v1/koji-builds", headers={"Range": "koji-builds=0-4"})
+    assert response.status_code == 206
+    assert response.headers["content-range"] == "builds 1-10/*"
+    assert len(response.json()) == 10
