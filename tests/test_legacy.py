@@ -346,3 +346,26 @@ async def test_a_range_header_is_ignored_as_the_old_api_ignored_it(legacy_api: A
     assert response.status_code == 206
     assert response.headers["content-range"] == "builds 1-10/*"
     assert len(response.json()) == 10
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+async def test_legacy_operations_conform_to_their_spec(legacy_api: Api, mode: str) -> None:
+    import httpx
+    import schemathesis
+    from schemathesis import GenerationMode
+    from test_conformance import BASE_URL, MAX_EXAMPLES, draw_cases, failures_of, send
+
+    if legacy_api.backend == "mariadb":
+        pytest.skip("conformance runs on SQLite and PostgreSQL")
+    schema = schemathesis.openapi.from_dict(legacy_api.app.openapi())
+    operations = [result.ok() for result in schema.get_all_operations()
+                  if result.ok().path.startswith("/api/v1/koji-builds")]
+    assert len(operations) == 2
+    problems: list[str] = []
+    transport = httpx.ASGITransport(app=legacy_api.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        for operation in operations:
+            strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
+            for case in draw_cases(strategy, MAX_EXAMPLES):
+                problems.extend(failures_of(case, await send(client, case)))
+    assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} failing cases)"
