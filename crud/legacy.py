@@ -19,24 +19,35 @@ import decimal
 import json
 import types
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi_pagination import Params
 from pydantic import AfterValidator, BaseModel, Field, create_model
 from starlette.responses import Response
 
-from crud.errors import PROBLEM_JSON, NotFound
+from crud.caching import CACHE_HEADERS, NOT_MODIFIED
+from crud.errors import PROBLEM_JSON, BadRequest, NotFound, ParameterError
+from crud.fields import Leaf
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec
 from crud.resource import Resource
-from crud.schema import PROBLEM_SCHEMA, item_model, list_parameters, model_name
+from crud.schema import (
+    PROBLEM_SCHEMA,
+    detail_parameters,
+    item_model,
+    list_parameters,
+    model_name,
+)
 
 if TYPE_CHECKING:  # routing imports this module to hand legacy resources over
     from crud.routing import ResourceEndpoints
 
 __all__ = [
     "LEGACY_PAGING",
+    "LegacyEncoder",
     "LegacyEndpoints",
     "add_legacy_routes",
     "epoch_seconds",
@@ -47,7 +58,6 @@ __all__ = [
 ]
 
 LEGACY_PAGING = ("page", "per_page")
-JSON = "application/json"
 
 
 def legacy_options(resource: Resource, api: ApiSpec) -> LegacySpec | None:
@@ -83,6 +93,30 @@ def legacy_dumps(content: Any) -> bytes:
     text = json.dumps(content, default=_default, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=True)
     return f"{text}\n".encode("ascii")
+
+
+class LegacyEncoder:
+    """``legacy_dumps``, through orjson when that gives the same bytes (about 3x faster).
+
+    orjson with sorted keys writes what ``json.dumps`` does except for floats (exponent
+    spelling, NaN), non-ASCII text and DEL (which ``ensure_ascii`` escapes). Resources
+    without number or JSON fields cannot produce floats; the bytes are checked for the rest.
+    """
+
+    _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_APPEND_NEWLINE
+
+    def __init__(self, leaves: Iterable[Leaf]) -> None:
+        self.fast = all(leaf.info.kind not in {"number", "json"} for leaf in leaves)
+
+    def __call__(self, content: Any) -> bytes:
+        if self.fast:
+            body = orjson.dumps(content, default=_default, option=self._OPTIONS)
+            if body.isascii() and b"\x7f" not in body:
+                return body
+        return legacy_dumps(content)
+
+    def __repr__(self) -> str:
+        return f"LegacyEncoder(fast={self.fast})"
 
 
 def legacy_range(unit: str, page: int, per_page: int) -> str:
@@ -142,6 +176,7 @@ class LegacyEndpoints:
         self.endpoints = endpoints
         resource = endpoints.resource
         self.unit = options.unit or resource.name
+        self.dumps = LegacyEncoder(resource.leaves.values())
         standard = endpoints.parser
         self.parser = ListRequestParser(
             resource,
@@ -151,31 +186,36 @@ class LegacyEndpoints:
             max_query_length=standard.max_query_length, paging=LEGACY_PAGING)
 
     async def list_rows(self, request: Request) -> Response:
-        query = self.parser.parse(request.query_params, request.url.query)
-        plan = self.endpoints.plan(query)
-        async with self.endpoints.connection() as connection:
-            rows = (await connection.execute(self.endpoints.builder.page(plan))).all()
-            items = await self.endpoints.shape(connection, rows)
-        headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
-        return _respond(request, legacy_dumps(items), headers, status=206)
-
-    async def get_row(self, request: Request, id: str) -> Response:
         endpoints = self.endpoints
-        values = endpoints.parse_id(id)
+        query = self.parser.parse(request.query_params, request.url.query)
+        plan = endpoints.plan(query)
+        self.check_offset(plan.offset)
+        async with endpoints.connection() as connection:
+            rows = (await connection.execute(endpoints.builder.page(plan))).all()
+            items = await endpoints.shape(connection, rows)
+        headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
+        # The resource's ETag and Cache-Control come too: new headers, ignored by old clients.
+        return endpoints.respond(request, self.dumps(items), headers, 206)
+
+    async def get_row(self, request: Request) -> Response:
+        endpoints = self.endpoints
+        raw = request.path_params["id"]  # documented with the key's type, as the standard route
+        values = endpoints.parse_id(raw)
         async with endpoints.connection() as connection:
             rows = (await connection.execute(endpoints.builder.detail(values))).all()
             if not rows:
                 raise NotFound(f"No {endpoints.resource.singular.replace('_', ' ')} "
-                               f"with id {id!r}.")
+                               f"with id {raw!r}.")
             items = await endpoints.shape(connection, rows)
-        return _respond(request, legacy_dumps(items[0]), {}, status=200)
+        return endpoints.respond(request, self.dumps(items[0]), {})
 
-
-def _respond(request: Request, body: bytes, headers: dict[str, str], *, status: int) -> Response:
-    if request.method == "HEAD":
-        headers = {**headers, "Content-Length": str(len(body))}
-        return Response(b"", status_code=status, media_type=JSON, headers=headers)
-    return Response(body, status_code=status, media_type=JSON, headers=headers)
+    def check_offset(self, offset: int) -> None:
+        # The standard profile's max_offset; legacy clients have no cursor to go deeper with.
+        limit = self.endpoints.pager.max_offset
+        if limit is not None and offset > limit:
+            reason = (f"offset {offset} is beyond this list's max_offset {limit}; "
+                      "narrow the list with filters")
+            raise BadRequest(f"page: {reason}.", errors=[ParameterError("page", reason)])
 
 
 def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -> list[Any]:
@@ -192,7 +232,8 @@ def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -
 def _responses(ok: int, headers: dict[str, Any]) -> dict[int | str, Any]:
     problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
     return {
-        ok: {"description": "The old API's contract", "headers": headers},
+        ok: {"description": "The old API's contract", "headers": {**headers, **CACHE_HEADERS}},
+        304: NOT_MODIFIED,
         400: {"description": "Unknown or repeated parameter", **problem},
         404: {"description": "Not found", **problem},
         422: {"description": "A parameter value does not fit", **problem},
@@ -227,6 +268,7 @@ def add_legacy_routes(router: APIRouter, endpoints: ResourceEndpoints, options: 
             "/{id}", legacy.get_row, methods=["GET"], operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names} (legacy profile)", response_model=item,
             responses=_responses(200, {}),
+            openapi_extra={"parameters": detail_parameters(resource)},
         )
         router.add_api_route("/{id}", legacy.get_row, methods=["HEAD"], include_in_schema=False)
     return router

@@ -107,3 +107,15 @@ async def test_bad_mount_is_a_located_registry_error(
     with pytest.raises(RegistryError) as caught:
         await load(path, demo_db.url)
     assert [str(issue) for issue in caught.value.issues] == [f"{path}:10: {message}"]
+
+
+async def test_a_root_mount_takes_what_is_left_and_the_longest_mount_wins(
+        demo_db: Database, make_api: Callable[..., Any]) -> None:
+    registry = REGISTRY.replace("path: /api, wsgi", "path: /, wsgi")
+    api: Api = await make_api(registry, demo_db.url, demo_db.backend)
+    old = await api.get("/usage/builds")
+    asgi = await api.get("/old-asgi/x")
+    new = await api.get("/api/v1/koji-builds", params={"size": 1})
+    assert (old.json()["served_by"], old.json()["script_root"]) == ("flask", "")
+    assert asgi.json()["served_by"] == "asgi"
+    assert new.headers["content-range"] == "koji-builds 0-0/300"

@@ -75,3 +75,16 @@ async def test_bad_router_reference_is_a_located_registry_error(
     with pytest.raises(RegistryError) as caught:
         await load(path, demo_db.url)
     assert [str(issue) for issue in caught.value.issues] == [f"{path}:10: {message}"]
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_hand_written_routes_answer_under_the_api_wide_auth(
+        demo_db: Database, make_api: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRUD_API_KEYS", "k-1")
+    api: Api = await make_api(REGISTRY.replace("prefix: /api/v1", "prefix: /api/v1\n  auth: api_key"),
+                              demo_db.url, demo_db.backend)
+    anonymous = await api.get("/api/v1/usage/koji-builds-per-status")
+    keyed = await api.get("/api/v1/usage/koji-builds-per-status", headers={"X-API-Key": "k-1"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert keyed.status_code == 200
