@@ -27,6 +27,7 @@ class Entity:
     table: Table
     mapped_class: type[Any] | None
     label: str
+    reflected: bool = False
 
     @property
     def mapper(self) -> Mapper[Any] | None:
@@ -79,6 +80,15 @@ class Entity:
             return None
         return mapper.relationships[name]
 
+    def related(self, relationship: RelationshipProperty[Any]) -> Entity:
+        """The entity at the other end of ``relationship``, labelled the way this one is."""
+        mapper = relationship.mapper
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        label = f"table {table.name!r}" if self.reflected else mapper.class_.__name__
+        return Entity(table=table, mapped_class=mapper.class_, label=label,
+                      reflected=self.reflected)
+
     def primary_key(self) -> list[str]:
         mapper = self.mapper
         if mapper is not None:
@@ -127,31 +137,37 @@ def model_entity(reference: str) -> Entity:
 class ReflectedDatabase:
     """Tables and views reflected from a live database, relationships named by automap."""
 
-    def __init__(self, metadata: MetaData, base: AutomapBase) -> None:
+    def __init__(self, metadata: MetaData, base: AutomapBase, views: frozenset[str]) -> None:
         self.metadata = metadata
         self.base = base
+        self.views = views
 
     @classmethod
     def reflect(cls, connection: Connection, schemas: Iterable[str | None]) -> ReflectedDatabase:
         metadata = MetaData()
+        views: set[str] = set()
+        inspector = inspect(connection)
         for schema in sorted(set(schemas), key=lambda s: s or ""):
             metadata.reflect(connection, schema=schema, views=True)
+            views.update(_key(name, schema) for name in inspector.get_view_names(schema=schema))
         base = automap_base(metadata=metadata)
-        base.prepare(name_for_scalar_relationship=_scalar_relationship_name)
-        return cls(metadata, base)
+        base.prepare(classname_for_table=_class_name,
+                     name_for_scalar_relationship=_scalar_relationship_name,
+                     name_for_collection_relationship=_collection_relationship_name)
+        return cls(metadata, base, frozenset(views))
 
     def table_names(self, schema: str | None) -> list[str]:
         return [table.name for table in self.metadata.tables.values() if table.schema == schema]
 
     def entity(self, name: str, schema: str | None) -> Entity:
-        key = f"{schema}.{name}" if schema else name
-        table = self.metadata.tables.get(key)
+        table = self.metadata.tables.get(_key(name, schema))
         if table is None:
             raise KeyError(name)
-        # automap maps tables with a primary key; views and key-less tables stay bare.
+        # automap maps tables with a primary key; views, key-less tables and pure
+        # association tables (two foreign keys, nothing else) stay bare tables.
         mapped = self._mapped_class(table)
-        label = f"table {name!r}"
-        return Entity(table=table, mapped_class=mapped, label=label)
+        kind = "view" if table.key in self.views else "table"
+        return Entity(table=table, mapped_class=mapped, label=f"{kind} {name!r}", reflected=True)
 
     def _mapped_class(self, table: Table) -> type[Any] | None:
         for mapped in self.base.classes:
@@ -160,17 +176,50 @@ class ReflectedDatabase:
         return None
 
 
+def _key(name: str, schema: str | None) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def _class_name(base: type[Any], tablename: str, table: Table) -> str:
+    # automap names classes after tables; two schemas may both have an "items" table, and
+    # a repeated class name makes automap skip the second table with a warning.
+    return _key(tablename, table.schema)
+
+
 def _scalar_relationship_name(
     base: type[Any], local_cls: type[Any], referred_cls: type[Any], constraint: Any
 ) -> str:
-    # automap's default (the referred class name, lowercased), unless that would clash with a
-    # column or another foreign key to the same table; then the FK column minus "_id".
-    default = referred_cls.__name__.lower()
+    # automap's default (the referred table's name, lowercased), unless another foreign key
+    # of this table points at the same table or the name is taken by a column; then the FK
+    # column's name minus "_id" ("author_id" -> "author").
     table = local_cls.__table__
-    same_target = [fk for fk in table.foreign_key_constraints
-                   if fk.referred_table is constraint.referred_table]
-    if len(same_target) == 1 and default not in table.c:
+    default: str = referred_cls.__table__.name.lower()
+    if _links(table, constraint.referred_table) == 1 and default not in table.c:
         return default
-    column = constraint.columns[0].name if len(constraint.columns) else default
-    name = column[:-3] if column.lower().endswith("_id") and len(column) > 3 else f"{column}_ref"
+    name = _column_stem(constraint)
     return name if name not in table.c else f"{name}_ref"
+
+
+def _collection_relationship_name(
+    base: type[Any], local_cls: type[Any], referred_cls: type[Any], constraint: Any
+) -> str:
+    # automap's default ("<referring table>_collection"), unless the referring table (or the
+    # association table of a many-to-many) links here through several foreign keys; then the
+    # FK column tells them apart ("reviews_author_collection", "reviews_reviewer_collection").
+    default: str = referred_cls.__table__.name.lower()
+    if _links(constraint.table, local_cls.__table__) == 1:
+        return f"{default}_collection"
+    return f"{default}_{_column_stem(constraint)}_collection"
+
+
+def _links(table: Table, target: Table) -> int:
+    return sum(1 for fk in table.foreign_key_constraints if fk.referred_table is target)
+
+
+def _column_stem(constraint: Any) -> str:
+    column = str(constraint.columns[0].name)
+    if column.lower().endswith("_id") and len(column) > 3:
+        return column[:-3]
+    if column.endswith("Id") and len(column) > 2:  # PascalCase "ManagerId"
+        return column[:-2]
+    return column
