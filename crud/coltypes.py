@@ -91,7 +91,8 @@ def unsupported_reason(column_type: sqltypes.TypeEngine[Any]) -> str:
     if isinstance(column_type, sqltypes._Binary):
         return "is binary, which JSON cannot carry; leave it out or expose an expression"
     if isinstance(column_type, sqltypes.NullType):
-        return ("has no type the database reports (SQLite leaves computed view columns "
-                f"untyped); declare one with 'type:' ({', '.join(DECLARED_TYPES)})")
+        return ("has a type SQLAlchemy does not know (SQLite leaves computed view columns "
+                f"untyped); declare one with 'type:' ({', '.join(DECLARED_TYPES)}) or cast "
+                "it to text in a view")
     return (f"has type {column_type!r}, which JSON cannot carry; leave it out, declare "
             f"'type:' ({', '.join(DECLARED_TYPES)}) or expose an expression")

@@ -132,6 +132,7 @@ def _entity(name: str, model: str | None, table: str | None, schema: str | None,
         return database.entity(table, schema)
     except KeyError:
         names = database.table_names(schema)
-        collector.add((*where, "table"), f"no table or view {table!r} in the database"
+        place = f"schema {schema!r}" if schema else "the database"
+        collector.add((*where, "table"), f"no table or view {table!r} in {place}"
                                          f"{hint(table, names)}")
         return None

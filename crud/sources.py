@@ -7,11 +7,14 @@ paths resolve the same way in model mode and in reflection mode.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, inspect
+from sqlalchemy.dialects.postgresql import DOMAIN
+from sqlalchemy.exc import SAWarning
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.automap import AutomapBase, automap_base
 from sqlalchemy.orm import Mapper, RelationshipProperty
@@ -147,9 +150,17 @@ class ReflectedDatabase:
         metadata = MetaData()
         views: set[str] = set()
         inspector = inspect(connection)
-        for schema in sorted(set(schemas), key=lambda s: s or ""):
-            metadata.reflect(connection, schema=schema, views=True)
-            views.update(_key(name, schema) for name in inspector.get_view_names(schema=schema))
+        with warnings.catch_warnings():
+            # A legacy schema has types and indexes SQLAlchemy cannot model (PostGIS points,
+            # inet6, partial or expression indexes). We only read: such a column becomes
+            # NullType and is reported, located, if the registry lists it; indexes do not
+            # matter. Warnings that would say so at every startup are noise.
+            warnings.filterwarnings("ignore", _REFLECTION_NOISE, SAWarning)
+            for schema in sorted(set(schemas), key=lambda s: s or ""):
+                metadata.reflect(connection, schema=schema, views=True)
+                views.update(_key(name, schema)
+                             for name in inspector.get_view_names(schema=schema))
+        _unwrap_domains(metadata)
         base = automap_base(metadata=metadata)
         base.prepare(classname_for_table=_class_name,
                      name_for_scalar_relationship=_scalar_relationship_name,
@@ -176,6 +187,19 @@ class ReflectedDatabase:
         return None
 
 
+def _unwrap_domains(metadata: MetaData) -> None:
+    # A PostgreSQL DOMAIN is its base type plus a CHECK that only writes need; as a DOMAIN,
+    # SQLAlchemy 2.1 has no comparison operators for it (deprecation warning per filter).
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, DOMAIN):
+                column.type = column.type.data_type
+
+
+_REFLECTION_NOISE = ("(?s).*(Did not recognize type|Skipped unsupported reflection|"
+                     "Unknown schema content|index)")
+
+
 def _key(name: str, schema: str | None) -> str:
     return f"{schema}.{name}" if schema else name
 
@@ -190,11 +214,14 @@ def _scalar_relationship_name(
     base: type[Any], local_cls: type[Any], referred_cls: type[Any], constraint: Any
 ) -> str:
     # automap's default (the referred table's name, lowercased), unless another foreign key
-    # of this table points at the same table or the name is taken by a column; then the FK
-    # column's name minus "_id" ("author_id" -> "author").
+    # of this table leads to a table of that name too (the same table, or its namesake in
+    # another schema) or a column has the name; then the FK column's name minus "_id"
+    # ("author_id" -> "author").
     table = local_cls.__table__
     default: str = referred_cls.__table__.name.lower()
-    if _links(table, constraint.referred_table) == 1 and default not in table.c:
+    namesakes = [fk for fk in table.foreign_key_constraints
+                 if fk.referred_table.name.lower() == default]
+    if len(namesakes) == 1 and default not in table.c:
         return default
     name = _column_stem(constraint)
     return name if name not in table.c else f"{name}_ref"
@@ -203,13 +230,27 @@ def _scalar_relationship_name(
 def _collection_relationship_name(
     base: type[Any], local_cls: type[Any], referred_cls: type[Any], constraint: Any
 ) -> str:
-    # automap's default ("<referring table>_collection"), unless the referring table (or the
-    # association table of a many-to-many) links here through several foreign keys; then the
-    # FK column tells them apart ("reviews_author_collection", "reviews_reviewer_collection").
-    default: str = referred_cls.__table__.name.lower()
-    if _links(constraint.table, local_cls.__table__) == 1:
-        return f"{default}_collection"
-    return f"{default}_{_column_stem(constraint)}_collection"
+    # automap's default ("<referring table>_collection"), unless that is ambiguous: the
+    # referring table (or the association table of a many-to-many) links here through
+    # several foreign keys, told apart by column ("reviews_author_collection"), or tables of
+    # that name in several schemas link here, told apart by schema ("inventory_items_...").
+    target = local_cls.__table__
+    referring = referred_cls.__table__
+    name: str = referring.name.lower()
+    if constraint.table is referring:
+        namesakes = {fk.table for fk in _foreign_keys_to(target)
+                     if fk.table.name.lower() == name}
+        if len(namesakes) > 1 and referring.schema is not None:
+            name = f"{referring.schema.lower()}_{name}"
+    if _links(constraint.table, target) > 1:
+        name = f"{name}_{_column_stem(constraint)}"
+    return f"{name}_collection"
+
+
+def _foreign_keys_to(target: Table) -> list[Any]:
+    assert target.metadata is not None
+    return [fk for table in target.metadata.tables.values()
+            for fk in table.foreign_key_constraints if fk.referred_table is target]
 
 
 def _links(table: Table, target: Table) -> int:
