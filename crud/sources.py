@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, inspect
 from sqlalchemy.dialects.postgresql import DOMAIN
-from sqlalchemy.exc import SAWarning
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.automap import AutomapBase, automap_base
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.automap import AutomapBase, automap_base, generate_relationship
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -164,7 +164,8 @@ class ReflectedDatabase:
         base = automap_base(metadata=metadata)
         base.prepare(classname_for_table=_class_name,
                      name_for_scalar_relationship=_scalar_relationship_name,
-                     name_for_collection_relationship=_collection_relationship_name)
+                     name_for_collection_relationship=_collection_relationship_name,
+                     generate_relationship=_read_only_relationship)
         return cls(metadata, base, frozenset(views))
 
     def table_names(self, schema: str | None) -> list[str]:
@@ -208,6 +209,17 @@ def _class_name(base: type[Any], tablename: str, table: Table) -> str:
     # automap names classes after tables; two schemas may both have an "items" table, and
     # a repeated class name makes automap skip the second table with a warning.
     return _key(tablename, table.schema)
+
+
+def _read_only_relationship(base: type[Any], direction: Any, return_fn: Any, attrname: str,
+                            local_cls: type[Any], referred_cls: type[Any], **kw: Any) -> Any:
+    # This API never writes. Read-only relationships cannot conflict over the foreign-key
+    # columns they would copy (composite keys sharing a tenant_id column make automap's
+    # relationships warn at configure time), and persistence cascades do not apply.
+    kw.pop("cascade", None)
+    kw.pop("passive_deletes", None)
+    return generate_relationship(base, direction, return_fn, attrname, local_cls,
+                                 referred_cls, viewonly=True, **kw)
 
 
 def _scalar_relationship_name(

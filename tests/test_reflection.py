@@ -56,8 +56,17 @@ SCHEMA = [
     "FOREIGN KEY (reviewer_id) REFERENCES employees (id))",
     'CREATE TABLE widgets (id INTEGER NOT NULL PRIMARY KEY, "filter" VARCHAR(20) NULL, '
     '"sort" INTEGER NULL, "copy" VARCHAR(20) NULL, "model_config" VARCHAR(20) NULL, '
-    '"metadata" VARCHAR(20) NULL)',
+    '"metadata" VARCHAR(20) NULL, "Unit Price" NUMERIC(10, 2) NULL)',
     "CREATE TABLE events (happened VARCHAR(20) NULL, what VARCHAR(50) NULL)",
+    # Multi-tenant keys: the composite foreign key shares tenant_id with the simple one.
+    "CREATE TABLE tenants (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL)",
+    "CREATE TABLE projects (tenant_id INTEGER NOT NULL, id INTEGER NOT NULL, "
+    "name VARCHAR(50) NOT NULL, PRIMARY KEY (tenant_id, id), "
+    "FOREIGN KEY (tenant_id) REFERENCES tenants (id))",
+    "CREATE TABLE tasks (id INTEGER NOT NULL PRIMARY KEY, tenant_id INTEGER NOT NULL, "
+    "project_id INTEGER NULL, title VARCHAR(50) NOT NULL, "
+    "FOREIGN KEY (tenant_id) REFERENCES tenants (id), "
+    "FOREIGN KEY (tenant_id, project_id) REFERENCES projects (tenant_id, id))",
     'CREATE VIEW album_summary AS SELECT a."AlbumId" AS album_id, a."Title" AS title, '
     'COUNT(t."TrackId") AS track_count FROM "Album" a '
     'LEFT JOIN "Track" t ON t."AlbumId" = a."AlbumId" GROUP BY a."AlbumId", a."Title"',
@@ -106,9 +115,15 @@ ROWS = [
     "(1, 'Andrew', NULL), (2, 'Nancy', 1), (3, 'Jane', 2), (4, 'Margaret', 2), (5, 'Steve', 1)",
     "INSERT INTO reviews (id, author_id, reviewer_id, note) VALUES "
     "(1, 3, 2, 'solid'), (2, 4, NULL, 'pending'), (3, 3, 1, 'great')",
-    'INSERT INTO widgets (id, "filter", "sort", "copy", "model_config", "metadata") VALUES '
-    "(1, 'a', 2, 'x', 'm1', 'meta1'), (2, 'b', 1, 'y', 'm2', NULL), (3, 'a', 3, NULL, NULL, NULL)",
+    'INSERT INTO widgets (id, "filter", "sort", "copy", "model_config", "metadata", '
+    '"Unit Price") VALUES (1, \'a\', 2, \'x\', \'m1\', \'meta1\', 9.5), '
+    "(2, 'b', 1, 'y', 'm2', NULL, NULL), (3, 'a', 3, NULL, NULL, NULL, 12.25)",
     "INSERT INTO events (happened, what) VALUES ('monday', 'release')",
+    "INSERT INTO tenants (id, name) VALUES (1, 'acme'), (2, 'globex')",
+    "INSERT INTO projects (tenant_id, id, name) VALUES (1, 1, 'alpha'), (2, 1, 'beta'), "
+    "(2, 2, 'gamma')",
+    "INSERT INTO tasks (id, tenant_id, project_id, title) VALUES (1, 1, 1, 'design'), "
+    "(2, 2, 1, 'build'), (3, 1, NULL, 'triage'), (4, 2, 1, 'ship')",
 ]
 
 
@@ -170,7 +185,7 @@ resources:
       artist: album.artist.Name
       tags: tags_collection.label
     filters: {artist: [eq, isnull], tags: [eq, in, not_in], album: [like]}
-    search: [name, artist]
+    search: [name, artist, tags]
     sort: [artist, name]
   employees:
     table: employees
@@ -212,9 +227,10 @@ resources:
     sort: [track_count]
   widgets:
     table: widgets
-    fields: {id:, filter:, sort:, copy:, model_config:, metadata:}
-    filters: {filter: [eq], sort: [gt], copy: [isnull], model_config: [eq], metadata: [eq]}
-    sort: [sort, filter]
+    fields: {id:, filter:, sort:, copy:, model_config:, metadata:, price: Unit Price}
+    filters: {filter: [eq], sort: [gt], copy: [isnull], model_config: [eq], metadata: [eq],
+              price: [gte]}
+    sort: [sort, filter, price]
   events:
     table: events
     primary_key: [happened, what]
@@ -223,6 +239,13 @@ resources:
     table: places
     fields: {id:, name:, stars:}
     filters: {stars: [gte, isnull]}
+  projects:
+    table: projects
+    fields: {tenant_id:, id:, name:, tenant: tenants.name, tasks: tasks_collection.title}
+  tasks:
+    table: tasks
+    fields: {id:, title:, tenant: tenants.name, project: projects.name}
+    filters: {project: [eq, isnull]}
 """
 
 
@@ -304,8 +327,10 @@ async def test_detail_has_the_same_derived_fields(music_api: Api) -> None:
     ({"tags__not_in": "rock"}, [4, 5, 6, 7], 4),
     ({"search": "sabbath"}, [1, 2], 2),
     ({"search": "BURN"}, [5], 1),
+    ({"search": "live"}, [1, 7], 2),
 ], ids=["path-eq", "path-isnull", "path-not-null-counted", "path-like", "to-many-in",
-        "to-many-in-page-2", "to-many-eq", "to-many-not-in", "search-path", "search-column"])
+        "to-many-in-page-2", "to-many-eq", "to-many-not-in", "search-path", "search-column",
+        "search-to-many"])
 async def test_filters_on_paths_and_to_many_fields(music_api: Api, query: dict[str, str],
                                                    ids: list[int], total: int) -> None:
     body, statements = await fetch(music_api, "tracks", **query)
@@ -393,6 +418,31 @@ async def test_two_foreign_keys_to_one_table_get_column_names(music_api: Api) ->
     assert [item["id"] for item in body["items"]] == [1, 3]
 
 
+async def test_overlapping_composite_foreign_keys(music_api: Api) -> None:
+    body, statements = await fetch(music_api, "tasks")
+    assert items_of(body) == [
+        {"id": 1, "title": "design", "tenant": "acme", "project": "alpha"},
+        # Project 1 of tenant 2, not of tenant 1: the whole composite key is joined.
+        {"id": 2, "title": "build", "tenant": "globex", "project": "beta"},
+        {"id": 3, "title": "triage", "tenant": "acme", "project": None},
+        {"id": 4, "title": "ship", "tenant": "globex", "project": "beta"},
+    ]
+    assert statements == 1
+    body, _ = await fetch(music_api, "tasks", project="beta")
+    assert [item["id"] for item in body["items"]] == [2, 4]
+    body, statements = await fetch(music_api, "projects")
+    assert items_of(body) == [
+        {"tenant_id": 1, "id": 1, "name": "alpha", "tenant": "acme", "tasks": ["design"]},
+        {"tenant_id": 2, "id": 1, "name": "beta", "tenant": "globex", "tasks": ["build", "ship"]},
+        {"tenant_id": 2, "id": 2, "name": "gamma", "tenant": "globex", "tasks": []},
+    ]
+    assert statements == 2
+    body, statements = await fetch(music_api, "projects/2,1")
+    assert body == {"tenant_id": 2, "id": 1, "name": "beta", "tenant": "globex",
+                    "tasks": ["build", "ship"]}
+    assert statements == 2
+
+
 # -- keys: composite, association tables, views, key-less tables ---------------------------
 
 
@@ -454,10 +504,12 @@ async def test_view_with_declared_primary_key(music_api: Api) -> None:
     ({"copy__isnull": "true"}, [3]),
     ({"model_config": "m2"}, [2]),
     ({"metadata": "meta1"}, [1]),
+    ({"price__gte": "10"}, [3]),
+    ({"order_by": "-price"}, [2, 3, 1]),  # nulls first when descending
     ({"order_by": "-sort"}, [3, 1, 2]),
     ({"order_by": "filter,-sort"}, [3, 1, 2]),
-], ids=["filter", "sort", "copy", "model_config", "metadata", "order-by-sort",
-        "order-by-filter"])
+], ids=["filter", "sort", "copy", "model_config", "metadata", "spaced-name",
+        "order-by-spaced-name", "order-by-sort", "order-by-filter"])
 async def test_columns_named_like_library_attributes(music_api: Api, query: dict[str, str],
                                                      ids: list[int]) -> None:
     body, _ = await fetch(music_api, "widgets", **query)
@@ -467,10 +519,10 @@ async def test_columns_named_like_library_attributes(music_api: Api, query: dict
 async def test_widgets_body_and_schema_keep_attribute_like_names(music_api: Api) -> None:
     body, _ = await fetch(music_api, "widgets/1")
     assert body == {"id": 1, "filter": "a", "sort": 2, "copy": "x", "model_config": "m1",
-                    "metadata": "meta1"}
+                    "metadata": "meta1", "price": 9.5}
     schema = (await music_api.get("/openapi.json")).json()["components"]["schemas"]["Widget"]
     assert list(schema["properties"]) == ["id", "filter", "sort", "copy", "model_config",
-                                          "metadata"]
+                                          "metadata", "price"]
 
 
 async def test_unlisted_binary_column_is_never_read(music_api: Api) -> None:
