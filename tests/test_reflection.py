@@ -246,6 +246,11 @@ resources:
     table: tasks
     fields: {id:, title:, tenant: tenants.name, project: projects.name}
     filters: {project: [eq, isnull]}
+  authors:
+    table: employees
+    # To-many, then to-one back to the base table: EXISTS must not correlate to the outer row.
+    fields: {id:, name:, reviewed_by: reviews_author_collection.reviewer.name}
+    filters: {reviewed_by: [eq, isnull]}
 """
 
 
@@ -440,6 +445,26 @@ async def test_overlapping_composite_foreign_keys(music_api: Api) -> None:
     body, statements = await fetch(music_api, "projects/2,1")
     assert body == {"tenant_id": 2, "id": 1, "name": "beta", "tenant": "globex",
                     "tasks": ["build", "ship"]}
+    assert statements == 2
+
+
+@pytest.mark.parametrize(("query", "ids"), [
+    ({}, [1, 2, 3, 4, 5]),
+    ({"reviewed_by": "Nancy"}, [3]),
+    ({"reviewed_by": "Andrew"}, [3]),
+    ({"reviewed_by": "Jane"}, []),
+    ({"reviewed_by__isnull": "false"}, [3]),
+], ids=["all", "nancy", "andrew", "nobody", "any-reviewer"])
+async def test_to_many_path_back_to_the_base_table(music_api: Api, query: dict[str, str],
+                                                   ids: list[int]) -> None:
+    body, _ = await fetch(music_api, "authors", **query)
+    assert [item["id"] for item in body["items"]] == ids
+
+
+async def test_to_many_path_back_to_the_base_table_values(music_api: Api) -> None:
+    body, statements = await fetch(music_api, "authors/3")
+    # Lists are ordered by the primary key of the table the path ends at.
+    assert body == {"id": 3, "name": "Jane", "reviewed_by": ["Andrew", "Nancy"]}
     assert statements == 2
 
 
@@ -716,3 +741,14 @@ async def test_unknown_table_in_a_schema_is_hinted(empty_db: Database, tmp_path:
         await load(path, empty_db.url)
     assert str(caught.value) == (f"{path}:3: resources.stock.table: no table or view 'itemz' "
                                  "in schema 'inventory' (did you mean 'items'?)")
+
+
+async def test_unreachable_database_is_a_registry_error(tmp_path: Path) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text("resources:\n  a:\n    table: x\n    fields: {id:}\n", encoding="utf-8")
+    url = f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db"
+    with pytest.raises(RegistryError) as caught:
+        await load(path, url)
+    assert str(caught.value) == (
+        f"{path}: database: cannot reflect 'table:' resources from {url}: unable to open "
+        "database file (check --database-url or DATABASE_URL)")
