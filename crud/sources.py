@@ -249,20 +249,19 @@ def _collection_relationship_name(
     target = local_cls.__table__
     referring = referred_cls.__table__
     name: str = referring.name.lower()
-    if constraint.table is referring:
-        namesakes = {fk.table for fk in _foreign_keys_to(target)
-                     if fk.table.name.lower() == name}
-        if len(namesakes) > 1 and referring.schema is not None:
+    if constraint.table is referring and referring.schema is not None:
+        namesakes = [table for table in _namesakes(referring) if _links(table, target)]
+        if len(namesakes) > 1:
             name = f"{referring.schema.lower()}_{name}"
     if _links(constraint.table, target) > 1:
         name = f"{name}_{_column_stem(constraint)}"
     return f"{name}_collection"
 
 
-def _foreign_keys_to(target: Table) -> list[Any]:
-    assert target.metadata is not None
-    return [fk for table in target.metadata.tables.values()
-            for fk in table.foreign_key_constraints if fk.referred_table is target]
+def _namesakes(table: Table) -> list[Table]:
+    assert table.metadata is not None
+    return [other for other in table.metadata.tables.values()
+            if other.name.lower() == table.name.lower()]
 
 
 def _links(table: Table, target: Table) -> int:
