@@ -45,7 +45,7 @@ class LoadedRegistry:
 async def load(path: Path, database_url: str) -> LoadedRegistry:
     """Parse, validate and bind ``path``; ``RegistryError`` lists every problem found."""
     registry, located = load_registry(path)
-    database = await reflect(database_url, registry)
+    database = await reflect(database_url, registry, str(path))
     return bind(registry, located, str(path), database)
 
 

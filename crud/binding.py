@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import MANYTOONE, configure_mappers
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.coltypes import type_info
+from crud.coltypes import declared_type, type_info, unsupported_reason
 from crud.fields import Hop, Leaf, ManyField, Node, ObjectNode
 from crud.operators import OPERATORS, param_name
 from crud.registry import ExpressionSource, FieldSpec, RegistryIssue, ResourceSpec
@@ -88,6 +88,11 @@ class _Binder:
                   base_hops: tuple[Hop, ...], at: Entity) -> Node | None:
         api_path = (*prefix, api_name)
         location = ("fields", *_spec_location(api_path))
+        if spec.type is not None and (spec.fields is not None
+                                      or isinstance(spec.source, ExpressionSource)):
+            self.issue((*location, "type"), "'type:' declares a column's type; objects and "
+                                            "expressions have their own")
+            return None
         if isinstance(spec.source, ExpressionSource):
             if spec.fields:
                 self.issue(location, "an expression field cannot have nested 'fields'")
@@ -158,16 +163,18 @@ class _Binder:
             self.issue(location, f"{target.label} has no column {column!r}{hint(column, choices)}")
             return None
         sql_column = target.column(key)
-        info = type_info(sql_column.type)
+        info, sql_type = type_info(sql_column.type), sql_column.type
+        if spec.type is not None:
+            info, sql_type = declared_type(spec.type)
         if info is None:
-            self.issue(location, f"column {column!r} has type {sql_column.type!r}, which JSON "
-                                 "cannot carry; leave it out or expose an expression")
+            self.issue(location, f"column {column!r} of {target.label} "
+                                 f"{unsupported_reason(sql_column.type)}")
             return None
         # A to-many hop makes a list (empty when nothing links), not a null item.
         nullable = bool(sql_column.nullable) or any(
             self.hop_nullable(hop) for hop in hops if not hop.to_many)
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
-                    expression=None, info=info, sql_type=sql_column.type, nullable=nullable,
+                    expression=None, info=info, sql_type=sql_type, nullable=nullable,
                     description=spec.description)
 
     @staticmethod
@@ -212,9 +219,7 @@ class _Binder:
                 what = "relationship" if valid or not allow_column else "relationship (it has none)"
                 self.issue(location, f"{at.label} has no {what} {step!r}{hint(step, valid)}")
                 return None
-            target_class = relationship.mapper.class_
-            target = Entity(table=relationship.mapper.local_table,  # type: ignore[arg-type]
-                            mapped_class=target_class, label=target_class.__name__)
+            target = at.related(relationship)
             hops.append(Hop(name=step, owner=at, target=target,
                             to_many=bool(relationship.uselist)))
             at = target

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from sqlalchemy import types as sqltypes
 
-__all__ = ["TypeInfo", "type_info"]
+__all__ = ["DECLARED_TYPES", "TypeInfo", "declared_type", "type_info", "unsupported_reason"]
 
 
 class TypeInfo:
@@ -68,3 +68,31 @@ _BY_PYTHON_TYPE: dict[type, TypeInfo] = {
     dt.timedelta: TypeInfo(float, "number"),
     uuid.UUID: TypeInfo(uuid.UUID, "uuid"),
 }
+
+
+# What a registry field may declare with ``type:`` when the database reports no usable
+# type (SQLite leaves computed view columns untyped; unknown types reflect as NullType).
+DECLARED_TYPES: dict[str, tuple[TypeInfo, sqltypes.TypeEngine[Any]]] = {
+    "string": (_BY_PYTHON_TYPE[str], sqltypes.String()),
+    "integer": (_BY_PYTHON_TYPE[int], sqltypes.Integer()),
+    "number": (_BY_PYTHON_TYPE[float], sqltypes.Float()),
+    "boolean": (_BY_PYTHON_TYPE[bool], sqltypes.Boolean()),
+    "date": (_BY_PYTHON_TYPE[dt.date], sqltypes.Date()),
+    "datetime": (_BY_PYTHON_TYPE[dt.datetime], sqltypes.DateTime()),
+}
+
+
+def declared_type(name: str) -> tuple[TypeInfo, sqltypes.TypeEngine[Any]]:
+    return DECLARED_TYPES[name]
+
+
+def unsupported_reason(column_type: sqltypes.TypeEngine[Any]) -> str:
+    """Why ``type_info`` gave None, in words a registry author can act on."""
+    if isinstance(column_type, sqltypes._Binary):
+        return "is binary, which JSON cannot carry; leave it out or expose an expression"
+    if isinstance(column_type, sqltypes.NullType):
+        return ("has a type SQLAlchemy does not know (SQLite leaves computed view columns "
+                f"untyped); declare one with 'type:' ({', '.join(DECLARED_TYPES)}) or cast "
+                "it to text in a view")
+    return (f"has type {column_type!r}, which JSON cannot carry; leave it out, declare "
+            f"'type:' ({', '.join(DECLARED_TYPES)}) or expose an expression")

@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crud.binding import IssueCollector, bind_resource, hint
-from crud.registry import Registry, RegistryError
+from crud.registry import Registry, RegistryError, RegistryIssue
 from crud.resource import Resource
 from crud.sources import Entity, ReflectedDatabase, model_entity
 from crud.yamlfile import LocatedData
@@ -80,8 +81,13 @@ def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-async def reflect(url: str, registry: Registry) -> ReflectedDatabase | None:
-    """Reflect the schemas that ``table:`` resources live in; None when none does."""
+async def reflect(url: str, registry: Registry,
+                  path: str = "registry.yaml") -> ReflectedDatabase | None:
+    """Reflect the schemas that ``table:`` resources live in; None when none does.
+
+    A database that cannot be reached is a ``RegistryError`` (``crud check`` prints it and
+    exits 1), not a traceback: the registry cannot be checked without it.
+    """
     schemas = {spec.db_schema for spec in registry.resources.values() if spec.table}
     if not schemas:
         return None
@@ -89,6 +95,13 @@ async def reflect(url: str, registry: Registry) -> ReflectedDatabase | None:
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(ReflectedDatabase.reflect, schemas)
+    except (DBAPIError, OSError) as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        target = make_url(url).render_as_string(hide_password=True)
+        raise RegistryError([RegistryIssue(
+            path=path, line=None, key="database",
+            message=f"cannot reflect 'table:' resources from {target}: {reason} "
+                    "(check --database-url or DATABASE_URL)")]) from None
     finally:
         await engine.dispose()
 
@@ -132,6 +145,7 @@ def _entity(name: str, model: str | None, table: str | None, schema: str | None,
         return database.entity(table, schema)
     except KeyError:
         names = database.table_names(schema)
-        collector.add((*where, "table"), f"no table or view {table!r} in the database"
+        place = f"schema {schema!r}" if schema else "the database"
+        collector.add((*where, "table"), f"no table or view {table!r} in {place}"
                                          f"{hint(table, names)}")
         return None

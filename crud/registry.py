@@ -57,6 +57,8 @@ class FieldSpec(Spec):
     description: str | None = None
     fields: dict[str, FieldSpec] | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    # For columns the database does not type (SQLite view expressions, unknown types).
+    type: Literal["string", "integer", "number", "boolean", "date", "datetime"] | None = None
 
     @model_validator(mode="before")
     @classmethod

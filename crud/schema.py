@@ -30,11 +30,21 @@ def item_model(resource: Resource) -> type[BaseModel]:
 
 def _object_model(name: str, nodes: Sequence[Node]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
-    for node in nodes:
+    for index, node in enumerate(nodes):
         key = node.api_path[-1]
-        fields[key] = (_node_type(name, node), Field(description=node.description))
+        field = Field(description=node.description)
+        if _shadows_base_model(key):
+            # Columns of legacy tables are called "copy", "json" or "model_config"; pydantic
+            # refuses such field names, but an alias puts them in the schema unchanged.
+            field = Field(alias=key, description=node.description)
+            key = f"x{index}_{key}"
+        fields[key] = (_node_type(name, node), field)
     model: type[BaseModel] = create_model(name, **fields)
     return model
+
+
+def _shadows_base_model(name: str) -> bool:
+    return hasattr(BaseModel, name) or name.startswith("model_")
 
 
 def _node_type(owner: str, node: Node) -> Any:

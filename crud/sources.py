@@ -7,13 +7,16 @@ paths resolve the same way in model mode and in reflection mode.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, inspect
+from sqlalchemy.dialects.postgresql import DOMAIN
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.automap import AutomapBase, automap_base
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.automap import AutomapBase, automap_base, generate_relationship
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,6 +30,7 @@ class Entity:
     table: Table
     mapped_class: type[Any] | None
     label: str
+    reflected: bool = False
 
     @property
     def mapper(self) -> Mapper[Any] | None:
@@ -79,6 +83,15 @@ class Entity:
             return None
         return mapper.relationships[name]
 
+    def related(self, relationship: RelationshipProperty[Any]) -> Entity:
+        """The entity at the other end of ``relationship``, labelled the way this one is."""
+        mapper = relationship.mapper
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        label = f"table {table.name!r}" if self.reflected else mapper.class_.__name__
+        return Entity(table=table, mapped_class=mapper.class_, label=label,
+                      reflected=self.reflected)
+
     def primary_key(self) -> list[str]:
         mapper = self.mapper
         if mapper is not None:
@@ -127,31 +140,46 @@ def model_entity(reference: str) -> Entity:
 class ReflectedDatabase:
     """Tables and views reflected from a live database, relationships named by automap."""
 
-    def __init__(self, metadata: MetaData, base: AutomapBase) -> None:
+    def __init__(self, metadata: MetaData, base: AutomapBase, views: frozenset[str]) -> None:
         self.metadata = metadata
         self.base = base
+        self.views = views
 
     @classmethod
     def reflect(cls, connection: Connection, schemas: Iterable[str | None]) -> ReflectedDatabase:
         metadata = MetaData()
-        for schema in sorted(set(schemas), key=lambda s: s or ""):
-            metadata.reflect(connection, schema=schema, views=True)
+        views: set[str] = set()
+        inspector = inspect(connection)
+        with warnings.catch_warnings():
+            # A legacy schema has types and indexes SQLAlchemy cannot model (PostGIS points,
+            # inet6, partial or expression indexes). We only read: such a column becomes
+            # NullType and is reported, located, if the registry lists it; indexes do not
+            # matter. Warnings that would say so at every startup are noise.
+            warnings.filterwarnings("ignore", _REFLECTION_NOISE, SAWarning)
+            for schema in sorted(set(schemas), key=lambda s: s or ""):
+                metadata.reflect(connection, schema=schema, views=True)
+                views.update(_key(name, schema)
+                             for name in inspector.get_view_names(schema=schema))
+        _unwrap_domains(metadata)
         base = automap_base(metadata=metadata)
-        base.prepare(name_for_scalar_relationship=_scalar_relationship_name)
-        return cls(metadata, base)
+        base.prepare(classname_for_table=_class_name,
+                     name_for_scalar_relationship=_scalar_relationship_name,
+                     name_for_collection_relationship=_collection_relationship_name,
+                     generate_relationship=_read_only_relationship)
+        return cls(metadata, base, frozenset(views))
 
     def table_names(self, schema: str | None) -> list[str]:
         return [table.name for table in self.metadata.tables.values() if table.schema == schema]
 
     def entity(self, name: str, schema: str | None) -> Entity:
-        key = f"{schema}.{name}" if schema else name
-        table = self.metadata.tables.get(key)
+        table = self.metadata.tables.get(_key(name, schema))
         if table is None:
             raise KeyError(name)
-        # automap maps tables with a primary key; views and key-less tables stay bare.
+        # automap maps tables with a primary key; views, key-less tables and pure
+        # association tables (two foreign keys, nothing else) stay bare tables.
         mapped = self._mapped_class(table)
-        label = f"table {name!r}"
-        return Entity(table=table, mapped_class=mapped, label=label)
+        kind = "view" if table.key in self.views else "table"
+        return Entity(table=table, mapped_class=mapped, label=f"{kind} {name!r}", reflected=True)
 
     def _mapped_class(self, table: Table) -> type[Any] | None:
         for mapped in self.base.classes:
@@ -160,17 +188,90 @@ class ReflectedDatabase:
         return None
 
 
+def _unwrap_domains(metadata: MetaData) -> None:
+    # A PostgreSQL DOMAIN is its base type plus a CHECK that only writes need; as a DOMAIN,
+    # SQLAlchemy 2.1 has no comparison operators for it (deprecation warning per filter).
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, DOMAIN):
+                column.type = column.type.data_type
+
+
+_REFLECTION_NOISE = ("(?s).*(Did not recognize type|Skipped unsupported reflection|"
+                     "Unknown schema content|index)")
+
+
+def _key(name: str, schema: str | None) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def _class_name(base: type[Any], tablename: str, table: Table) -> str:
+    # automap names classes after tables; two schemas may both have an "items" table, and
+    # a repeated class name makes automap skip the second table with a warning.
+    return _key(tablename, table.schema)
+
+
+def _read_only_relationship(base: type[Any], direction: Any, return_fn: Any, attrname: str,
+                            local_cls: type[Any], referred_cls: type[Any], **kw: Any) -> Any:
+    # This API never writes. Read-only relationships cannot conflict over the foreign-key
+    # columns they would copy (composite keys sharing a tenant_id column make automap's
+    # relationships warn at configure time), and persistence cascades do not apply.
+    kw.pop("cascade", None)
+    kw.pop("passive_deletes", None)
+    return generate_relationship(base, direction, return_fn, attrname, local_cls,
+                                 referred_cls, viewonly=True, **kw)
+
+
 def _scalar_relationship_name(
     base: type[Any], local_cls: type[Any], referred_cls: type[Any], constraint: Any
 ) -> str:
-    # automap's default (the referred class name, lowercased), unless that would clash with a
-    # column or another foreign key to the same table; then the FK column minus "_id".
-    default = referred_cls.__name__.lower()
+    # automap's default (the referred table's name, lowercased), unless another foreign key
+    # of this table leads to a table of that name too (the same table, or its namesake in
+    # another schema) or a column has the name; then the FK column's name minus "_id"
+    # ("author_id" -> "author").
     table = local_cls.__table__
-    same_target = [fk for fk in table.foreign_key_constraints
-                   if fk.referred_table is constraint.referred_table]
-    if len(same_target) == 1 and default not in table.c:
+    default: str = referred_cls.__table__.name.lower()
+    namesakes = [fk for fk in table.foreign_key_constraints
+                 if fk.referred_table.name.lower() == default]
+    if len(namesakes) == 1 and default not in table.c:
         return default
-    column = constraint.columns[0].name if len(constraint.columns) else default
-    name = column[:-3] if column.lower().endswith("_id") and len(column) > 3 else f"{column}_ref"
+    name = _column_stem(constraint)
     return name if name not in table.c else f"{name}_ref"
+
+
+def _collection_relationship_name(
+    base: type[Any], local_cls: type[Any], referred_cls: type[Any], constraint: Any
+) -> str:
+    # automap's default ("<referring table>_collection"), unless that is ambiguous: the
+    # referring table (or the association table of a many-to-many) links here through
+    # several foreign keys, told apart by column ("reviews_author_collection"), or tables of
+    # that name in several schemas link here, told apart by schema ("inventory_items_...").
+    target = local_cls.__table__
+    referring = referred_cls.__table__
+    name: str = referring.name.lower()
+    if constraint.table is referring and referring.schema is not None:
+        namesakes = [table for table in _namesakes(referring) if _links(table, target)]
+        if len(namesakes) > 1:
+            name = f"{referring.schema.lower()}_{name}"
+    if _links(constraint.table, target) > 1:
+        name = f"{name}_{_column_stem(constraint)}"
+    return f"{name}_collection"
+
+
+def _namesakes(table: Table) -> list[Table]:
+    assert table.metadata is not None
+    return [other for other in table.metadata.tables.values()
+            if other.name.lower() == table.name.lower()]
+
+
+def _links(table: Table, target: Table) -> int:
+    return sum(1 for fk in table.foreign_key_constraints if fk.referred_table is target)
+
+
+def _column_stem(constraint: Any) -> str:
+    column = str(constraint.columns[0].name)
+    if column.lower().endswith("_id") and len(column) > 3:
+        return column[:-3]
+    if column.endswith("Id") and len(column) > 2:  # PascalCase "ManagerId"
+        return column[:-2]
+    return column
