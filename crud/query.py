@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Enum, Select, String, and_, cast, func, select, tuple_
+from sqlalchemy import Enum, Select, String, and_, bindparam, cast, func, select, tuple_
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -118,6 +118,7 @@ class StatementBuilder:
             self.display_joins.column(leaf).label(leaf.label) for leaf in row_leaves
         ]
         self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
+        self._detail = self._detail_statement()
 
     def filter_columns(self) -> dict[str, ColumnElement[Any]]:
         return {name: self.filter_joins.column(leaf) for name, leaf in self.resource.leaves.items()}
@@ -167,11 +168,21 @@ class StatementBuilder:
                                        self.dialect))
         return terms
 
-    def detail(self, pk_values: Sequence[Any]) -> Select[Any]:
+    def detail(self) -> Select[Any]:
+        """The detail statement; execute it with ``detail_params(pk_values)``."""
+        return self._detail
+
+    def _detail_statement(self) -> Select[Any]:
+        # Built once: SQLAlchemy memoizes a statement's cache key on the object, so reusing it
+        # skips rebuilding the select and re-walking its derived-field subqueries per request.
         statement = select(*self.row_columns).select_from(self.resource.entity.selectable)
         statement = self.display_joins.apply(statement, self.resource.row_leaves)
-        return statement.where(*(column == value
-                                 for column, value in zip(self.pk_columns, pk_values, strict=True)))
+        return statement.where(*(column == bindparam(f"pk{index}")
+                                 for index, column in enumerate(self.pk_columns)))
+
+    @staticmethod
+    def detail_params(pk_values: Sequence[Any]) -> dict[str, Any]:
+        return {f"pk{index}": value for index, value in enumerate(pk_values)}
 
     def many(self, field: ManyField, pk_rows: Sequence[tuple[Any, ...]]) -> Select[Any]:
         """One statement for a to-many field over a whole page, capped per row in SQL."""

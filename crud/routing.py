@@ -107,7 +107,8 @@ class ResourceEndpoints:
         _refuse_query(request)
         values = self.parse_id(id)
         async with self.connection() as connection:
-            rows = (await connection.execute(self.builder.detail(values))).all()
+            rows = (await connection.execute(self.builder.detail(),
+                                             self.builder.detail_params(values))).all()
             if not rows:
                 raise NotFound(f"No {self.resource.singular.replace('_', ' ')} with id {id!r}.")
             items = await self.shape(connection, rows)

@@ -1,0 +1,229 @@
+"""The practical upper bound: ``/api/v1/koji-builds`` written by hand.
+
+Bare Starlette, an asyncpg pool and orjson; exactly one SQL statement per request, which
+returns the page, the derived fields (pr_id, branch_name, release, project_url,
+repo_namespace, repo_name) and the total together. It answers the benchmark's
+scenarios with the same bodies and ``Content-Range`` as the generated API (``bench.run``
+checks that before timing), and nothing more: no OpenAPI, no error envelope beyond 404
+and 422, no other resources.
+
+The derived fields copy ``resources/expressions.py``: a build's group points at a project
+event; ``(type, event_id)`` names a pull request, branch or release; the project is the
+one that object belongs to. (registry.yaml dropped the to-many ``run_ids`` field to keep
+a page at two statements, so the baseline has none either.)
+
+Run it with ``BENCH_DATABASE_URL=postgresql://... uvicorn --factory
+bench.baseline:app_from_environment``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs upstream
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+__all__ = ["app_from_environment", "create_app"]
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+# The API's field names, in the registry's order.
+_ITEM_COLUMNS = """
+    b.id AS packit_id, b.task_id, b.status::text AS status, b.target AS chroot, b.scratch,
+    b.commit_sha, b.web_url, b.build_submitted_time, b.build_start_time,
+    b.build_finished_time, pr.pr_id, br.name AS branch_name, rl.tag_name AS release,
+    p.project_url, p.namespace AS repo_namespace, p.repo_name
+"""
+
+_DERIVED_JOINS = """
+    LEFT JOIN koji_build_groups g ON g.id = b.koji_build_group_id
+    LEFT JOIN project_events e ON e.id = g.project_event_id
+    LEFT JOIN pull_requests pr ON e.type = 'pull_request' AND pr.id = e.event_id
+    LEFT JOIN git_branches br ON e.type = 'branch_push' AND br.id = e.event_id
+    LEFT JOIN project_releases rl ON e.type = 'release' AND rl.id = e.event_id
+    LEFT JOIN git_projects p ON p.id = coalesce(pr.project_id, br.project_id, rl.project_id)
+"""
+
+_ITEM_NAMES = (
+    "packit_id", "task_id", "status", "chroot", "scratch", "commit_sha", "web_url",
+    "build_submitted_time", "build_start_time", "build_finished_time", "pr_id", "branch_name",
+    "release", "project_url", "repo_namespace", "repo_name",
+)
+
+# Sort keys the benchmark uses; PostgreSQL's default NULL placement matches the API's.
+_ORDERS = {
+    None: ("b.id DESC", "page.id DESC"),
+    "-packit_id": ("b.id DESC", "page.id DESC"),
+    "packit_id": ("b.id", "page.id"),
+    "-build_submitted_time": ("b.build_submitted_time DESC, b.id",
+                              "page.k DESC, page.id"),
+    "build_submitted_time": ("b.build_submitted_time, b.id", "page.k, page.id"),
+}
+_SORT_KEY = {"build_submitted_time": "b.build_submitted_time"}
+
+
+def _list_sql(where: str, order_by: str | None, cursor: bool) -> str:
+    inner_order, outer_order = _ORDERS[order_by]
+    key = _SORT_KEY.get((order_by or "").lstrip("-"), "NULL")
+    # With a cursor the total is not needed (keyset pages do not count); otherwise the
+    # same rule as the API: a short first page is its own total.
+    total = "NULL::bigint" if cursor else f"""
+        CASE WHEN $2 = 0 AND (SELECT count(*) FROM page) < $1
+             THEN (SELECT count(*) FROM page)
+             ELSE (SELECT count(*) FROM koji_build_targets b {where}) END"""
+    return f"""
+        WITH page AS MATERIALIZED (
+            SELECT b.id, {key} AS k FROM koji_build_targets b {where}
+            ORDER BY {inner_order} LIMIT $1 OFFSET $2
+        )
+        SELECT {_ITEM_COLUMNS}, {total} AS total
+        FROM page JOIN koji_build_targets b ON b.id = page.id {_DERIVED_JOINS}
+        ORDER BY {outer_order}
+    """
+
+
+_DETAIL_SQL = f"""
+    SELECT {_ITEM_COLUMNS} FROM koji_build_targets b {_DERIVED_JOINS} WHERE b.id = $1
+"""
+
+
+def _dumps(content: Any) -> bytes:
+    return orjson.dumps(content, option=orjson.OPT_NAIVE_UTC)
+
+
+def _problem(status: int, detail: str) -> Response:
+    return Response(_dumps({"status": status, "detail": detail}), status_code=status,
+                    media_type="application/problem+json")
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _Invalid(f"{name}: not an integer") from None
+    if not low <= value <= high:
+        raise _Invalid(f"{name}: out of range")
+    return value
+
+
+def _where(request: Request, args: list[Any]) -> str:
+    """WHERE clause for the filters the scenarios use; appends their values to ``args``."""
+    terms = []
+    status = request.query_params.get("status")
+    if status is not None:
+        args.append(status)
+        terms.append(f"b.status = ${len(args)}::build_status")
+    above = request.query_params.get("packit_id__gt")
+    if above is not None:
+        args.append(int(above))
+        terms.append(f"b.id > ${len(args)}")
+    search = request.query_params.get("search")
+    if search:
+        escaped = search.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        args.append(f"%{escaped}%")
+        n = len(args)
+        terms.append(f"(b.web_url ILIKE ${n} ESCAPE '/' OR b.task_id ILIKE ${n} ESCAPE '/'"
+                     f" OR b.commit_sha ILIKE ${n} ESCAPE '/')")
+    cursor = request.query_params.get("cursor")
+    if cursor is not None and request.query_params.get("order_by", "-packit_id") != "-packit_id":
+        raise _Invalid("cursor: the baseline pages by cursor on -packit_id only")
+    if cursor:  # empty: the first page of a cursor walk
+        args.append(int(cursor))
+        terms.append(f"b.id < ${len(args)}")
+    return f"WHERE {' AND '.join(terms)}" if terms else ""
+
+
+async def list_builds(request: Request) -> Response:
+    try:
+        size = _int(request, "size", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        page = _int(request, "page", 1, 1, 10**9)
+        order_by = request.query_params.get("order_by")
+        if order_by not in _ORDERS:
+            raise _Invalid("order_by: not supported by the baseline")
+        args: list[Any] = [size, (page - 1) * size]
+        where = _where(request, args)
+    except (_Invalid, ValueError) as error:
+        return _problem(422, str(error))
+    cursor = "cursor" in request.query_params
+    pool: asyncpg.Pool = request.app.state.pool
+    rows = await pool.fetch(_list_sql(where, order_by, cursor), *args)
+    items = [dict(zip(_ITEM_NAMES, row[:-1], strict=True)) for row in rows]
+    total = rows[0]["total"] if rows else None
+    if not rows and not cursor:
+        # An empty page still reports its total, but the statement had no row to carry it.
+        # (No scenario asks for one.) $1 and $2 must appear for asyncpg to accept the args.
+        total = await pool.fetchval(
+            f"SELECT count(*) + 0 * $1::int + 0 * $2::int FROM koji_build_targets b {where}",
+            *args)
+    body: dict[str, Any] = {"items": items, "total": total, "page": page, "size": size,
+                            "pages": math.ceil(total / size) if total is not None else None}
+    if cursor:
+        body["next"] = str(items[-1]["packit_id"]) if len(items) == size else None
+    offset = args[1]
+    total_text = "*" if total is None else str(total)
+    content_range = (f"koji-builds {offset}-{offset + len(items) - 1}/{total_text}" if items
+                     else f"koji-builds */{total_text}")
+    return Response(_dumps(body), media_type="application/json",
+                    headers={"Content-Range": content_range})
+
+
+async def get_build(request: Request) -> Response:
+    try:
+        build_id = int(request.path_params["id"])
+    except ValueError:
+        return _problem(422, "id: not an integer")
+    pool: asyncpg.Pool = request.app.state.pool
+    row = await pool.fetchrow(_DETAIL_SQL, build_id)
+    if row is None:
+        return _problem(404, f"No koji build with id {build_id!r}.")
+    return Response(_dumps(dict(zip(_ITEM_NAMES, row, strict=True))),
+                    media_type="application/json")
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """No reset on release: these connections never LISTEN, lock or change session state.
+
+    asyncpg's default reset is one more round trip per request (``SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``).
+    """
+
+
+def create_app(dsn: str, pool_size: int = 10) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The same session settings as the generated API's engine (crud/database.py).
+        app.state.pool = await asyncpg.create_pool(
+            dsn, min_size=pool_size, max_size=pool_size, reset=_keep_session,
+            server_settings={"application_name": "bench-baseline",
+                             "default_transaction_read_only": "on",
+                             "statement_timeout": "10000"})
+        yield
+        await app.state.pool.close()
+
+    return Starlette(routes=[
+        Route("/api/v1/koji-builds", list_builds, methods=["GET"]),
+        Route("/api/v1/koji-builds/{id}", get_build, methods=["GET"]),
+    ], lifespan=lifespan)
+
+
+def app_from_environment() -> Starlette:
+    """Factory for ``uvicorn --factory``: ``BENCH_DATABASE_URL`` is a libpq-style URL."""
+    dsn = os.environ["BENCH_DATABASE_URL"]
+    return create_app(dsn, int(os.environ.get("BENCH_POOL_SIZE", "10")))
+
