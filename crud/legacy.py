@@ -29,7 +29,7 @@ from pydantic import AfterValidator, BaseModel, Field, create_model
 from starlette.responses import Response
 
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED
-from crud.errors import PROBLEM_JSON, BadRequest, NotFound, ParameterError
+from crud.errors import PROBLEM_JSON, BadRequest, ParameterError
 from crud.fields import Leaf
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec
@@ -200,14 +200,7 @@ class LegacyEndpoints:
     async def get_row(self, request: Request) -> Response:
         endpoints = self.endpoints
         raw = request.path_params["id"]  # documented with the key's type, as the standard route
-        values = endpoints.parse_id(raw)
-        async with endpoints.connection() as connection:
-            rows = (await connection.execute(endpoints.builder.detail(values))).all()
-            if not rows:
-                raise NotFound(f"No {endpoints.resource.singular.replace('_', ' ')} "
-                               f"with id {raw!r}.")
-            items = await endpoints.shape(connection, rows)
-        return endpoints.respond(request, self.dumps(items[0]), {})
+        return endpoints.respond(request, self.dumps(await endpoints.fetch_one(raw)), {})
 
     def check_offset(self, offset: int) -> None:
         # The standard profile's max_offset; legacy clients have no cursor to go deeper with.

@@ -105,14 +105,18 @@ class ResourceEndpoints:
         # primary key's own type by ``detail_parameters``, not as FastAPI's plain string.
         id = request.path_params["id"]
         _refuse_query(request)
-        values = self.parse_id(id)
+        return self.respond(request, dumps(await self.fetch_one(id)), {})
+
+    async def fetch_one(self, raw_id: str) -> dict[str, Any]:
+        """The item with primary key ``raw_id`` (as written in the URL), or a 404 problem."""
+        values = self.parse_id(raw_id)
         async with self.connection() as connection:
             rows = (await connection.execute(self.builder.detail(),
                                              self.builder.detail_params(values))).all()
             if not rows:
-                raise NotFound(f"No {self.resource.singular.replace('_', ' ')} with id {id!r}.")
+                raise NotFound(f"No {self.resource.singular.replace('_', ' ')} with id {raw_id!r}.")
             items = await self.shape(connection, rows)
-        return self.respond(request, dumps(items[0]), {})
+        return items[0]
 
     # -- steps --------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Deep pages and counts on a big table: offset vs cursor, exact vs estimated count.
 
-    python benchmarks/deep_pages.py --database-url postgresql+asyncpg://.../db --depth 500000
+    python -m bench.deep_pages --database-url postgresql+asyncpg://.../db --depth 500000
 
 Fill the database first (``crud demo-data --scale 1000000``). Runs the repository's
 registry.yaml in-process over httpx (no network), so the numbers are API + database time.
