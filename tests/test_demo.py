@@ -369,3 +369,28 @@ async def test_postgresql_statistics_are_fresh(new_place: NewPlace) -> None:
     )
 
     assert reltuples == 1000
+
+
+async def _postgresql_structure(engine: AsyncEngine) -> list[tuple[str, str]]:
+    """Definitions of the indexes and constraints of the schema the engine works in."""
+    query = text(
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+        " JOIN pg_class t ON t.oid = indrelid WHERE t.relnamespace = current_schema()::regnamespace"
+        " UNION ALL SELECT conname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
+        " WHERE connamespace = current_schema()::regnamespace ORDER BY 1, 2"
+    )
+    async with engine.connect() as conn:
+        return [tuple(row) for row in await conn.execute(query)]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], ids=["postgresql"])
+async def test_postgresql_gets_its_indexes_and_foreign_keys_back(new_place: NewPlace) -> None:
+    engine = await new_place()
+    await create_schema(engine)
+    before = await _postgresql_structure(engine)
+
+    await load_demo_data(engine, 300)
+
+    assert any("FOREIGN KEY" in definition for _, definition in before)
+    assert any("CREATE INDEX" in definition for _, definition in before)
+    assert await _postgresql_structure(engine) == before
