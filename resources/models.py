@@ -106,7 +106,8 @@ class ProjectEventModel(Base):
     __tablename__ = "project_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    type: Mapped[ProjectEventType] = mapped_column(Enum(ProjectEventType, name="project_event_type"))
+    type: Mapped[ProjectEventType] = mapped_column(
+        Enum(ProjectEventType, name="project_event_type"))
     event_id: Mapped[int] = mapped_column(Integer, index=True)
     commit_sha: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -199,6 +200,7 @@ class CoprBuildTargetModel(Base):
 
 class TestRunGroupModel(Base):
     __tablename__ = "tft_test_run_groups"
+    __test__ = False  # not a pytest test class, whatever its name says
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submitted_time: Mapped[datetime] = mapped_column(DateTime)
@@ -210,6 +212,7 @@ class TestRunGroupModel(Base):
 
 class TestRunModel(Base):
     __tablename__ = "tft_test_run_targets"
+    __test__ = False  # not a pytest test class, whatever its name says
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pipeline_id: Mapped[str | None] = mapped_column(String(36), index=True)

@@ -46,13 +46,13 @@ CHECKS: list[CheckFunction] = [
 ]
 
 
-def draw_cases(strategy: st.SearchStrategy[Case]) -> list[Case]:
+def draw_cases(strategy: st.SearchStrategy[Case], max_examples: int = MAX_EXAMPLES) -> list[Case]:
     """A deterministic batch of cases: same requests on every run, so failures reproduce."""
     cases: list[Case] = []
 
     # No example database: runs never depend on earlier ones. The health checks are about
     # Hypothesis' own generation speed on large query strings, not about the API under test.
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
+    @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(strategy)
     def collect(case: Case) -> None:
