@@ -32,6 +32,7 @@ __all__ = [
     "budget_engine",
     "install_statement_budgets",
     "is_timeout",
+    "set_local_timeout",
     "start_budget",
 ]
 
@@ -60,7 +61,20 @@ async def start_budget(connection: AsyncConnection) -> None:
     budget = connection.sync_connection.get_execution_options().get(TIMEOUT_OPTION) \
         if connection.sync_connection is not None else None
     if budget and connection.dialect.name == "postgresql":
-        await connection.execute(text(f"SET LOCAL statement_timeout = {int(budget)}"))
+        await set_local_timeout(connection, int(budget))
+
+
+async def set_local_timeout(connection: AsyncConnection, budget_ms: int) -> None:
+    """PostgreSQL: a statement timeout for the rest of this connection's checkout.
+
+    Read-only engines run in autocommit (``crud.database``), where ``SET LOCAL`` would do
+    nothing; this checkout is switched to a real transaction first. The pool restores the
+    isolation level, and the transaction's end drops the timeout, when it is returned.
+    """
+    if connection.in_transaction():
+        await connection.commit()
+    await connection.execution_options(isolation_level="READ COMMITTED")
+    await connection.execute(text(f"SET LOCAL statement_timeout = {budget_ms}"))
 
 
 def is_timeout(error: DBAPIError) -> bool:

@@ -13,14 +13,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from crud.budgets import STATEMENT_TIMEOUT_OPTION, install_statement_budgets, is_timeout
+from crud.budgets import (
+    STATEMENT_TIMEOUT_OPTION,
+    install_statement_budgets,
+    is_timeout,
+    set_local_timeout,
+)
 from crud.errors import InvalidParameter, ParameterError
 from crud.query import ListPlan, StatementBuilder
 from crud.registry import CountPolicy
@@ -116,8 +121,8 @@ class Counter:
         statement = self.builder.count(plan)
         timeout = policy.timeout_ms
         if self.dialect == "postgresql":
-            # SET LOCAL lasts until the transaction ends, which is right after the count.
-            await connection.execute(text(f"SET LOCAL statement_timeout = {int(timeout or 0)}"))
+            # The timeout lasts until the transaction ends, which is right after the count.
+            await set_local_timeout(connection, int(timeout or 0))
         else:
             statement = statement.execution_options(**{STATEMENT_TIMEOUT_OPTION: timeout})
         try:
