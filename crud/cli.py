@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from crud.app import LoadedRegistry, create_app, load
-from crud.database import make_engine
+from crud.database import make_engine, missing_tables
 from crud.indexes import LARGE_TABLE_ROWS, index_advice
 from crud.registry import RegistryError, load_registry
 from crud.settings import DEFAULT_DATABASE_URL, Settings
@@ -57,10 +57,17 @@ def check(
     except RegistryError as error:
         _fail(error)
         return
+    if database_url is not None:
+        missing = asyncio.run(missing_tables(loaded.resources, settings.database_url))
+        for name in missing:
+            table = next(r.entity.table.name for r in loaded.resources if r.name == name)
+            typer.echo(f"{settings.registry}: resources.{name}: table {table!r} is not in the "
+                       "database (create it, or check --database-url)", err=True)
+        if missing:
+            raise typer.Exit(1)
+        _warn_missing_indexes(loaded, settings, large_table_rows)
     names = ", ".join(resource.name for resource in loaded.resources)
     typer.echo(f"{settings.registry}: OK ({len(loaded.resources)} resources: {names})")
-    if database_url is not None:
-        _warn_missing_indexes(loaded, settings, large_table_rows)
 
 
 def _warn_missing_indexes(loaded: LoadedRegistry, settings: Settings, min_rows: int) -> None:

@@ -70,6 +70,8 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
             if not isinstance(table, Table) or leaf.column_key is None:
                 continue
             name = table.fullname
+            if not inspector.has_table(table.name, schema=table.schema):
+                continue  # reported as an error by crud.database.missing_tables
             if name not in sizes:
                 sizes[name] = _row_estimate(connection, table)
                 leading[name] = _leading_columns(inspector, table)

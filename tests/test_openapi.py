@@ -137,9 +137,11 @@ def test_response_fields_are_typed(spec: Spec, model: str, field: str, schema: d
 
 
 def test_errors_are_problem_json_on_every_operation(spec: Spec) -> None:
-    for path in spec["paths"].values():
+    for name, path in spec["paths"].items():
+        if not name.startswith("/api/v1/"):
+            continue  # /healthz, /readyz and /metrics: tests/test_health.py
         responses = path["get"]["responses"]
-        assert sorted(responses) == ["200", "400", "404", "422", "500", "503"]
+        assert set(responses) >= {"200", "400", "404", "422", "500", "503"}
         for status in ("400", "404", "422", "500", "503"):
             assert responses[status]["content"] == PROBLEM
     problem = schema_of(spec, "Problem")
@@ -151,7 +153,7 @@ def test_content_range_is_documented_on_list_responses(spec: Spec) -> None:
     header = spec["paths"][KOJI]["get"]["responses"]["200"]["headers"]["Content-Range"]
     assert header["schema"] == {"type": "string",
                                 "pattern": "^koji-builds ([0-9]+-[0-9]+|\\*)/([0-9]+|\\*)$"}
-    assert "headers" not in spec["paths"][f"{KOJI}/{{id}}"]["get"]["responses"]["200"]
+    assert "Content-Range" not in spec["paths"][f"{KOJI}/{{id}}"]["get"]["responses"]["200"]["headers"]
 
 
 @pytest.mark.parametrize("column", ["webhook_secret", "logs", '"data"', "build_logs_url"])

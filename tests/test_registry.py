@@ -81,12 +81,20 @@ async def test_check_command_prints_file_line_and_hint(registry_path: Any) -> No
 
 
 def test_check_command_accepts_the_demo_registry() -> None:
+    result = subprocess.run([sys.executable, "-m", "crud.cli", "check"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "registry.yaml: OK" in result.stdout
+
+
+def test_check_command_reports_tables_missing_from_the_database() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "crud.cli", "check", "--database-url", "sqlite+aiosqlite:///:memory:"],
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
     )
-    assert result.returncode == 0, result.stderr
-    assert "registry.yaml: OK" in result.stdout
+    assert result.returncode == 1
+    assert "resources.koji-builds: table 'koji_build_targets' is not in the database" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_primary_key_must_be_exposed(registry_path: Any) -> None:
