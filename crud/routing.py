@@ -57,7 +57,7 @@ class ResourceEndpoints:
         query = self.parser.parse(request.query_params, request.url.query)
         plan = self.plan(query)
         async with self.connection() as connection:
-            rows = (await connection.execute(self.builder.page(plan))).all()
+            rows = (await connection.execute(*self.builder.page_with_params(plan))).all()
             items = await self.shape(connection, rows)
             total = await self.count(connection, plan, len(rows))
         headers = {"Content-Range": content_range(self.resource.name, plan.offset, len(rows), total)}
