@@ -174,6 +174,20 @@ def _targets(report: Report) -> list[str]:
     return lines
 
 
+_ENTRY_POINTS = (
+    ("_SelectorSocketTransport.write", "send() on a socket: database round trips and responses"),
+    ("AsyncConnection.execute", "SQLAlchemy: compile-cache lookup, execute, fetch"),
+    ("HasCacheKey._generate_cache_key", "SQLAlchemy walking a new statement for its cache key"),
+    ("AsyncAdapt_asyncpg_connection._async_ping", "the pool's pre-ping"),
+    ("ListRequestParser.parse", "query-string parsing and validation"),
+    ("StatementBuilder.page_with_params", "building the page statement"),
+    ("StatementBuilder.count", "building the count statement"),
+    ("AccessLog.__call__", "the JSON access log line"),
+    ("Metrics.__call__", "Prometheus counters"),
+    ("dumps", "orjson"),
+)
+
+
 def _profile(profile: Profile | None) -> list[str]:
     if profile is None or not profile.samples:
         return ["No profile in this run (smoke mode, --no-profile, or py-spy unavailable)."]
@@ -182,19 +196,20 @@ def _profile(profile: Profile | None) -> list[str]:
              "| library | share |", "|---|---:|"]
     lines += [f"| {name} | {profile.share(count):.1f}% |"
               for name, count in profile.by_package.most_common(12)]
-    lines += ["", "Inclusive time, top functions of the request path:", "",
+    lines += ["", "Inclusive time of the request path's own steps (crud functions):", "",
               "| function | share |", "|---|---:|"]
-    boring = ("<module>", "run (asyncio", "_run_once", "_run (", "run_forever", "serve (",
-              "main (", "run_until_complete", "_run_module", "_run_code", "__call__ (uvicorn",
-              "run (uvicorn", "_serve", "run (click", "invoke (", "callback (")
-    shown = 0
-    for label, count in profile.inclusive.most_common():
-        if any(word in label for word in boring):
-            continue
-        lines.append(f"| `{label}` | {profile.share(count):.1f}% |")
-        shown += 1
-        if shown == 25:
-            break
+    own = [(label, count) for label, count in profile.inclusive.most_common()
+           if label.endswith(("crud/routing.py)", "crud/query.py)", "crud/params.py)",
+                              "crud/rows.py)", "crud/shapes.py)", "crud/filtering.py)",
+                              "crud/requestlog.py)", "crud/caching.py)", "crud/metrics.py)",
+                              "crud/pagination.py)"))]
+    lines += [f"| `{label}` | {profile.share(count):.1f}% |" for label, count in own[:20]]
+    lines += ["", "Inclusive time of selected library entry points:", "",
+              "| function | share |", "|---|---:|"]
+    for prefix, meaning in _ENTRY_POINTS:
+        count = max((count for label, count in profile.inclusive.items()
+                     if label.startswith(prefix)), default=0)
+        lines.append(f"| `{prefix}` ({meaning}) | {profile.share(count):.1f}% |")
     lines += ["", "Self time, top functions:", "", "| function | share |", "|---|---:|"]
     lines += [f"| `{label}` | {profile.share(count):.1f}% |"
               for label, count in profile.self_time.most_common(15)]

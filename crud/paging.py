@@ -111,17 +111,17 @@ class Pager:
         return Window(whole, cursor.position, size, bound_to,
                       parts=plans if len(plans) > 1 else ())
 
-    def statement(self, window: Window) -> Select[Any]:
-        """The page statement; split seeks become a UNION ALL of two short pages."""
+    def statement(self, window: Window) -> tuple[Select[Any], dict[str, Any]]:
+        """The page statement and its parameters; split seeks become a UNION ALL of two pages."""
         if not window.parts:
-            return self.builder.page(window.plan)
+            return self.builder.page_with_params(window.plan)
         pages = [select(self.builder.page(plan).subquery()) for plan in window.parts]
         both = union_all(*pages).subquery("parts")
         terms: list[Any] = []
         for key, descending in window.plan.order:
             terms.extend(order_clauses(both.c[key.leaf.label], descending, key.leaf.nullable,
                                        self.builder.dialect))
-        return select(*both.c).order_by(*terms).limit(window.plan.limit)
+        return select(*both.c).order_by(*terms).limit(window.plan.limit), {}
 
     def _check_offset(self, offset: int, parameter: str, request: Request) -> None:
         if self.max_offset is None or offset <= self.max_offset:

@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crud.fields import Hop, Leaf, ManyField
 from crud.resource import Resource, SortKey
+from crud.shapes import ShapeCache
 
 __all__ = ["Joins", "ListPlan", "OrderItem", "StatementBuilder", "order_clauses", "sortable"]
 
@@ -119,6 +120,7 @@ class StatementBuilder:
         ]
         self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
         self._detail = self._detail_statement()
+        self.shapes = ShapeCache()
 
     def filter_columns(self) -> dict[str, ColumnElement[Any]]:
         return {name: self.filter_joins.column(leaf) for name, leaf in self.resource.leaves.items()}
@@ -147,12 +149,29 @@ class StatementBuilder:
         return self._page_via_keys(plan, sort_leaves)
 
     def _page_via_keys(self, plan: ListPlan, sort_leaves: list[Leaf]) -> Select[Any]:
+        inner = self._page_keys(plan, sort_leaves)
+        return self._display_page(inner, plan, sort_leaves)
+
+    def page_with_params(self, plan: ListPlan) -> tuple[Select[Any], dict[str, Any]]:
+        """``page(plan)`` and the parameters to run it with, its display part reused by shape."""
+        sort_leaves = [key.leaf for key, _ in plan.order]
+        if self.flat:
+            return self.page(plan), {}
+        inner = self._page_keys(plan, sort_leaves)
+        return self.shapes(inner, lambda: self._display_page(inner, plan, sort_leaves))
+
+    def _page_keys(self, plan: ListPlan, sort_leaves: list[Leaf]) -> Select[Any]:
+        """The page cut on the base table: primary keys and sort keys of its rows."""
         keys = [self.filter_joins.column(leaf).label(f"k{index}")
                 for index, leaf in enumerate(sort_leaves)]
         pk_labels = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]
         inner = self._filtered(select(*pk_labels, *keys), plan, sort_leaves)
         inner = inner.order_by(*self._order_terms(plan.order, self.filter_joins.column))
-        page = inner.limit(plan.limit).offset(plan.offset).subquery("page")
+        return inner.limit(plan.limit).offset(plan.offset)
+
+    def _display_page(self, inner: Select[Any], plan: ListPlan,
+                      sort_leaves: list[Leaf]) -> Select[Any]:
+        page = inner.subquery("page")
         on = and_(*(column == page.c[f"pk{index}"] for index, column in enumerate(self.pk_columns)))
         outer = select(*self.row_columns).select_from(page).join(
             self.resource.entity.selectable, on)

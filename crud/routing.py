@@ -89,7 +89,7 @@ class ResourceEndpoints:
         window = self.pager.window(request, query, plan)
         policy = self.counter.request(request.query_params.get("count"))
         async with self.connection() as connection:
-            rows = (await connection.execute(self.pager.statement(window))).all()
+            rows = (await connection.execute(*self.pager.statement(window))).all()
             items = await self.shape(connection, rows)
             total = await self.counter.total(connection, plan, returned=len(rows),
                                              position=window.position,
