@@ -2,8 +2,9 @@
 
 FastAPI collects component schemas only from pydantic models used by routes. The error
 envelope is documented under its own media type (``application/problem+json``), so it is
-added here once as ``#/components/schemas/Problem`` and every error response refers to it;
-typed clients get one ``Problem`` type instead of one anonymous type per status and route.
+added here once as ``#/components/schemas/Problem`` and every error response refers to it
+(inline copies from any module are folded into the reference): typed clients get one
+``Problem`` type instead of one anonymous type per status and route.
 """
 
 from __future__ import annotations
@@ -25,10 +26,21 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = generate()
+            document = _fold_problems(generate())
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = {"title": "Problem", **PROBLEM_SCHEMA}
-        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
+            app.openapi_schema = document
+        return app.openapi_schema
 
     # FastAPI's documented way to extend the schema is replacing this method.
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _fold_problems(node: Any) -> Any:
+    if node == PROBLEM_SCHEMA:
+        return PROBLEM_REF
+    if isinstance(node, dict):
+        return {key: _fold_problems(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_fold_problems(value) for value in node]
+    return node

@@ -265,7 +265,8 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
         "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
                        f"`{resource.name} */<total>` for an empty page; total `*` when not counted",
         "schema": {"type": "string",
-                   "pattern": f"^{resource.name} ([0-9]+-[0-9]+|\\*)/([0-9]+|\\*)$"},
+                   # A Range in `items` is answered in `items`.
+                   "pattern": f"^({resource.name}|items) ([0-9]+-[0-9]+|\\*)/([0-9]+|\\*)$"},
     }, **openapi_headers(resource)}
     problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
     router.add_api_route(

@@ -94,10 +94,10 @@ def test_operations_are_named_for_generated_clients(spec: Spec) -> None:
 
 
 def test_detail_id_is_typed_as_the_primary_key(spec: Spec) -> None:
-    assert spec["paths"][f"{KOJI}/{{id}}"]["get"]["parameters"] == [{
+    assert spec["paths"][f"{KOJI}/{{id}}"]["get"]["parameters"][0] == {
         "name": "id", "in": "path", "required": True, "schema": INT32,
         "description": "The packit_id of the row",
-    }]
+    }
 
 
 def test_head_routes_stay_out_of_the_spec(spec: Spec) -> None:
@@ -136,24 +136,46 @@ def test_response_fields_are_typed(spec: Spec, model: str, field: str, schema: d
     assert field in schema_of(spec, model)["required"]
 
 
-def test_errors_are_problem_json_on_every_operation(spec: Spec) -> None:
-    for name, path in spec["paths"].items():
-        if not name.startswith("/api/v1/"):
-            continue  # /healthz, /readyz and /metrics: tests/test_health.py
-        responses = path["get"]["responses"]
-        assert set(responses) >= {"200", "400", "404", "422", "500", "503"}
-        for status in ("400", "404", "422", "500", "503"):
-            assert responses[status]["content"] == PROBLEM
+LIST_STATUSES = ["200", "206", "304", "400", "404", "416", "422", "500", "503"]
+DETAIL_STATUSES = ["200", "304", "400", "404", "422", "500", "503"]
+
+
+def test_errors_are_problem_json_on_every_resource_operation(spec: Spec) -> None:
+    for path, item in spec["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        responses = item["get"]["responses"]
+        assert sorted(responses) == (DETAIL_STATUSES if path.endswith("{id}") else LIST_STATUSES)
+        for status in sorted(set(responses) & {"400", "404", "416", "422", "500", "503"}):
+            assert responses[status]["content"] == PROBLEM, (path, status)
     problem = schema_of(spec, "Problem")
     assert problem["required"] == ["type", "title", "status", "detail"]
     assert problem["properties"]["errors"]["items"]["required"] == ["parameter", "message"]
 
 
+def test_no_problem_schema_is_inlined(spec: Spec) -> None:
+    assert json.dumps(spec).count('"RFC 9457 problem details"') == 1
+
+
 def test_content_range_is_documented_on_list_responses(spec: Spec) -> None:
-    header = spec["paths"][KOJI]["get"]["responses"]["200"]["headers"]["Content-Range"]
-    assert header["schema"] == {"type": "string",
-                                "pattern": "^koji-builds ([0-9]+-[0-9]+|\\*)/([0-9]+|\\*)$"}
+    responses = spec["paths"][KOJI]["get"]["responses"]
+    pattern = "^(koji-builds|items) ([0-9]+-[0-9]+|\\*)/([0-9]+|\\*)$"
+    for status in ("200", "206"):
+        headers = responses[status]["headers"]
+        assert headers["Content-Range"]["schema"] == {"type": "string", "pattern": pattern}
+        assert headers["Total-Count-Kind"]["schema"]["enum"] == [
+            "exact", "estimated", "lower-bound", "none"]
+        assert {"Accept-Ranges", "Link"} <= set(headers)
+    assert {"ETag", "Cache-Control"} <= set(responses["200"]["headers"])
+    assert "Range-Truncated" in responses["206"]["headers"]
     assert "Content-Range" not in spec["paths"][f"{KOJI}/{{id}}"]["get"]["responses"]["200"]["headers"]
+
+
+def test_cursor_count_and_range_are_documented(spec: Spec) -> None:
+    given = parameters(spec, KOJI)
+    assert given["cursor"]["schema"] == {"type": "string"}
+    assert given["count"]["schema"] == {"type": "string", "enum": ["none", "estimated", "exact"]}
+    assert given["Range"]["in"] == "header"
 
 
 @pytest.mark.parametrize("column", ["webhook_secret", "logs", '"data"', "build_logs_url"])
