@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from conftest import Api, Database
 
+from crud.app import load
 from crud.legacy import LegacyEncoder, epoch_seconds, legacy_dumps, legacy_range
+from crud.registry import RegistryError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 RECORD = os.environ.get("CRUD_RECORD_LEGACY") == "1"
@@ -369,3 +371,23 @@ async def test_legacy_operations_conform_to_their_spec(legacy_api: Api, mode: st
             for case in draw_cases(strategy, MAX_EXAMPLES):
                 problems.extend(failures_of(case, await send(client, case)))
     assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} failing cases)"
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_page_sizes_over_max_page_size_are_located_registry_errors(
+        demo_db: Database, registry_path: Callable[[str], Path]) -> None:
+    text = REGISTRY.replace("per_page_values: [2, 10, 20, 30, 40, 50]",
+                            "per_page: 60, per_page_values: [10, 60, 100]")
+    path = registry_path(text)
+    line = text.splitlines().index("    legacy: {unit: builds, per_page: 60, "
+                                   "per_page_values: [10, 60, 100]}") + 1
+    with pytest.raises(RegistryError) as caught:
+        await load(path, demo_db.url)
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{path}:{line}: resources.koji-builds.legacy.per_page: 60 is over the max_page_size "
+        "of koji-builds (50): no request could use it",
+        f"{path}:{line}: resources.koji-builds.legacy.per_page_values.1: 60 is over the "
+        "max_page_size of koji-builds (50): no request could use it",
+        f"{path}:{line}: resources.koji-builds.legacy.per_page_values.2: 100 is over the "
+        "max_page_size of koji-builds (50): no request could use it",
+    ]
