@@ -32,11 +32,11 @@ from crud.binding import IssueCollector
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED
 from crud.errors import PROBLEM_JSON, BadRequest, ParameterError
 from crud.fields import Leaf
+from crud.openapi import PROBLEM_REF
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec, Registry, RegistryError
 from crud.resource import Resource
 from crud.schema import (
-    PROBLEM_SCHEMA,
     detail_parameters,
     item_model,
     list_parameters,
@@ -250,13 +250,16 @@ def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -
 
 
 def _responses(ok: int, headers: dict[str, Any]) -> dict[int | str, Any]:
-    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    # The standard routes' error responses (crud.routing), with the legacy success status.
+    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
     return {
         ok: {"description": "The old API's contract", "headers": {**headers, **CACHE_HEADERS}},
         304: NOT_MODIFIED,
-        400: {"description": "Unknown or repeated parameter", **problem},
+        400: {"description": "Unknown or repeated parameter, query string too long, or a page "
+                             "beyond max_offset", **problem},
         404: {"description": "Not found", **problem},
         422: {"description": "A parameter value does not fit", **problem},
+        500: {"description": "Unexpected server error (logged; never a stack trace)", **problem},
         503: {"description": "Database unavailable or query too slow", **problem},
     }
 

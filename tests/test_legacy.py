@@ -243,7 +243,7 @@ async def test_api_level_profile_applies_to_every_resource(
 async def test_openapi_documents_the_array_the_206_and_content_range(legacy_api: Api) -> None:
     document = (await legacy_api.get("/openapi.json")).json()
     operation = document["paths"]["/api/v1/koji-builds"]["get"]
-    assert list(operation["responses"]) == ["206", "304", "400", "404", "422", "503"]
+    assert list(operation["responses"]) == ["206", "304", "400", "404", "422", "500", "503"]
     ok = operation["responses"]["206"]
     assert ok["content"]["application/json"]["schema"] == {
         "type": "array", "items": {"$ref": "#/components/schemas/KojiBuildLegacy"},
@@ -257,8 +257,6 @@ async def test_openapi_documents_the_array_the_206_and_content_range(legacy_api:
         "enum": [2, 10, 20, 30, 40, 50]}
     item = document["components"]["schemas"]["KojiBuildLegacy"]["properties"]
     assert item["build_submitted_time"]["anyOf"] == [{"type": "integer"}, {"type": "null"}]
-    standard = document["paths"]["/api/v1/builds"]["get"]["responses"]
-    assert list(standard) == ["200", "304", "400", "404", "422", "503"]
 
 
 @pytest.mark.parametrize(("page", "per_page", "expected"), [
@@ -355,11 +353,12 @@ async def test_legacy_operations_conform_to_their_spec(legacy_api: Api, mode: st
     import httpx
     import schemathesis
     from schemathesis import GenerationMode
-    from test_conformance import BASE_URL, MAX_EXAMPLES, draw_cases, failures_of, send
+    from test_conformance import BASE_URL, draw_cases, failures_of, send
 
     if legacy_api.backend == "mariadb":
         pytest.skip("conformance runs on SQLite and PostgreSQL")
-    schema = schemathesis.openapi.from_dict(legacy_api.app.openapi())
+    spec = legacy_api.app.openapi()
+    schema = schemathesis.openapi.from_dict(spec)
     operations = [result.ok() for result in schema.get_all_operations()
                   if result.ok().path.startswith("/api/v1/koji-builds")]
     assert len(operations) == 2
@@ -368,8 +367,8 @@ async def test_legacy_operations_conform_to_their_spec(legacy_api: Api, mode: st
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         for operation in operations:
             strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
-            for case in draw_cases(strategy, MAX_EXAMPLES):
-                problems.extend(failures_of(case, await send(client, case)))
+            for case in draw_cases(strategy):
+                problems.extend(failures_of(spec, case, await send(client, case)))
     assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} failing cases)"
 
 
