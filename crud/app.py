@@ -13,6 +13,7 @@ from crud.auth import guard
 from crud.database import bind_registry, make_engine, reflect, run_blocking
 from crud.errors import install_error_handlers
 from crud.extensions import Extensions, include_routers, resolve_extensions
+from crud.legacy import check_legacy_options
 from crud.mounts import install_mounts
 from crud.openapi import install_openapi
 from crud.operations import Operations
@@ -53,6 +54,7 @@ def bind(registry: Registry, located: LocatedData, path: str,
          database: ReflectedDatabase | None) -> LoadedRegistry:
     resources = bind_registry(registry, located, path, database)
     extensions = resolve_extensions(registry, located, path)
+    check_legacy_options(registry, located, path)
     return LoadedRegistry(registry, resources, path, located, extensions)
 
 

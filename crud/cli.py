@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -113,6 +114,8 @@ def serve(
         # Each worker builds its own app from the same settings, passed through the env.
         os.environ["CRUD_REGISTRY"] = str(settings.registry)
         os.environ["DATABASE_URL"] = settings.database_url
+        # One cursor-signing key for all workers, or a cursor one issued fails on another.
+        os.environ.setdefault("CRUD_CURSOR_SECRET", secrets.token_urlsafe(32))
         uvicorn.run("crud.app:app_from_environment", factory=True, workers=settings.workers,
                     **options)
         return

@@ -28,19 +28,21 @@ from fastapi_pagination import Params
 from pydantic import AfterValidator, BaseModel, Field, create_model
 from starlette.responses import Response
 
+from crud.binding import IssueCollector
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED
 from crud.errors import PROBLEM_JSON, BadRequest, ParameterError
 from crud.fields import Leaf
+from crud.openapi import PROBLEM_REF
 from crud.params import ListRequestParser
-from crud.registry import ApiSpec, LegacySpec
+from crud.registry import ApiSpec, LegacySpec, Registry, RegistryError
 from crud.resource import Resource
 from crud.schema import (
-    PROBLEM_SCHEMA,
     detail_parameters,
     item_model,
     list_parameters,
     model_name,
 )
+from crud.yamlfile import LocatedData
 
 if TYPE_CHECKING:  # routing imports this module to hand legacy resources over
     from crud.routing import ResourceEndpoints
@@ -50,6 +52,7 @@ __all__ = [
     "LegacyEncoder",
     "LegacyEndpoints",
     "add_legacy_routes",
+    "check_legacy_options",
     "epoch_seconds",
     "legacy_dumps",
     "legacy_model",
@@ -65,6 +68,30 @@ def legacy_options(resource: Resource, api: ApiSpec) -> LegacySpec | None:
     if (resource.spec.profile or api.profile) != "legacy":
         return None
     return resource.spec.legacy or api.legacy
+
+
+def check_legacy_options(registry: Registry, located: LocatedData, path: str) -> None:
+    """Legacy page sizes within ``max_page_size``; ``RegistryError`` listing every one that is not."""
+    collector = IssueCollector(path=path, located=located)
+    api = registry.api
+    for name, spec in registry.resources.items():
+        if (spec.profile or api.profile) != "legacy":
+            continue
+        options = spec.legacy or api.legacy
+        where: tuple[str | int, ...] = ("resources", name, "legacy") if spec.legacy else ("api", "legacy")
+        limit = spec.max_page_size or api.max_page_size
+        sizes: list[tuple[tuple[str | int, ...], int]] = [(("per_page",), options.per_page)]
+        sizes += [(("per_page_values", index), size)
+                  for index, size in enumerate(options.per_page_values or ())]
+        for key, size in sizes:
+            if size > limit:
+                collector.add((*where, *key), f"{size} is over the max_page_size of {name} "
+                                              f"({limit}): no request could use it")
+        if "eq" in spec.filters.get("per_page", ()):
+            collector.add(("resources", name, "filters", "per_page"),
+                          "a filter named 'per_page' clashes with the legacy profile's paging")
+    if collector.issues:
+        raise RegistryError(collector.issues)
 
 
 def epoch_seconds(value: dt.datetime) -> int:
@@ -223,13 +250,16 @@ def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -
 
 
 def _responses(ok: int, headers: dict[str, Any]) -> dict[int | str, Any]:
-    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    # The standard routes' error responses (crud.routing), with the legacy success status.
+    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
     return {
         ok: {"description": "The old API's contract", "headers": {**headers, **CACHE_HEADERS}},
         304: NOT_MODIFIED,
-        400: {"description": "Unknown or repeated parameter", **problem},
+        400: {"description": "Unknown or repeated parameter, query string too long, or a page "
+                             "beyond max_offset", **problem},
         404: {"description": "Not found", **problem},
         422: {"description": "A parameter value does not fit", **problem},
+        500: {"description": "Unexpected server error (logged; never a stack trace)", **problem},
         503: {"description": "Database unavailable or query too slow", **problem},
     }
 

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from conftest import Api, Database
 
+from crud.app import load
 from crud.legacy import LegacyEncoder, epoch_seconds, legacy_dumps, legacy_range
+from crud.registry import RegistryError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 RECORD = os.environ.get("CRUD_RECORD_LEGACY") == "1"
@@ -241,7 +243,7 @@ async def test_api_level_profile_applies_to_every_resource(
 async def test_openapi_documents_the_array_the_206_and_content_range(legacy_api: Api) -> None:
     document = (await legacy_api.get("/openapi.json")).json()
     operation = document["paths"]["/api/v1/koji-builds"]["get"]
-    assert list(operation["responses"]) == ["206", "304", "400", "404", "422", "503"]
+    assert list(operation["responses"]) == ["206", "304", "400", "404", "422", "500", "503"]
     ok = operation["responses"]["206"]
     assert ok["content"]["application/json"]["schema"] == {
         "type": "array", "items": {"$ref": "#/components/schemas/KojiBuildLegacy"},
@@ -353,7 +355,7 @@ async def test_legacy_operations_conform_to_their_spec(legacy_api: Api, mode: st
     import httpx
     import schemathesis
     from schemathesis import GenerationMode
-    from test_conformance import BASE_URL, MAX_EXAMPLES, draw_cases, failures_of, send
+    from test_conformance import BASE_URL, draw_cases, failures_of, send
 
     spec = legacy_api.app.openapi()
     schema = schemathesis.openapi.from_dict(spec)
@@ -365,6 +367,26 @@ async def test_legacy_operations_conform_to_their_spec(legacy_api: Api, mode: st
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         for operation in operations:
             strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
-            for case in draw_cases(strategy, MAX_EXAMPLES):
+            for case in draw_cases(strategy):
                 problems.extend(failures_of(spec, case, await send(client, case)))
     assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} failing cases)"
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_page_sizes_over_max_page_size_are_located_registry_errors(
+        demo_db: Database, registry_path: Callable[[str], Path]) -> None:
+    text = REGISTRY.replace("per_page_values: [2, 10, 20, 30, 40, 50]",
+                            "per_page: 60, per_page_values: [10, 60, 100]")
+    path = registry_path(text)
+    line = text.splitlines().index("    legacy: {unit: builds, per_page: 60, "
+                                   "per_page_values: [10, 60, 100]}") + 1
+    with pytest.raises(RegistryError) as caught:
+        await load(path, demo_db.url)
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"{path}:{line}: resources.koji-builds.legacy.per_page: 60 is over the max_page_size "
+        "of koji-builds (50): no request could use it",
+        f"{path}:{line}: resources.koji-builds.legacy.per_page_values.1: 60 is over the "
+        "max_page_size of koji-builds (50): no request could use it",
+        f"{path}:{line}: resources.koji-builds.legacy.per_page_values.2: 100 is over the "
+        "max_page_size of koji-builds (50): no request could use it",
+    ]

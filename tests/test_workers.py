@@ -20,6 +20,7 @@ from resources.demo import load_demo_data
 
 STARTUP_SECONDS = 60
 STOP_SECONDS = 30
+CURSOR_REQUESTS = 12
 
 
 def _free_port() -> int:
@@ -67,6 +68,11 @@ async def _wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Pa
     raise AssertionError(f"not ready within {STARTUP_SECONDS}s:\n{log.read_text()}")
 
 
+async def _get_once(base: str, params: dict[str, object]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        return await client.get("/api/v1/koji-builds", params=params)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGTERM)
     try:
@@ -88,11 +94,16 @@ async def test_serve_with_two_workers_answers_and_stops_cleanly(tmp_path: Path) 
         await _wait_until_ready(process, base, log)
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             response = await client.get("/api/v1/koji-builds", params={"size": 3})
+        # One fresh connection per request, so both workers verify the cursor one issued.
+        followed = [await _get_once(base, {"size": 3, "cursor": response.json()["next"]})
+                    for _ in range(CURSOR_REQUESTS)]
     finally:
         returncode = _stop(process)
     assert response.status_code == 200
     assert response.headers["content-range"] == "koji-builds 0-2/300"
     assert [item["packit_id"] for item in response.json()["items"]] == [300, 299, 298]
+    assert {(answer.status_code, answer.headers.get("content-range")) for answer in followed} == {
+        (200, "koji-builds 3-5/300")}
     output = log.read_text()
     workers = set(re.findall(r"Started server process \[(\d+)\]", output))
     assert len(workers) == 2, output
