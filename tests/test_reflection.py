@@ -15,12 +15,21 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
-from conftest import BACKENDS, ROOT, Api, Database, create_database, drop_database
+from conftest import (
+    BACKENDS,
+    ROOT,
+    Api,
+    Database,
+    count_statements,
+    create_database,
+    drop_database,
+)
 from sqlalchemy import text
 
-from crud.app import load
+from crud.app import create_app, load
 from crud.database import make_engine
 from crud.registry import RegistryError
 
@@ -254,10 +263,20 @@ resources:
 """
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def music_api(music_db: Database, make_api: Callable[..., Any]) -> Api:
-    api: Api = await make_api(REGISTRY, music_db.url, music_db.backend)
-    return api
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def music_api(music_db: Database,
+                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    """REGISTRY served over music_db; one app per backend, as make_api builds it."""
+    path = tmp_path_factory.mktemp("registry") / "registry.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    loaded = await load(path, music_db.url)
+    engine = make_engine(music_db.url)
+    log = count_statements(engine)
+    app = create_app(loaded, engine)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    yield Api(app, client, engine, log, music_db.backend)
+    await client.aclose()
+    await engine.dispose()
 
 
 async def fetch(api: Api, path: str, **params: Any) -> tuple[Any, int]:
