@@ -9,6 +9,7 @@ that only say ``table:`` and use automap's relationship names in dotted paths.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -27,11 +28,12 @@ from conftest import (
     create_database,
     drop_database,
 )
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 
 from crud.app import create_app, load
 from crud.database import make_engine
 from crud.registry import RegistryError
+from crud.sources import ReflectedDatabase
 
 BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA", "mariadb": "LONGBLOB"}
 # A literal, because aiomysql cannot escape bytes parameters with current PyMySQL.
@@ -771,3 +773,82 @@ async def test_unreachable_database_is_a_registry_error(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{path}: database: cannot reflect 'table:' resources from {url}: unable to open "
         "database file (check --database-url or DATABASE_URL)")
+
+
+# -- the documented example and naming rules ------------------------------------------------
+
+
+def docs_example() -> str:
+    text_ = (ROOT / "docs" / "reflection.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- reflection-example[^>]*-->\n```yaml\n(.*?)```", text_, re.S)
+    assert match, "docs/reflection.md lost its registry example"
+    return match.group(1)
+
+
+async def test_the_documented_example_serves(music_db: Database,
+                                             make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(docs_example(), music_db.url, music_db.backend)
+    body, _ = await fetch(api, "tracks", tags__in="metal,live", order_by="-artist,name")
+    assert [item["id"] for item in body["items"]] == [5, 3, 4, 1]
+    body, _ = await fetch(api, "employees/3")
+    assert body == {"id": 3, "name": "Jane", "manager": {"id": 2, "name": "Nancy"},
+                    "reports": []}
+    body, _ = await fetch(api, "reviews/2")
+    assert body == {"id": 2, "note": "pending", "author": "Margaret", "reviewer": None}
+    body, _ = await fetch(api, "playlist-tracks/2,3")
+    assert body == {"playlist_id": 2, "track_id": 3, "position": 1, "track": "Highway Star"}
+    body, _ = await fetch(api, "album-summaries/1")
+    assert body == {"album_id": 1, "title": "Paranoid", "track_count": 2}
+
+
+NAMING_CASES = {
+    "defaults": (
+        ["CREATE TABLE artist (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE album (id INTEGER PRIMARY KEY, artist_id INTEGER REFERENCES artist(id))"],
+        {"artist": ["album_collection"], "album": ["artist"]},
+    ),
+    "self-reference": (
+        ["CREATE TABLE staff (id INTEGER PRIMARY KEY, boss_id INTEGER REFERENCES staff(id))"],
+        {"staff": ["staff", "staff_collection"]},
+    ),
+    "two-links-to-one-table": (
+        ["CREATE TABLE person (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE loan (id INTEGER PRIMARY KEY, lender_id INTEGER REFERENCES person(id), "
+         "BorrowerId INTEGER REFERENCES person(id))"],
+        {"person": ["loan_Borrower_collection", "loan_lender_collection"],
+         "loan": ["Borrower", "lender"]},
+    ),
+    "name-taken-by-a-column": (
+        ["CREATE TABLE artist (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE album (id INTEGER PRIMARY KEY, artist TEXT, "
+         "artist_id INTEGER REFERENCES artist(id))"],
+        {"artist": ["album_collection"], "album": ["artist_ref"]},
+    ),
+    "many-to-many": (
+        ["CREATE TABLE track (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE tag (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE track_tag (track_id INTEGER REFERENCES track(id), "
+         "tag_id INTEGER REFERENCES tag(id), PRIMARY KEY (track_id, tag_id))"],
+        {"track": ["tag_collection"], "tag": ["track_collection"]},
+    ),
+    "self-many-to-many": (
+        ["CREATE TABLE member (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE friendship (member_id INTEGER REFERENCES member(id), "
+         "friend_id INTEGER REFERENCES member(id), PRIMARY KEY (member_id, friend_id))"],
+        {"member": ["member_friend_collection", "member_member_collection"]},
+    ),
+}
+
+
+@pytest.mark.parametrize(("ddl", "expected"), list(NAMING_CASES.values()),
+                         ids=list(NAMING_CASES))
+def test_relationship_names(ddl: list[str], expected: dict[str, list[str]]) -> None:
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        for statement in ddl:
+            connection.execute(text(statement))
+        database = ReflectedDatabase.reflect(connection, [None])
+    engine.dispose()
+    names = {mapped.__name__: sorted(inspect(mapped).relationships.keys())
+             for mapped in database.base.classes}
+    assert names == expected
