@@ -140,16 +140,22 @@ def model_entity(reference: str) -> Entity:
 class ReflectedDatabase:
     """Tables and views reflected from a live database, relationships named by automap."""
 
-    def __init__(self, metadata: MetaData, base: AutomapBase, views: frozenset[str]) -> None:
+    def __init__(self, metadata: MetaData, base: AutomapBase, views: frozenset[str],
+                 default_schema: str | None = None) -> None:
         self.metadata = metadata
         self.base = base
         self.views = views
+        self.default_schema = default_schema
 
     @classmethod
     def reflect(cls, connection: Connection, schemas: Iterable[str | None]) -> ReflectedDatabase:
         metadata = MetaData()
         views: set[str] = set()
         inspector = inspect(connection)
+        default_schema = inspector.default_schema_name
+        # "schema: public" is the default schema: reflecting it under both names would map
+        # every table twice.
+        schemas = {None if schema == default_schema else schema for schema in schemas}
         with warnings.catch_warnings():
             # A legacy schema has types and indexes SQLAlchemy cannot model (PostGIS points,
             # inet6, partial or expression indexes). We only read: such a column becomes
@@ -166,12 +172,14 @@ class ReflectedDatabase:
                      name_for_scalar_relationship=_scalar_relationship_name,
                      name_for_collection_relationship=_collection_relationship_name,
                      generate_relationship=_read_only_relationship)
-        return cls(metadata, base, frozenset(views))
+        return cls(metadata, base, frozenset(views), default_schema)
 
     def table_names(self, schema: str | None) -> list[str]:
+        schema = None if schema == self.default_schema else schema
         return [table.name for table in self.metadata.tables.values() if table.schema == schema]
 
     def entity(self, name: str, schema: str | None) -> Entity:
+        schema = None if schema == self.default_schema else schema
         table = self.metadata.tables.get(_key(name, schema))
         if table is None:
             raise KeyError(name)

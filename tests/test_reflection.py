@@ -717,6 +717,10 @@ resources:
     table: employees
     schema: inventory
     fields: {id:, badge:, kept: items_collection.label}
+  desks:
+    table: items
+    schema: public   # the default schema by name: the same tables, not a second copy
+    fields: {id:, label:, owner: employees.name}
 """
 
 
@@ -744,6 +748,11 @@ async def test_tables_of_another_schema(empty_db: Database, make_api: Callable[.
                               {"id": 2, "name": "Bob", "desks": ["desk"], "stock": ["saw"]}]
     body, _ = await fetch(api, "badges/1")
     assert body == {"id": 1, "badge": "B-7", "kept": ["drill", "tape"]}
+    body, _ = await fetch(api, "desks")
+    assert items_of(body) == [{"id": 1, "label": "desk", "owner": "Bob"}]
+    async with api.engine.connect() as connection:
+        database = await connection.run_sync(ReflectedDatabase.reflect, [None, "public"])
+    assert sorted(database.metadata.tables) == ["employees", "items"]  # no "public.items"
 
 
 @pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
