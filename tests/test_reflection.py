@@ -69,6 +69,10 @@ SCHEMA = [
     '"sort" INTEGER NULL, "copy" VARCHAR(20) NULL, "model_config" VARCHAR(20) NULL, '
     '"metadata" VARCHAR(20) NULL, "Unit Price" NUMERIC(10, 2) NULL)',
     "CREATE TABLE events (happened VARCHAR(20) NULL, what VARCHAR(50) NULL)",
+    # SQL reserved words as table and column names, a Python keyword as a column name.
+    'CREATE TABLE "order" (id INTEGER NOT NULL PRIMARY KEY, "from" VARCHAR(20) NOT NULL, '
+    '"group" INTEGER NULL, artist_id INTEGER NULL, '
+    'FOREIGN KEY (artist_id) REFERENCES "Artist" ("ArtistId"))',
     # Multi-tenant keys: the composite foreign key shares tenant_id with the simple one.
     "CREATE TABLE tenants (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL)",
     "CREATE TABLE projects (tenant_id INTEGER NOT NULL, id INTEGER NOT NULL, "
@@ -130,6 +134,8 @@ ROWS = [
     '"Unit Price") VALUES (1, \'a\', 2, \'x\', \'m1\', \'meta1\', 9.5), '
     "(2, 'b', 1, 'y', 'm2', NULL, NULL), (3, 'a', 3, NULL, NULL, NULL, 12.25)",
     "INSERT INTO events (happened, what) VALUES ('monday', 'release')",
+    'INSERT INTO "order" (id, "from", "group", artist_id) VALUES (1, \'shop\', 2, 1), '
+    "(2, 'web', 1, NULL), (3, 'shop', NULL, 2)",
     "INSERT INTO tenants (id, name) VALUES (1, 'acme'), (2, 'globex')",
     "INSERT INTO projects (tenant_id, id, name) VALUES (1, 1, 'alpha'), (2, 1, 'beta'), "
     "(2, 2, 'gamma')",
@@ -257,6 +263,11 @@ resources:
     table: tasks
     fields: {id:, title:, tenant: tenants.name, project: projects.name}
     filters: {project: [eq, isnull]}
+  orders:
+    table: order
+    fields: {id:, from:, group:, artist: artist.Name}
+    filters: {from: [eq], group: [gte], artist: [eq]}
+    sort: [group, from]
   authors:
     table: employees
     # To-many, then to-one back to the base table: EXISTS must not correlate to the outer row.
@@ -560,6 +571,26 @@ async def test_columns_named_like_library_attributes(music_api: Api, query: dict
                                                      ids: list[int]) -> None:
     body, _ = await fetch(music_api, "widgets", **query)
     assert [item["id"] for item in body["items"]] == ids
+
+
+@pytest.mark.parametrize(("query", "ids"), [
+    ({}, [1, 2, 3]),
+    ({"from": "shop"}, [1, 3]),
+    ({"group__gte": "2"}, [1]),
+    ({"artist": "Deep Purple"}, [3]),
+    ({"order_by": "group"}, [2, 1, 3]),
+    ({"order_by": "-from,group"}, [2, 1, 3]),
+], ids=["all", "keyword-column", "reserved-column", "path-from-reserved-table",
+        "sort-reserved", "sort-keyword"])
+async def test_reserved_words_as_names(music_api: Api, query: dict[str, str],
+                                       ids: list[int]) -> None:
+    body, _ = await fetch(music_api, "orders", **query)
+    assert [item["id"] for item in body["items"]] == ids
+
+
+async def test_reserved_words_body(music_api: Api) -> None:
+    body, _ = await fetch(music_api, "orders/1")
+    assert body == {"id": 1, "from": "shop", "group": 2, "artist": "Black Sabbath"}
 
 
 async def test_widgets_body_and_schema_keep_attribute_like_names(music_api: Api) -> None:
