@@ -6,6 +6,7 @@ paths resolve the same way in model mode and in reflection mode.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import warnings
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, inspect
 from sqlalchemy.dialects.postgresql import DOMAIN
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Inspector
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.automap import AutomapBase, automap_base, generate_relationship
 from sqlalchemy.orm import Mapper, RelationshipProperty
@@ -164,8 +165,7 @@ class ReflectedDatabase:
             warnings.filterwarnings("ignore", _REFLECTION_NOISE, SAWarning)
             for schema in sorted(set(schemas), key=lambda s: s or ""):
                 metadata.reflect(connection, schema=schema, views=True)
-                views.update(_key(name, schema)
-                             for name in inspector.get_view_names(schema=schema))
+                views.update(_key(name, schema) for name in _view_names(inspector, schema))
         _unwrap_domains(metadata)
         base = automap_base(metadata=metadata)
         base.prepare(classname_for_table=_class_name,
@@ -194,6 +194,13 @@ class ReflectedDatabase:
             if inspect(mapped).local_table is table:
                 return mapped
         return None
+
+
+def _view_names(inspector: Inspector, schema: str | None) -> list[str]:
+    names = inspector.get_view_names(schema=schema)
+    with contextlib.suppress(NotImplementedError):  # PostgreSQL's; other dialects have none
+        names += inspector.get_materialized_view_names(schema=schema)
+    return names
 
 
 def _unwrap_domains(metadata: MetaData) -> None:

@@ -723,6 +723,7 @@ SCHEMAS = [
     "INSERT INTO inventory.items VALUES (1, 'drill', 1, 1), (2, 'saw', 2, NULL), "
     "(3, 'tape', NULL, 1)",
     "INSERT INTO items VALUES (1, 'desk', 2)",
+    "CREATE MATERIALIZED VIEW item_labels AS SELECT id, label FROM inventory.items",
 ]
 
 SCHEMA_REGISTRY = """\
@@ -752,6 +753,10 @@ resources:
     table: items
     schema: public   # the default schema by name: the same tables, not a second copy
     fields: {id:, label:, owner: employees.name}
+  labels:
+    table: item_labels   # a materialized view
+    primary_key: id
+    fields: {id:, label:}
 """
 
 
@@ -781,9 +786,12 @@ async def test_tables_of_another_schema(empty_db: Database, make_api: Callable[.
     assert body == {"id": 1, "badge": "B-7", "kept": ["drill", "tape"]}
     body, _ = await fetch(api, "desks")
     assert items_of(body) == [{"id": 1, "label": "desk", "owner": "Bob"}]
+    body, _ = await fetch(api, "labels/2")
+    assert body == {"id": 2, "label": "saw"}
     async with api.engine.connect() as connection:
         database = await connection.run_sync(ReflectedDatabase.reflect, [None, "public"])
-    assert sorted(database.metadata.tables) == ["employees", "items"]  # no "public.items"
+    assert sorted(database.metadata.tables) == ["employees", "item_labels", "items"]
+    assert database.entity("item_labels", "public").label == "view 'item_labels'"
 
 
 @pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
