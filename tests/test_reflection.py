@@ -322,7 +322,7 @@ async def test_paths_follow_automap_names_and_missing_links_are_null(music_api: 
         # No album: both hops missing. An album without artist: the second hop missing.
         {"id": 6, "name": "Stray", "album": None, "artist": None, "tags": []},
         {"id": 7, "name": "Live Jam", "album": "Bootleg", "artist": None, "tags": []},
-    ], "total": 7, "page": 1, "size": 20, "pages": 1}
+    ], "total": 7, "page": 1, "size": 20, "pages": 1, "next": None}
     assert statements == 2  # the page (short: no count) + the tags list
 
 
@@ -548,7 +548,7 @@ async def test_view_with_declared_primary_key(music_api: Api) -> None:
         {"album_id": 2, "title": "Machine Head", "track_count": 2},
         {"album_id": 3, "title": "Burn", "track_count": 1},
         {"album_id": 4, "title": "Bootleg", "track_count": 1},
-    ], "total": 4, "page": 1, "size": 20, "pages": 1}
+    ], "total": 4, "page": 1, "size": 20, "pages": 1, "next": None}
     assert statements == 1
 
 
