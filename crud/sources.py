@@ -142,11 +142,12 @@ class ReflectedDatabase:
     """Tables and views reflected from a live database, relationships named by automap."""
 
     def __init__(self, metadata: MetaData, base: AutomapBase, views: frozenset[str],
-                 default_schema: str | None = None) -> None:
+                 default_schema: str | None = None, home: str | None = None) -> None:
         self.metadata = metadata
         self.base = base
         self.views = views
         self.default_schema = default_schema
+        self.home = home  # the schema name the default schema's tables are keyed under
 
     @classmethod
     def reflect(cls, connection: Connection, schemas: Iterable[str | None]) -> ReflectedDatabase:
@@ -155,8 +156,10 @@ class ReflectedDatabase:
         inspector = inspect(connection)
         default_schema = inspector.default_schema_name
         # "schema: public" is the default schema: reflecting it under both names would map
-        # every table twice.
-        schemas = {None if schema == default_schema else schema for schema in schemas}
+        # every table twice. MySQL/MariaDB name the default database in foreign keys from
+        # other databases ("shop.people"), so there it is reflected under its name too.
+        home = default_schema if connection.dialect.name in {"mysql", "mariadb"} else None
+        schemas = {home if schema in (None, default_schema) else schema for schema in schemas}
         with warnings.catch_warnings():
             # A legacy schema has types and indexes SQLAlchemy cannot model (PostGIS points,
             # inet6, partial or expression indexes). We only read: such a column becomes
@@ -172,15 +175,14 @@ class ReflectedDatabase:
                      name_for_scalar_relationship=_scalar_relationship_name,
                      name_for_collection_relationship=_collection_relationship_name,
                      generate_relationship=_read_only_relationship)
-        return cls(metadata, base, frozenset(views), default_schema)
+        return cls(metadata, base, frozenset(views), default_schema, home)
 
     def table_names(self, schema: str | None) -> list[str]:
-        schema = None if schema == self.default_schema else schema
+        schema = self._reflected_as(schema)
         return [table.name for table in self.metadata.tables.values() if table.schema == schema]
 
     def entity(self, name: str, schema: str | None) -> Entity:
-        schema = None if schema == self.default_schema else schema
-        table = self.metadata.tables.get(_key(name, schema))
+        table = self.metadata.tables.get(_key(name, self._reflected_as(schema)))
         if table is None:
             raise KeyError(name)
         # automap maps tables with a primary key; views, key-less tables and pure
@@ -188,6 +190,9 @@ class ReflectedDatabase:
         mapped = self._mapped_class(table)
         kind = "view" if table.key in self.views else "table"
         return Entity(table=table, mapped_class=mapped, label=f"{kind} {name!r}", reflected=True)
+
+    def _reflected_as(self, schema: str | None) -> str | None:
+        return self.home if schema in (None, self.default_schema) else schema
 
     def _mapped_class(self, table: Table) -> type[Any] | None:
         for mapped in self.base.classes:

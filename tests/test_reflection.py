@@ -900,3 +900,38 @@ def test_relationship_names(ddl: list[str], expected: dict[str, list[str]]) -> N
     names = {mapped.__name__: sorted(inspect(mapped).relationships.keys())
              for mapped in database.base.classes}
     assert names == expected
+
+
+@pytest.mark.parametrize("empty_db", ["mariadb"], indirect=True)
+async def test_tables_of_another_database_on_mariadb(empty_db: Database, tmp_path: Path,
+                                                      make_api: Callable[..., Any]) -> None:
+    # On MariaDB a schema is a database; its foreign keys name the default one explicitly.
+    other = await create_database("mariadb", tmp_path)
+    try:
+        writer = make_engine(empty_db.url, read_only=False)
+        try:
+            async with writer.begin() as connection:
+                for statement in [
+                    "CREATE TABLE people (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(20))",
+                    f"CREATE TABLE {other.name}.items (id INTEGER NOT NULL PRIMARY KEY, "
+                    "label VARCHAR(20), owner_id INTEGER NULL, "
+                    f"FOREIGN KEY (owner_id) REFERENCES {empty_db.name}.people (id))",
+                    "INSERT INTO people VALUES (1, 'Ann')",
+                    f"INSERT INTO {other.name}.items VALUES (1, 'saw', 1), (2, 'tape', NULL)",
+                ]:
+                    await connection.execute(text(statement))
+        finally:
+            await writer.dispose()
+        api: Api = await make_api(
+            "resources:\n"
+            f"  items:\n    table: items\n    schema: {other.name}\n"
+            "    fields: {id:, label:, owner: people.name}\n    filters: {owner: [eq]}\n"
+            "  people:\n    table: people\n"
+            "    fields: {id:, name:, items: items_collection.label}\n",
+            empty_db.url, empty_db.backend)
+        body, _ = await fetch(api, "items", owner="Ann")
+        assert items_of(body) == [{"id": 1, "label": "saw", "owner": "Ann"}]
+        body, _ = await fetch(api, "people/1")
+        assert body == {"id": 1, "name": "Ann", "items": ["saw"]}
+    finally:
+        await drop_database(other)
