@@ -94,5 +94,5 @@ def unsupported_reason(column_type: sqltypes.TypeEngine[Any]) -> str:
         return ("has a type SQLAlchemy does not know (SQLite leaves computed view columns "
                 f"untyped); declare one with 'type:' ({', '.join(DECLARED_TYPES)}) or cast "
                 "it to text in a view")
-    return (f"has type {column_type!r}, which JSON cannot carry; leave it out, declare "
-            f"'type:' ({', '.join(DECLARED_TYPES)}) or expose an expression")
+    return (f"has type {column_type!r}, which JSON cannot carry; leave it out, or cast it "
+            "in a view or an expression")

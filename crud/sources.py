@@ -6,6 +6,7 @@ paths resolve the same way in model mode and in reflection mode.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import warnings
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, inspect
 from sqlalchemy.dialects.postgresql import DOMAIN
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Inspector
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.automap import AutomapBase, automap_base, generate_relationship
 from sqlalchemy.orm import Mapper, RelationshipProperty
@@ -140,16 +141,25 @@ def model_entity(reference: str) -> Entity:
 class ReflectedDatabase:
     """Tables and views reflected from a live database, relationships named by automap."""
 
-    def __init__(self, metadata: MetaData, base: AutomapBase, views: frozenset[str]) -> None:
+    def __init__(self, metadata: MetaData, base: AutomapBase, views: frozenset[str],
+                 default_schema: str | None = None, home: str | None = None) -> None:
         self.metadata = metadata
         self.base = base
         self.views = views
+        self.default_schema = default_schema
+        self.home = home  # the schema name the default schema's tables are keyed under
 
     @classmethod
     def reflect(cls, connection: Connection, schemas: Iterable[str | None]) -> ReflectedDatabase:
         metadata = MetaData()
         views: set[str] = set()
         inspector = inspect(connection)
+        default_schema = inspector.default_schema_name
+        # "schema: public" is the default schema: reflecting it under both names would map
+        # every table twice. MySQL/MariaDB name the default database in foreign keys from
+        # other databases ("shop.people"), so there it is reflected under its name too.
+        home = default_schema if connection.dialect.name in {"mysql", "mariadb"} else None
+        schemas = {home if schema in (None, default_schema) else schema for schema in schemas}
         with warnings.catch_warnings():
             # A legacy schema has types and indexes SQLAlchemy cannot model (PostGIS points,
             # inet6, partial or expression indexes). We only read: such a column becomes
@@ -158,21 +168,21 @@ class ReflectedDatabase:
             warnings.filterwarnings("ignore", _REFLECTION_NOISE, SAWarning)
             for schema in sorted(set(schemas), key=lambda s: s or ""):
                 metadata.reflect(connection, schema=schema, views=True)
-                views.update(_key(name, schema)
-                             for name in inspector.get_view_names(schema=schema))
+                views.update(_key(name, schema) for name in _view_names(inspector, schema))
         _unwrap_domains(metadata)
         base = automap_base(metadata=metadata)
         base.prepare(classname_for_table=_class_name,
                      name_for_scalar_relationship=_scalar_relationship_name,
                      name_for_collection_relationship=_collection_relationship_name,
                      generate_relationship=_read_only_relationship)
-        return cls(metadata, base, frozenset(views))
+        return cls(metadata, base, frozenset(views), default_schema, home)
 
     def table_names(self, schema: str | None) -> list[str]:
+        schema = self._reflected_as(schema)
         return [table.name for table in self.metadata.tables.values() if table.schema == schema]
 
     def entity(self, name: str, schema: str | None) -> Entity:
-        table = self.metadata.tables.get(_key(name, schema))
+        table = self.metadata.tables.get(_key(name, self._reflected_as(schema)))
         if table is None:
             raise KeyError(name)
         # automap maps tables with a primary key; views, key-less tables and pure
@@ -181,11 +191,21 @@ class ReflectedDatabase:
         kind = "view" if table.key in self.views else "table"
         return Entity(table=table, mapped_class=mapped, label=f"{kind} {name!r}", reflected=True)
 
+    def _reflected_as(self, schema: str | None) -> str | None:
+        return self.home if schema in (None, self.default_schema) else schema
+
     def _mapped_class(self, table: Table) -> type[Any] | None:
         for mapped in self.base.classes:
             if inspect(mapped).local_table is table:
                 return mapped
         return None
+
+
+def _view_names(inspector: Inspector, schema: str | None) -> list[str]:
+    names = inspector.get_view_names(schema=schema)
+    with contextlib.suppress(NotImplementedError):  # PostgreSQL's; other dialects have none
+        names += inspector.get_materialized_view_names(schema=schema)
+    return names
 
 
 def _unwrap_domains(metadata: MetaData) -> None:

@@ -9,20 +9,31 @@ that only say ``table:`` and use automap's relationship names in dotted paths.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
-from conftest import BACKENDS, ROOT, Api, Database, create_database, drop_database
-from sqlalchemy import text
+from conftest import (
+    BACKENDS,
+    ROOT,
+    Api,
+    Database,
+    count_statements,
+    create_database,
+    drop_database,
+)
+from sqlalchemy import create_engine, inspect, text
 
-from crud.app import load
+from crud.app import create_app, load
 from crud.database import make_engine
 from crud.registry import RegistryError
+from crud.sources import ReflectedDatabase
 
 BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA", "mariadb": "LONGBLOB"}
 # A literal, because aiomysql cannot escape bytes parameters with current PyMySQL.
@@ -58,6 +69,10 @@ SCHEMA = [
     '"sort" INTEGER NULL, "copy" VARCHAR(20) NULL, "model_config" VARCHAR(20) NULL, '
     '"metadata" VARCHAR(20) NULL, "Unit Price" NUMERIC(10, 2) NULL)',
     "CREATE TABLE events (happened VARCHAR(20) NULL, what VARCHAR(50) NULL)",
+    # SQL reserved words as table and column names, a Python keyword as a column name.
+    'CREATE TABLE "order" (id INTEGER NOT NULL PRIMARY KEY, "from" VARCHAR(20) NOT NULL, '
+    '"group" INTEGER NULL, artist_id INTEGER NULL, '
+    'FOREIGN KEY (artist_id) REFERENCES "Artist" ("ArtistId"))',
     # Multi-tenant keys: the composite foreign key shares tenant_id with the simple one.
     "CREATE TABLE tenants (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL)",
     "CREATE TABLE projects (tenant_id INTEGER NOT NULL, id INTEGER NOT NULL, "
@@ -119,6 +134,8 @@ ROWS = [
     '"Unit Price") VALUES (1, \'a\', 2, \'x\', \'m1\', \'meta1\', 9.5), '
     "(2, 'b', 1, 'y', 'm2', NULL, NULL), (3, 'a', 3, NULL, NULL, NULL, 12.25)",
     "INSERT INTO events (happened, what) VALUES ('monday', 'release')",
+    'INSERT INTO "order" (id, "from", "group", artist_id) VALUES (1, \'shop\', 2, 1), '
+    "(2, 'web', 1, NULL), (3, 'shop', NULL, 2)",
     "INSERT INTO tenants (id, name) VALUES (1, 'acme'), (2, 'globex')",
     "INSERT INTO projects (tenant_id, id, name) VALUES (1, 1, 'alpha'), (2, 1, 'beta'), "
     "(2, 2, 'gamma')",
@@ -246,6 +263,11 @@ resources:
     table: tasks
     fields: {id:, title:, tenant: tenants.name, project: projects.name}
     filters: {project: [eq, isnull]}
+  orders:
+    table: order
+    fields: {id:, from:, group:, artist: artist.Name}
+    filters: {from: [eq], group: [gte], artist: [eq]}
+    sort: [group, from]
   authors:
     table: employees
     # To-many, then to-one back to the base table: EXISTS must not correlate to the outer row.
@@ -254,10 +276,20 @@ resources:
 """
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def music_api(music_db: Database, make_api: Callable[..., Any]) -> Api:
-    api: Api = await make_api(REGISTRY, music_db.url, music_db.backend)
-    return api
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def music_api(music_db: Database,
+                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    """REGISTRY served over music_db; one app per backend, as make_api builds it."""
+    path = tmp_path_factory.mktemp("registry") / "registry.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    loaded = await load(path, music_db.url)
+    engine = make_engine(music_db.url)
+    log = count_statements(engine)
+    app = create_app(loaded, engine)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    yield Api(app, client, engine, log, music_db.backend)
+    await client.aclose()
+    await engine.dispose()
 
 
 async def fetch(api: Api, path: str, **params: Any) -> tuple[Any, int]:
@@ -290,7 +322,7 @@ async def test_paths_follow_automap_names_and_missing_links_are_null(music_api: 
         # No album: both hops missing. An album without artist: the second hop missing.
         {"id": 6, "name": "Stray", "album": None, "artist": None, "tags": []},
         {"id": 7, "name": "Live Jam", "album": "Bootleg", "artist": None, "tags": []},
-    ], "total": 7, "page": 1, "size": 20, "pages": 1}
+    ], "total": 7, "page": 1, "size": 20, "pages": 1, "next": None}
     assert statements == 2  # the page (short: no count) + the tags list
 
 
@@ -516,7 +548,7 @@ async def test_view_with_declared_primary_key(music_api: Api) -> None:
         {"album_id": 2, "title": "Machine Head", "track_count": 2},
         {"album_id": 3, "title": "Burn", "track_count": 1},
         {"album_id": 4, "title": "Bootleg", "track_count": 1},
-    ], "total": 4, "page": 1, "size": 20, "pages": 1}
+    ], "total": 4, "page": 1, "size": 20, "pages": 1, "next": None}
     assert statements == 1
 
 
@@ -539,6 +571,26 @@ async def test_columns_named_like_library_attributes(music_api: Api, query: dict
                                                      ids: list[int]) -> None:
     body, _ = await fetch(music_api, "widgets", **query)
     assert [item["id"] for item in body["items"]] == ids
+
+
+@pytest.mark.parametrize(("query", "ids"), [
+    ({}, [1, 2, 3]),
+    ({"from": "shop"}, [1, 3]),
+    ({"group__gte": "2"}, [1]),
+    ({"artist": "Deep Purple"}, [3]),
+    ({"order_by": "group"}, [2, 1, 3]),
+    ({"order_by": "-from,group"}, [2, 1, 3]),
+], ids=["all", "keyword-column", "reserved-column", "path-from-reserved-table",
+        "sort-reserved", "sort-keyword"])
+async def test_reserved_words_as_names(music_api: Api, query: dict[str, str],
+                                       ids: list[int]) -> None:
+    body, _ = await fetch(music_api, "orders", **query)
+    assert [item["id"] for item in body["items"]] == ids
+
+
+async def test_reserved_words_body(music_api: Api) -> None:
+    body, _ = await fetch(music_api, "orders/1")
+    assert body == {"id": 1, "from": "shop", "group": 2, "artist": "Black Sabbath"}
 
 
 async def test_widgets_body_and_schema_keep_attribute_like_names(music_api: Api) -> None:
@@ -671,6 +723,7 @@ SCHEMAS = [
     "INSERT INTO inventory.items VALUES (1, 'drill', 1, 1), (2, 'saw', 2, NULL), "
     "(3, 'tape', NULL, 1)",
     "INSERT INTO items VALUES (1, 'desk', 2)",
+    "CREATE MATERIALIZED VIEW item_labels AS SELECT id, label FROM inventory.items",
 ]
 
 SCHEMA_REGISTRY = """\
@@ -696,6 +749,14 @@ resources:
     table: employees
     schema: inventory
     fields: {id:, badge:, kept: items_collection.label}
+  desks:
+    table: items
+    schema: public   # the default schema by name: the same tables, not a second copy
+    fields: {id:, label:, owner: employees.name}
+  labels:
+    table: item_labels   # a materialized view
+    primary_key: id
+    fields: {id:, label:}
 """
 
 
@@ -723,6 +784,14 @@ async def test_tables_of_another_schema(empty_db: Database, make_api: Callable[.
                               {"id": 2, "name": "Bob", "desks": ["desk"], "stock": ["saw"]}]
     body, _ = await fetch(api, "badges/1")
     assert body == {"id": 1, "badge": "B-7", "kept": ["drill", "tape"]}
+    body, _ = await fetch(api, "desks")
+    assert items_of(body) == [{"id": 1, "label": "desk", "owner": "Bob"}]
+    body, _ = await fetch(api, "labels/2")
+    assert body == {"id": 2, "label": "saw"}
+    async with api.engine.connect() as connection:
+        database = await connection.run_sync(ReflectedDatabase.reflect, [None, "public"])
+    assert sorted(database.metadata.tables) == ["employees", "item_labels", "items"]
+    assert database.entity("item_labels", "public").label == "view 'item_labels'"
 
 
 @pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
@@ -752,3 +821,117 @@ async def test_unreachable_database_is_a_registry_error(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{path}: database: cannot reflect 'table:' resources from {url}: unable to open "
         "database file (check --database-url or DATABASE_URL)")
+
+
+# -- the documented example and naming rules ------------------------------------------------
+
+
+def docs_example() -> str:
+    text_ = (ROOT / "docs" / "reflection.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- reflection-example[^>]*-->\n```yaml\n(.*?)```", text_, re.S)
+    assert match, "docs/reflection.md lost its registry example"
+    return match.group(1)
+
+
+async def test_the_documented_example_serves(music_db: Database,
+                                             make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(docs_example(), music_db.url, music_db.backend)
+    body, _ = await fetch(api, "tracks", tags__in="metal,live", order_by="-artist,name")
+    assert [item["id"] for item in body["items"]] == [5, 3, 4, 1]
+    body, _ = await fetch(api, "employees/3")
+    assert body == {"id": 3, "name": "Jane", "manager": {"id": 2, "name": "Nancy"},
+                    "reports": []}
+    body, _ = await fetch(api, "reviews/2")
+    assert body == {"id": 2, "note": "pending", "author": "Margaret", "reviewer": None}
+    body, _ = await fetch(api, "playlist-tracks/2,3")
+    assert body == {"playlist_id": 2, "track_id": 3, "position": 1, "track": "Highway Star"}
+    body, _ = await fetch(api, "album-summaries/1")
+    assert body == {"album_id": 1, "title": "Paranoid", "track_count": 2}
+
+
+NAMING_CASES = {
+    "defaults": (
+        ["CREATE TABLE artist (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE album (id INTEGER PRIMARY KEY, artist_id INTEGER REFERENCES artist(id))"],
+        {"artist": ["album_collection"], "album": ["artist"]},
+    ),
+    "self-reference": (
+        ["CREATE TABLE staff (id INTEGER PRIMARY KEY, boss_id INTEGER REFERENCES staff(id))"],
+        {"staff": ["staff", "staff_collection"]},
+    ),
+    "two-links-to-one-table": (
+        ["CREATE TABLE person (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE loan (id INTEGER PRIMARY KEY, lender_id INTEGER REFERENCES person(id), "
+         "BorrowerId INTEGER REFERENCES person(id))"],
+        {"person": ["loan_Borrower_collection", "loan_lender_collection"],
+         "loan": ["Borrower", "lender"]},
+    ),
+    "name-taken-by-a-column": (
+        ["CREATE TABLE artist (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE album (id INTEGER PRIMARY KEY, artist TEXT, "
+         "artist_id INTEGER REFERENCES artist(id))"],
+        {"artist": ["album_collection"], "album": ["artist_ref"]},
+    ),
+    "many-to-many": (
+        ["CREATE TABLE track (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE tag (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE track_tag (track_id INTEGER REFERENCES track(id), "
+         "tag_id INTEGER REFERENCES tag(id), PRIMARY KEY (track_id, tag_id))"],
+        {"track": ["tag_collection"], "tag": ["track_collection"]},
+    ),
+    "self-many-to-many": (
+        ["CREATE TABLE member (id INTEGER PRIMARY KEY)",
+         "CREATE TABLE friendship (member_id INTEGER REFERENCES member(id), "
+         "friend_id INTEGER REFERENCES member(id), PRIMARY KEY (member_id, friend_id))"],
+        {"member": ["member_friend_collection", "member_member_collection"]},
+    ),
+}
+
+
+@pytest.mark.parametrize(("ddl", "expected"), list(NAMING_CASES.values()),
+                         ids=list(NAMING_CASES))
+def test_relationship_names(ddl: list[str], expected: dict[str, list[str]]) -> None:
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        for statement in ddl:
+            connection.execute(text(statement))
+        database = ReflectedDatabase.reflect(connection, [None])
+    engine.dispose()
+    names = {mapped.__name__: sorted(inspect(mapped).relationships.keys())
+             for mapped in database.base.classes}
+    assert names == expected
+
+
+@pytest.mark.parametrize("empty_db", ["mariadb"], indirect=True)
+async def test_tables_of_another_database_on_mariadb(empty_db: Database, tmp_path: Path,
+                                                      make_api: Callable[..., Any]) -> None:
+    # On MariaDB a schema is a database; its foreign keys name the default one explicitly.
+    other = await create_database("mariadb", tmp_path)
+    try:
+        writer = make_engine(empty_db.url, read_only=False)
+        try:
+            async with writer.begin() as connection:
+                for statement in [
+                    "CREATE TABLE people (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(20))",
+                    f"CREATE TABLE {other.name}.items (id INTEGER NOT NULL PRIMARY KEY, "
+                    "label VARCHAR(20), owner_id INTEGER NULL, "
+                    f"FOREIGN KEY (owner_id) REFERENCES {empty_db.name}.people (id))",
+                    "INSERT INTO people VALUES (1, 'Ann')",
+                    f"INSERT INTO {other.name}.items VALUES (1, 'saw', 1), (2, 'tape', NULL)",
+                ]:
+                    await connection.execute(text(statement))
+        finally:
+            await writer.dispose()
+        api: Api = await make_api(
+            "resources:\n"
+            f"  items:\n    table: items\n    schema: {other.name}\n"
+            "    fields: {id:, label:, owner: people.name}\n    filters: {owner: [eq]}\n"
+            "  people:\n    table: people\n"
+            "    fields: {id:, name:, items: items_collection.label}\n",
+            empty_db.url, empty_db.backend)
+        body, _ = await fetch(api, "items", owner="Ann")
+        assert items_of(body) == [{"id": 1, "label": "saw", "owner": "Ann"}]
+        body, _ = await fetch(api, "people/1")
+        assert body == {"id": 1, "name": "Ann", "items": ["saw"]}
+    finally:
+        await drop_database(other)
