@@ -71,12 +71,12 @@ _ORDERS = {
 _SORT_KEY = {"build_submitted_time": "b.build_submitted_time"}
 
 
-def _list_sql(where: str, order_by: str | None, cursor: bool) -> str:
+def _list_sql(where: str, order_by: str | None, uncounted: bool) -> str:
     inner_order, outer_order = _ORDERS[order_by]
     key = _SORT_KEY.get((order_by or "").lstrip("-"), "NULL")
-    # With a cursor the total is not needed (keyset pages do not count); otherwise the
-    # same rule as the API: a short first page is its own total.
-    total = "NULL::bigint" if cursor else f"""
+    # Uncounted (?count=none, and cursor pages, which the benchmark always asks uncounted)
+    # or the API's exact rule: a short first page is its own total, else COUNT(*).
+    total = "NULL::bigint" if uncounted else f"""
         CASE WHEN $2 = 0 AND (SELECT count(*) FROM page) < $1
              THEN (SELECT count(*) FROM page)
              ELSE (SELECT count(*) FROM koji_build_targets b {where}) END"""
@@ -161,11 +161,12 @@ async def list_builds(request: Request) -> Response:
     except (_Invalid, ValueError) as error:
         return _problem(422, str(error))
     cursor = "cursor" in request.query_params
+    uncounted = cursor or request.query_params.get("count") == "none"
     pool: asyncpg.Pool = request.app.state.pool
-    rows = await pool.fetch(_list_sql(where, order_by, cursor), *args)
+    rows = await pool.fetch(_list_sql(where, order_by, uncounted), *args)
     items = [dict(zip(_ITEM_NAMES, row[:-1], strict=True)) for row in rows]
     total = rows[0]["total"] if rows else None
-    if not rows and not cursor:
+    if not rows and not uncounted:
         # An empty page still reports its total, but the statement had no row to carry it.
         # (No scenario asks for one.) $1 and $2 must appear for asyncpg to accept the args.
         total = await pool.fetchval(
@@ -173,8 +174,10 @@ async def list_builds(request: Request) -> Response:
             *args)
     body: dict[str, Any] = {"items": items, "total": total, "page": page, "size": size,
                             "pages": math.ceil(total / size) if total is not None else None}
-    if cursor:
-        body["next"] = str(items[-1]["packit_id"]) if len(items) == size else None
+    # The API's envelope carries the next page's cursor on every page; the baseline can seek
+    # on its default order only.
+    body["next"] = (str(items[-1]["packit_id"])
+                    if len(items) == size and order_by in (None, "-packit_id") else None)
     offset = args[1]
     total_text = "*" if total is None else str(total)
     content_range = (f"koji-builds {offset}-{offset + len(items) - 1}/{total_text}" if items

@@ -89,22 +89,23 @@ async def _loaded_scale(engine: Any) -> int | None:
 
 
 def _cursor_path(next_value: str, size: int) -> str:
-    """A list URL at ``size`` from a ``next`` that is either a URL or a bare cursor token."""
+    """An uncounted list URL at ``size`` from a ``next`` that is a URL or a bare token."""
     token = next_value
     if next_value.startswith(("/", "http")):
         token = parse_qs(urlsplit(next_value).query).get("cursor", [""])[0]
-    return f"{LIST_PATH}?size={size}&cursor={quote(token, safe='')}"
+    return f"{LIST_PATH}?size={size}&count=none&cursor={quote(token, safe='')}"
 
 
 async def deep_cursor(server: Server, depth: int, budget_s: float) -> tuple[str | None, str]:
     """Follow ``next`` from page 1 until ``depth`` rows are behind; the URL there, or why not."""
     deadline = time.monotonic() + budget_s
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
-        body = (await client.get(f"{LIST_PATH}?size={MAX_PAGE}")).json()
-        if "next" not in body:  # perhaps cursor paging must be asked for
-            response = await client.get(f"{LIST_PATH}?size={MAX_PAGE}&cursor=")
+        # Uncounted, like an infinite scroll: otherwise every step counts the whole table.
+        body = (await client.get(f"{LIST_PATH}?size={MAX_PAGE}&count=none")).json()
+        if not body.get("next"):  # perhaps cursor paging must be asked for
+            response = await client.get(f"{LIST_PATH}?size={MAX_PAGE}&count=none&cursor=")
             body = response.json() if response.status_code == 200 else {}
-        if "next" not in body:
+        if not body.get("next"):
             return None, "n/a: cursor not available"
         seen, requests = len(body["items"]), 1
         while seen < depth and body.get("next"):
@@ -152,10 +153,11 @@ async def compare_bodies(plan: Plan, servers: Sequence[Server]) -> dict[str, boo
                     break
                 response = await client.get(server.base_url + path)
                 body = response.json()
-                if "next" in body:  # cursor tokens are each server's own
-                    body = body["items"]
-                answers.append((response.status_code, body,
-                                response.headers.get("content-range")))
+                body.pop("next", None)  # cursor tokens are each server's own
+                range_header = response.headers.get("content-range")
+                if "cursor=" in path:  # a page after a cursor: only its rows must agree
+                    body, range_header = body["items"], None
+                answers.append((response.status_code, body, range_header))
             same[key] = answers[0] == answers[1] if len(answers) == 2 else None
     return same
 
