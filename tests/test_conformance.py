@@ -248,3 +248,12 @@ async def test_paging_caching_and_ranges_conform_to_the_spec(demo_api: Api) -> N
             wrong.append(f"{response.request.url} {case.headers}: {response.status_code} "
                          f"{failures or response.text[:200]}")
     assert not wrong, "\n".join(wrong)
+
+
+async def test_a_client_pattern_escapes_with_backslash_on_every_backend(demo_api: Api) -> None:
+    # `%x86\_64` must match exactly what the literal substring `x86_64` matches; SQLite has
+    # no default escape character, so without an explicit ESCAPE it would match nothing.
+    escaped = await demo_api.get(KOJI, params={"chroot__like": "%x86\\_64", "size": 1})
+    literal = await demo_api.get(KOJI, params={"chroot__like": "x86_64", "size": 1})
+    assert escaped.status_code == literal.status_code == 200
+    assert escaped.json()["total"] == literal.json()["total"] > 0
