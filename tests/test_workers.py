@@ -40,25 +40,28 @@ async def _demo_database(path: Path) -> str:
     return url
 
 
-def _serve(url: str, port: int, log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def _serve(url: str, port: int, log: Path, cwd: Path, *, workers: int = 2,
+           registry: Path = ROOT / "registry.yaml") -> subprocess.Popen[bytes]:
     command = [sys.executable, "-c", "from crud.cli import main; main()", "serve",
-               "--workers", "2", "--port", str(port), "--registry", str(ROOT / "registry.yaml"),
+               "--workers", str(workers), "--port", str(port), "--registry", str(registry),
                "--database-url", url]
-    # Workers are spawned, not forked: they import crud from PYTHONPATH, i.e. this checkout.
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Workers are spawned, not forked: they import crud from PYTHONPATH, i.e. this checkout
+    # (and the tests' own modules, for mounted apps).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     with log.open("wb") as output:
         return subprocess.Popen(command, cwd=cwd, env=env, stdout=output,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-async def _wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    """Both workers started and answering; fails with the server's log otherwise."""
+async def _wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path,
+                            workers: int = 2) -> None:
+    """Every worker started and answering; fails with the server's log otherwise."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STARTUP_SECONDS
     async with httpx.AsyncClient(base_url=base, timeout=2) as client:
         while loop.time() < deadline:
             assert process.poll() is None, f"the server exited:\n{log.read_text()}"
-            if log.read_text().count("Application startup complete.") == 2:
+            if log.read_text().count("Application startup complete.") == workers:
                 try:
                     if (await client.get("/openapi.json")).status_code == 200:
                         return
@@ -109,3 +112,29 @@ async def test_serve_with_two_workers_answers_and_stops_cleanly(tmp_path: Path) 
     assert len(workers) == 2, output
     assert returncode == 0, output
     assert output.count("Finished server process") == 2, output
+
+
+@pytest.mark.slow
+async def test_one_served_process_answers_flask_at_api_and_generated_routes_at_api_v1(
+        tmp_path: Path) -> None:
+    url = await _demo_database(tmp_path / "demo.db")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text((ROOT / "registry.yaml").read_text()
+                        + '\nmounts:\n  - {path: /api, wsgi: "legacy_flask:app"}\n')
+    port = _free_port()
+    log = tmp_path / "server.log"
+    process = _serve(url, port, log, tmp_path, workers=1, registry=registry)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_until_ready(process, base, log, workers=1)
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            old = await client.get("/api/usage/builds")
+            shadowed = await client.get("/api/v1/koji-builds", params={"size": 1})
+    finally:
+        returncode = _stop(process)
+    assert old.json() == {"served_by": "flask", "what": "builds", "script_root": "/api",
+                          "path": "/usage/builds", "query": ""}
+    assert shadowed.headers["content-range"] == "koji-builds 0-0/300"
+    # A single uvicorn server shuts down gracefully, then re-raises the signal it caught.
+    assert returncode == -signal.SIGTERM, log.read_text()
+    assert "Finished server process" in log.read_text()
