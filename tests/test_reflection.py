@@ -705,6 +705,21 @@ def test_check_command_prints_location_and_hint(music_db: Database, tmp_path: Pa
     ]
 
 
+def test_check_command_accepts_the_legacy_schema_quietly(music_db: Database,
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", "from crud.cli import main; main()",
+         "check", "--registry", str(path), "--database-url", music_db.url],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert (result.returncode, result.stderr) == (0, "")  # no warnings about 'point' either
+    assert result.stdout.endswith(
+        "OK (15 resources: artists, albums, tracks, employees, reviews, playlist-tracks, "
+        "track-tags, album-summaries, widgets, events, places, projects, tasks, orders, "
+        "authors)\n")
+
+
 # -- PostgreSQL schemas ---------------------------------------------------------------------
 
 SCHEMAS = [
