@@ -1,10 +1,12 @@
 """Reflection mode (``table:``) over a schema nobody designed for this API.
 
-The schema has what real databases have: PascalCase names that need quoting, nullable
-and self-referencing foreign keys, two foreign keys to one table, composite keys, a pure
-association table, a view, a key-less table, columns named like Python attributes and a
-binary column. It is created with raw DDL on each backend, then served from registries
-that only say ``table:`` and use automap's relationship names in dotted paths.
+The schema has what real databases have: PascalCase names that need quoting, reserved
+words as names, nullable and self-referencing foreign keys, two foreign keys to one table,
+overlapping composite foreign keys (multi-tenant), composite keys, a pure association
+table, a view, a key-less table, columns named like Python attributes, a binary column and
+types SQLAlchemy does not know. It is created with raw DDL on each backend, then served from
+registries that only say ``table:`` and use automap's relationship names in dotted paths.
+PostgreSQL schemas and MariaDB databases other than the default have their own tests.
 """
 
 from __future__ import annotations
