@@ -19,6 +19,7 @@ from sqlalchemy import func as sql_func
 from crud.database import make_engine
 from crud.fields import Leaf
 from crud.resource import Resource
+from crud.sources import quiet_reflection
 from crud.yamlfile import LocatedData
 
 __all__ = ["LARGE_TABLE_ROWS", "IndexAdvice", "index_advice"]
@@ -102,8 +103,9 @@ def _checked_fields(resource: Resource) -> Iterator[tuple[tuple[str | int, ...],
 
 
 def _leading_columns(inspector: Any, table: Table) -> set[str]:
-    columns = {index["column_names"][0] for index in inspector.get_indexes(table.name,
-                                                                           table.schema)
+    with quiet_reflection():  # MySQL parses the whole table, unknown column types included
+        indexes = inspector.get_indexes(table.name, table.schema)
+    columns = {index["column_names"][0] for index in indexes
                if index["column_names"] and index["column_names"][0] is not None}
     primary = inspector.get_pk_constraint(table.name, table.schema)["constrained_columns"]
     if primary:

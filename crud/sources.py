@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.automap import AutomapBase, automap_base, generate_relations
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["Entity", "ReflectedDatabase", "import_object", "model_entity"]
+__all__ = ["Entity", "ReflectedDatabase", "import_object", "model_entity", "quiet_reflection"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,12 +160,7 @@ class ReflectedDatabase:
         # other databases ("shop.people"), so there it is reflected under its name too.
         home = default_schema if connection.dialect.name in {"mysql", "mariadb"} else None
         schemas = {home if schema in (None, default_schema) else schema for schema in schemas}
-        with warnings.catch_warnings():
-            # A legacy schema has types and indexes SQLAlchemy cannot model (PostGIS points,
-            # inet6, partial or expression indexes). We only read: such a column becomes
-            # NullType and is reported, located, if the registry lists it; indexes do not
-            # matter. Warnings that would say so at every startup are noise.
-            warnings.filterwarnings("ignore", _REFLECTION_NOISE, SAWarning)
+        with quiet_reflection():
             for schema in sorted(set(schemas), key=lambda s: s or ""):
                 metadata.reflect(connection, schema=schema, views=True)
                 views.update(_key(name, schema) for name in _view_names(inspector, schema))
@@ -215,6 +210,20 @@ def _unwrap_domains(metadata: MetaData) -> None:
         for column in table.columns:
             if isinstance(column.type, DOMAIN):
                 column.type = column.type.data_type
+
+
+@contextlib.contextmanager
+def quiet_reflection() -> Iterator[None]:
+    """Reflect without SQLAlchemy's warnings about what it cannot model but we do not need.
+
+    A legacy schema has types and indexes SQLAlchemy cannot model (PostGIS points, inet6,
+    partial or expression indexes). We only read: such a column becomes NullType and is
+    reported, located, if the registry lists it; indexes do not matter. Warnings that would
+    say so at every startup are noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _REFLECTION_NOISE, SAWarning)
+        yield
 
 
 _REFLECTION_NOISE = ("(?s).*(Did not recognize type|Skipped unsupported reflection|"
