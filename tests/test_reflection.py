@@ -170,9 +170,11 @@ async def music_db(request: pytest.FixtureRequest,
                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
     """The legacy schema above, once per backend."""
     database = await create_database(request.param, tmp_path_factory.mktemp("music"))
-    await create_schema(database)
-    yield database
-    await drop_database(database)
+    try:  # a failing DDL statement must not leave the database behind on the server
+        await create_schema(database)
+        yield database
+    finally:
+        await drop_database(database)
 
 
 REGISTRY = """\
