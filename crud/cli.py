@@ -8,9 +8,11 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crud.app import LoadedRegistry, create_app, load
 from crud.database import make_engine, missing_tables
@@ -36,7 +38,21 @@ def _settings(registry: Path | None, database_url: str | None, **more: object) -
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def _fail(error: RegistryError) -> None:
+def _load(settings: Settings) -> LoadedRegistry:
+    try:
+        return asyncio.run(load(settings.registry, settings.database_url))
+    except RegistryError as error:
+        _fail(error)
+
+
+def _app_or_fail(loaded: LoadedRegistry, engine: AsyncEngine, settings: Settings) -> FastAPI:
+    try:
+        return create_app(loaded, engine, settings=settings)
+    except RegistryError as error:
+        _fail(error)
+
+
+def _fail(error: RegistryError) -> NoReturn:
     for issue in error.issues:
         typer.echo(str(issue), err=True)
     typer.echo(f"{len(error.issues)} problem(s) in the registry.", err=True)
@@ -53,11 +69,7 @@ def check(
 ) -> None:
     """Validate the registry against the models or the database; exit 1 on any problem."""
     settings = _settings(registry, database_url)
-    try:
-        loaded = asyncio.run(load(settings.registry, settings.database_url))
-    except RegistryError as error:
-        _fail(error)
-        return
+    loaded = _load(settings)
     if database_url is not None:
         missing = asyncio.run(missing_tables(loaded.resources, settings.database_url))
         for name in missing:
@@ -94,16 +106,12 @@ def serve(
     settings = _settings(registry, database_url, host=host, port=port, workers=workers)
     if settings.database_url == DEFAULT_DATABASE_URL:
         _ensure_demo_database(settings.database_url)
-    try:
-        loaded = asyncio.run(load(settings.registry, settings.database_url))
-        engine = make_engine(settings.database_url, pool_size=settings.pool_size,
-                             statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
-        # Built here even for several workers: settings problems (a protected resource
-        # without keys) show as messages before any process starts.
-        app = create_app(loaded, engine, settings=settings)
-    except RegistryError as error:
-        _fail(error)
-        return
+    loaded = _load(settings)
+    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
+                         statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+    # Built here even for several workers: settings problems (a protected resource without
+    # keys) show as messages before any process starts.
+    app = _app_or_fail(loaded, engine, settings)
     typer.echo(f"Serving {len(loaded.resources)} resources from {settings.registry}")
     typer.echo(f"Docs: http://{settings.host}:{settings.port}/docs")
     # Our own JSON access log replaces uvicorn's when it is on.
@@ -170,16 +178,8 @@ def openapi(
 ) -> None:
     """Write the OpenAPI document (to stdout, or --output FILE)."""
     settings = _settings(registry, database_url)
-    try:
-        loaded = asyncio.run(load(settings.registry, settings.database_url))
-    except RegistryError as error:
-        _fail(error)
-        return
-    try:
-        app = create_app(loaded, make_engine(settings.database_url), settings=settings)
-    except RegistryError as error:
-        _fail(error)
-        return
+    loaded = _load(settings)
+    app = _app_or_fail(loaded, make_engine(settings.database_url), settings)
     text = json.dumps(app.openapi(), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")

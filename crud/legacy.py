@@ -15,10 +15,8 @@ paging parameters, the status, the header and the encoding differ.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
 import types
-import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -36,6 +34,7 @@ from crud.openapi import PROBLEM_REF
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec, Registry, RegistryError
 from crud.resource import Resource
+from crud.rows import json_default
 from crud.schema import (
     detail_parameters,
     item_model,
@@ -106,13 +105,7 @@ def _default(value: Any) -> Any:
         return epoch_seconds(value)
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, uuid.UUID | bytes):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    return json_default(value)
 
 
 def legacy_dumps(content: Any) -> bytes:

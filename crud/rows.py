@@ -12,12 +12,13 @@ import orjson
 
 from crud.fields import Leaf, ManyField, Node, ObjectNode
 
-__all__ = ["RowShaper", "dumps", "many_values"]
+__all__ = ["RowShaper", "dumps", "json_default", "many_values"]
 
 Builder = Callable[[Sequence[Any], dict[str, list[Any]]], dict[str, Any]]
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What orjson cannot encode by itself: numbers as floats, ids as text."""
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, dt.timedelta):
@@ -29,7 +30,7 @@ def _default(value: Any) -> Any:
 
 def dumps(content: Any) -> bytes:
     # Naive date-times are UTC by this API's convention; say so, as RFC 3339 wants.
-    return orjson.dumps(content, default=_default,
+    return orjson.dumps(content, default=json_default,
                         option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
 
 
