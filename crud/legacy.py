@@ -30,6 +30,7 @@ from crud.binding import IssueCollector
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED
 from crud.errors import PROBLEM_JSON, BadRequest, ParameterError
 from crud.fields import Leaf
+from crud.methods import add_read_route
 from crud.openapi import PROBLEM_REF
 from crud.params import ListRequestParser
 from crud.registry import ApiSpec, LegacySpec, Registry, RegistryError
@@ -269,22 +270,20 @@ def add_legacy_routes(router: APIRouter, endpoints: ResourceEndpoints, options: 
                        "inclusive (page and per_page), whether or not they exist; never a total",
         "schema": {"type": "string"},
     }}
-    router.add_api_route(
-        "", legacy.list_rows, methods=["GET"], operation_id=f"list_{plural}",
+    add_read_route(
+        router, "", legacy.list_rows, operation_id=f"list_{plural}",
         summary=f"List {resource.name} (legacy profile)",
         description=resource.spec.description or "", status_code=206,
         response_model=list[item],  # type: ignore[valid-type]
         responses=_responses(206, range_header),
         openapi_extra={"parameters": _parameters(resource, options, api.max_list_values)},
     )
-    router.add_api_route("", legacy.list_rows, methods=["HEAD"], include_in_schema=False)
     if resource.spec.detail:
         names = ",".join(leaf.name for leaf in resource.primary_key)
-        router.add_api_route(
-            "/{id}", legacy.get_row, methods=["GET"], operation_id=f"get_{resource.singular}",
+        add_read_route(
+            router, "/{id}", legacy.get_row, operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names} (legacy profile)", response_model=item,
             responses=_responses(200, {}),
             openapi_extra={"parameters": detail_parameters(resource)},
         )
-        router.add_api_route("/{id}", legacy.get_row, methods=["HEAD"], include_in_schema=False)
     return router

@@ -32,6 +32,7 @@ from crud.errors import (
 )
 from crud.filtering import build_filter_model, exists_along, filter_criteria, value_type
 from crud.legacy import add_legacy_routes, legacy_options
+from crud.methods import add_read_route
 from crud.openapi import PROBLEM_REF
 from crud.pagination import envelope, page_model, page_params_model
 from crud.paging import (
@@ -269,8 +270,8 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
                    "pattern": f"^({resource.name}|items) ([0-9]+-[0-9]+|\\*)/([0-9]+|\\*)$"},
     }, **openapi_headers(resource)}
     problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
-    router.add_api_route(
-        "", endpoints.list_rows, methods=["GET"], operation_id=f"list_{plural}",
+    add_read_route(
+        router, "", endpoints.list_rows, operation_id=f"list_{plural}",
         summary=f"List {resource.name}", description=resource.spec.description or "",
         response_model=page, responses={**_responses(page, range_header),
                                         **openapi_responses(page, range_header, problem)},
@@ -278,14 +279,12 @@ def build_router(resource: Resource, engine: AsyncEngine, api: ApiSpec) -> APIRo
             *list_parameters(resource, api.max_list_values),
             *openapi_parameters(resource, endpoints.counter.cheaper_kinds)]},
     )
-    router.add_api_route("", endpoints.list_rows, methods=["HEAD"], include_in_schema=False)
     if resource.spec.detail:
         names = ",".join(leaf.name for leaf in resource.primary_key)
-        router.add_api_route(
-            "/{id}", endpoints.get_row, methods=["GET"], operation_id=f"get_{resource.singular}",
+        add_read_route(
+            router, "/{id}", endpoints.get_row, operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names}", response_model=item,
             responses=_responses(item, {}),
             openapi_extra={"parameters": detail_parameters(resource)},
         )
-        router.add_api_route("/{id}", endpoints.get_row, methods=["HEAD"], include_in_schema=False)
     return router
