@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.responses import Response
 
-from crud.budgets import budget_engine, start_budget
+from crud.budgets import budget_engine, is_timeout, start_budget
 from crud.caching import CACHE_HEADERS, NOT_MODIFIED, CachePolicy, not_modified
 from crud.counting import Counter
 from crud.cursors import CursorCodec, cursor_secret
@@ -155,12 +155,6 @@ class ResourceEndpoints:
             for row, key in zip(rows, keys, strict=True)
         ]
 
-    async def count(self, connection: AsyncConnection, plan: ListPlan, returned: int) -> int | None:
-        # Kept for callers of the plain number; the policy lives in crud.counting.
-        total = await self.counter.total(connection, plan, returned=returned,
-                                         position=plan.offset)
-        return total.value
-
     def parse_id(self, raw: str) -> list[Any]:
         parts = raw.split(",") if len(self.pk_adapters) > 1 else [raw]
         if len(parts) != len(self.pk_adapters):
@@ -212,7 +206,7 @@ class _GuardedConnection:
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
         await self.context.__aexit__(exc_type, exc, traceback)
         if isinstance(exc, DBAPIError):
-            if _is_timeout(exc):
+            if is_timeout(exc):
                 raise ServiceUnavailable("The query took longer than this API allows; "
                                          "narrow it with filters or a smaller page.") from exc
             if exc.connection_invalidated:
@@ -228,12 +222,6 @@ def _refuse_query(request: Request) -> None:
             f"Unknown query parameter {', '.join(repr(name) for name in names)}. "
             "A single row takes no query parameters.",
             errors=[ParameterError(name, "unknown parameter") for name in names])
-
-
-def _is_timeout(error: DBAPIError) -> bool:
-    text = f"{type(error.orig).__name__} {error.orig}".lower()
-    return any(marker in text for marker in (
-        "querycancelederror", "statement timeout", "max_statement_time", "interrupted"))
 
 
 def _first_set(value: int | None, default: int | None) -> int | None:
