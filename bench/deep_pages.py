@@ -20,8 +20,8 @@ import httpx
 from sqlalchemy import text
 
 from crud.app import create_app, load
-from crud.cursors import CursorCodec, cursor_secret, fingerprint
-from crud.database import make_engine
+from crud.http.cursors import CursorCodec, cursor_secret, fingerprint
+from crud.sql.database import make_engine
 
 LIST = "/api/v1/koji-builds"
 

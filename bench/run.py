@@ -31,7 +31,7 @@ from bench.report import Report, write_report
 from bench.scenarios import LIST_PATH, PAGE_SIZE, Scenario, scenarios
 from bench.servers import ROOT, Server, baseline_server, generated_server, peak_rss_kib
 from bench.wire import WireProxy
-from crud.database import make_engine
+from crud.sql.database import make_engine
 from resources.demo import drop_schema, load_demo_data
 
 __all__ = ["main"]

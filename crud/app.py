@@ -9,20 +9,20 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crud.auth import guard
-from crud.database import bind_registry, make_engine, reflect, run_blocking
-from crud.errors import install_error_handlers
-from crud.extensions import Extensions, include_routers, resolve_extensions
-from crud.legacy import check_legacy_options
-from crud.mounts import install_mounts
-from crud.openapi import install_openapi
-from crud.operations import Operations
-from crud.registry import Registry, load_registry
-from crud.resource import Resource
-from crud.routing import build_router
-from crud.settings import Settings
-from crud.sources import ReflectedDatabase
-from crud.yamlfile import LocatedData
+from crud.config.registry import Registry, load_registry
+from crud.config.settings import Settings
+from crud.config.yamlfile import LocatedData
+from crud.http.auth import guard
+from crud.http.errors import install_error_handlers
+from crud.http.legacy import check_legacy_options
+from crud.http.openapi import install_openapi
+from crud.http.routing import build_router
+from crud.model.resource import Resource
+from crud.model.sources import ReflectedDatabase
+from crud.ops.extensions import Extensions, include_routers, resolve_extensions
+from crud.ops.mounts import install_mounts
+from crud.ops.operations import Operations
+from crud.sql.database import bind_registry, make_engine, reflect, run_blocking
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
 

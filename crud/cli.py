@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crud.app import LoadedRegistry, create_app, load
-from crud.database import make_engine, missing_tables
-from crud.indexes import LARGE_TABLE_ROWS, index_advice
-from crud.registry import RegistryError, load_registry
-from crud.settings import DEFAULT_DATABASE_URL, Settings
+from crud.config.registry import RegistryError, load_registry
+from crud.config.settings import DEFAULT_DATABASE_URL, Settings
+from crud.sql.database import make_engine, missing_tables
+from crud.sql.indexes import LARGE_TABLE_ROWS, index_advice
 
 __all__ = ["main"]
 

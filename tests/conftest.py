@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crud.app import create_app, load
-from crud.database import make_engine
-from crud.settings import Settings
+from crud.config.settings import Settings
+from crud.sql.database import make_engine
 from resources.demo import load_demo_data
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ import pytest
 from conftest import Api, Database
 
 from crud.app import create_app, load
-from crud.database import make_engine
-from crud.registry import RegistryError, parse_registry
-from crud.settings import Settings
+from crud.config.registry import RegistryError, parse_registry
+from crud.config.settings import Settings
+from crud.sql.database import make_engine
 
 REGISTRY = """\
 api:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from conftest import Api, Database
 
-from crud.caching import CachePolicy, if_none_match
-from crud.settings import Settings
+from crud.config.settings import Settings
+from crud.http.caching import CachePolicy, if_none_match
 
 REGISTRY = """\
 resources:

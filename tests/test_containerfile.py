@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import ROOT
 
-from crud.database import make_engine
-from crud.health import health_router
+from crud.ops.health import health_router
+from crud.sql.database import make_engine
 
 FEDORA_REGISTRIES = ("registry.fedoraproject.org/", "quay.io/fedora/")
 BUILD_TOOLS = ("gcc", "g++", "clang", "make", "-devel", "redhat-rpm-config", "pip wheel")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import Api, Database
 
-from crud.settings import Settings
+from crud.config.settings import Settings
 
 REGISTRY = """\
 resources:

@@ -10,7 +10,7 @@ from bigtables_models import ROWS
 from conftest import Database
 from readings import READINGS, registry, serve
 
-from crud.registry import RegistryError, parse_registry
+from crud.config.registry import RegistryError, parse_registry
 
 # (count policy in the registry, expected total, kind, Content-Range) for ?size=5.
 POLICIES = [

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
-from crud.cursors import Cursor, CursorCodec, seek_predicate
+from crud.http.cursors import Cursor, CursorCodec, seek_predicate
 
 SORTS = [
     pytest.param("", id="default-pk"),

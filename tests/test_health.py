@@ -12,7 +12,7 @@ from conftest import Api, Database
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from crud.settings import Settings
+from crud.config.settings import Settings
 
 REGISTRY = """\
 resources:

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from crud.app import load
 from crud.cli import cli
-from crud.indexes import index_advice
-from crud.registry import load_registry
+from crud.config.registry import load_registry
+from crud.sql.indexes import index_advice
 
 
 async def test_unindexed_sort_and_filter_fields_are_reported(

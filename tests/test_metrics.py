@@ -14,7 +14,7 @@ from conftest import ROOT, Api, Database
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from crud.settings import Settings
+from crud.config.settings import Settings
 
 REGISTRY = """\
 resources:
@@ -92,8 +92,8 @@ async def test_metrics_can_be_turned_off(make_api: Callable[..., Any], tmp_path:
 
 WORKER = """
 import asyncio, sys
-from crud.metrics import Metrics
-from crud.requestlog import RequestRecord
+from crud.ops.metrics import Metrics
+from crud.ops.requestlog import RequestRecord
 metrics = Metrics()
 for _ in range(int(sys.argv[1])):
     metrics(RequestRecord("GET", "/api/v1/koji-builds", 200, 0.01, "koji-builds", "r"))

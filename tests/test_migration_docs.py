@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, Api, Database
 
-from crud.registry import LegacySpec, Mount
+from crud.config.registry import LegacySpec, Mount
 
 DOC = (ROOT / "docs" / "migration.md").read_text(encoding="utf-8")
 # The example names the team's own modules; the tests stand in for them.

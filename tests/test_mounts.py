@@ -10,7 +10,7 @@ import pytest
 from conftest import Api, Database
 
 from crud.app import load
-from crud.registry import RegistryError
+from crud.config.registry import RegistryError
 
 REGISTRY = """
 api:

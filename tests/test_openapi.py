@@ -15,8 +15,8 @@ import pytest_asyncio
 from conftest import ROOT
 
 from crud.app import create_app, load
-from crud.database import make_engine
-from crud.values import MAX_PAGE
+from crud.model.values import MAX_PAGE
+from crud.sql.database import make_engine
 
 Spec = dict[str, Any]
 

@@ -18,9 +18,9 @@ from conftest import ROOT, Database
 from sqlalchemy.ext.asyncio import create_async_engine
 from test_metrics import samples
 
-from crud.operations import Operations
-from crud.registry import parse_registry
-from crud.settings import Settings
+from crud.config.registry import parse_registry
+from crud.config.settings import Settings
+from crud.ops.operations import Operations
 
 # Documented by the README's "Running" section rather than by docs/operations.md.
 DOCUMENTED_IN_README = {"database_url", "registry", "host", "port", "workers", "log_level",

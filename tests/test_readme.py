@@ -41,7 +41,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    from crud.settings import Settings
+    from crud.config.settings import Settings
 
     docs = README + "".join(path.read_text(encoding="utf-8") for path in DOCS.glob("*.md"))
     for name in Settings.model_fields:

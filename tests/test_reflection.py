@@ -33,9 +33,9 @@ from conftest import (
 from sqlalchemy import create_engine, inspect, text
 
 from crud.app import create_app, load
-from crud.database import make_engine
-from crud.registry import RegistryError
-from crud.sources import ReflectedDatabase
+from crud.config.registry import RegistryError
+from crud.model.sources import ReflectedDatabase
+from crud.sql.database import make_engine
 
 BLOB = {"sqlite": "BLOB", "postgresql": "BYTEA", "mariadb": "LONGBLOB"}
 # A literal, because aiomysql cannot escape bytes parameters with current PyMySQL.

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from crud.app import load
-from crud.registry import RegistryError
+from crud.config.registry import RegistryError
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """\

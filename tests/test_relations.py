@@ -14,7 +14,7 @@ DERIVED = ("pr_id", "branch_name", "release", "project_url", "repo_namespace", "
 
 async def reference_derived(database: Database, build_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The derived fields computed the way the old Flask API did: one object at a time."""
-    from crud.database import make_engine
+    from crud.sql.database import make_engine
 
     engine = make_engine(database.url)
     result: dict[int, dict[str, Any]] = {}

@@ -14,8 +14,8 @@ import pytest
 from conftest import Api, Database
 from fastapi import Request, Response
 
-from crud.requestlog import request_id_from
-from crud.settings import Settings
+from crud.config.settings import Settings
+from crud.ops.requestlog import request_id_from
 
 REGISTRY = """\
 resources:

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, Api, Database
 from starlette.datastructures import QueryParams
 
-from crud.routing import ResourceEndpoints
+from crud.http.routing import ResourceEndpoints
 
 # Each pair: the same shape (filters, search, order) with different values and offsets.
 SAME_SHAPE = [

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import ROOT
 
-from crud.database import make_engine
+from crud.sql.database import make_engine
 from resources.demo import load_demo_data
 
 STARTUP_SECONDS = 60

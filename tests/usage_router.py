@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crud.extensions import app_engine
+from crud.ops.extensions import app_engine
 from resources.models import KojiBuildTargetModel
 
 __all__ = ["not_a_router", "router"]

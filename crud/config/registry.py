@@ -1,0 +1,340 @@
+"""The registry file: YAML parsed once into frozen, validated models.
+
+Only the shape is checked here (types, unknown keys, names). Whether a column or a
+relationship exists is checked against the models or the live database by
+``crud.model.binding``; both stages report into the same ``RegistryError`` with file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crud.config.yamlfile import LocatedData, parse_yaml
+
+__all__ = [
+    "ApiSpec",
+    "AuthKind",
+    "CacheSpec",
+    "CountPolicy",
+    "ExpressionSource",
+    "FieldSpec",
+    "LegacySpec",
+    "Mount",
+    "Profile",
+    "Registry",
+    "RegistryError",
+    "RegistryIssue",
+    "ResourceSpec",
+    "load_registry",
+    "parse_registry",
+]
+
+OPERATOR_NAMES = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull")
+Operator = Literal["eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull"]
+CountKind = Literal["exact", "estimated", "none"]
+AuthKind = Literal["none", "api_key", "bearer"]
+Profile = Literal["standard", "legacy"]
+_RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_API_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExpressionSource(Spec):
+    expression: str = Field(description="'package.module:function' returning a SQL expression")
+
+
+class FieldSpec(Spec):
+    """One exposed field. ``source`` is a column, a dotted path or an expression."""
+
+    source: str | ExpressionSource | None = None
+    description: str | None = None
+    fields: dict[str, FieldSpec] | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    # For columns the database does not type (SQLite view expressions, unknown types).
+    type: Literal["string", "integer", "number", "boolean", "date", "datetime"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        # `name:` (same column) and `name: column` are the everyday spellings.
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            return {"source": value}
+        return value
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _nested_short_forms(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: ({} if item is None else item) for key, item in value.items()}
+        return value
+
+
+class CountPolicy(Spec):
+    """How a list's ``total`` is computed; see the README's count section."""
+
+    kind: CountKind = "exact"
+    cap: Annotated[int, Field(ge=1)] | None = None
+    timeout_ms: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": value}
+        if isinstance(value, dict) and "capped" in value:
+            rest = {key: item for key, item in value.items() if key != "capped"}
+            return {"kind": "exact", "cap": value["capped"], **rest}
+        return value
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> CountPolicy:
+        # Settings that a policy would silently ignore are mistakes in the file.
+        if self.timeout_ms is not None and (self.kind != "exact" or self.cap is not None):
+            raise ValueError("timeout_ms applies to exact counts only "
+                             "(e.g. count: {kind: exact, timeout_ms: 500})")
+        if self.cap is not None and self.kind == "none":
+            raise ValueError("a count of kind 'none' has no cap; use {capped: N} or drop cap")
+        return self
+
+
+class CacheSpec(Spec):
+    """HTTP caching of a resource's responses; see docs/operations.md."""
+
+    max_age: Annotated[int, Field(ge=0)]
+
+
+class LegacySpec(Spec):
+    """Options of the ``legacy`` profile (the old API's wire contract); docs/migration.md."""
+
+    unit: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$",
+                             description="Content-Range unit; the resource name by default")
+    per_page: Annotated[int, Field(ge=1)] = 10
+    per_page_values: list[Annotated[int, Field(ge=1)]] | None = None
+
+    @model_validator(mode="after")
+    def _default_is_allowed(self) -> LegacySpec:
+        if self.per_page_values is not None and self.per_page not in self.per_page_values:
+            raise ValueError(f"per_page {self.per_page} must be one of per_page_values")
+        return self
+
+
+class ResourceSpec(Spec):
+    model: str | None = None
+    table: str | None = None
+    db_schema: str | None = Field(default=None, alias="schema")
+    description: str | None = None
+    primary_key: str | list[str] | None = None
+    fields: dict[str, FieldSpec]
+    filters: dict[str, list[Operator]] = Field(default_factory=dict)
+    search: list[str] = Field(default_factory=list)
+    sort: list[str] = Field(default_factory=list)
+    default_sort: list[str] = Field(default_factory=list)
+    detail: bool = True
+    page_size: Annotated[int, Field(ge=1)] | None = None
+    max_page_size: Annotated[int, Field(ge=1)] | None = None
+    count: CountPolicy | None = None
+    max_offset: Annotated[int, Field(ge=0)] | None = None
+    statement_timeout_ms: Annotated[int, Field(ge=1)] | None = None
+    auth: AuthKind | None = None
+    cache: CacheSpec | None = None
+    profile: Profile | None = None
+    legacy: LegacySpec | None = None
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _field_short_forms(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: ({} if item is None else item) for key, item in value.items()}
+        return value
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filter_short_forms(cls, value: Any) -> Any:
+        # `status: eq` and `status: [eq, in]` are both fine; `status:` means eq.
+        if isinstance(value, dict):
+            return {
+                key: ["eq"] if ops is None else [ops] if isinstance(ops, str) else ops
+                for key, ops in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ResourceSpec:
+        if (self.model is None) == (self.table is None):
+            raise ValueError("give exactly one of 'model' (module:Class) or 'table' (reflected)")
+        return self
+
+    @property
+    def primary_key_columns(self) -> list[str] | None:
+        if self.primary_key is None:
+            return None
+        return [self.primary_key] if isinstance(self.primary_key, str) else self.primary_key
+
+
+class ApiSpec(Spec):
+    prefix: str = "/api/v1"
+    title: str = "crud API"
+    version: str = "1.0.0"
+    description: str | None = None
+    page_size: Annotated[int, Field(ge=1)] = 20
+    max_page_size: Annotated[int, Field(ge=1)] = 100
+    count: CountPolicy = CountPolicy()
+    max_offset: Annotated[int, Field(ge=0)] | None = None
+    statement_timeout_ms: Annotated[int, Field(ge=1)] | None = 10_000
+    max_list_values: Annotated[int, Field(ge=1, le=10_000)] = 100
+    max_query_length: Annotated[int, Field(ge=64)] = 4096
+    auth: AuthKind = "none"
+    profile: Profile = "standard"
+    legacy: LegacySpec = LegacySpec()
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        if value and (not value.startswith("/") or value.endswith("/")):
+            raise ValueError("must start with '/' and not end with one, e.g. /api/v1")
+        return value
+
+
+class Mount(Spec):
+    """An existing application served under ``path``: ``wsgi: module:app`` or ``asgi: ...``."""
+
+    path: str
+    wsgi: str | None = None
+    asgi: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_shape(cls, value: str) -> str:
+        if not value.startswith("/") or (value != "/" and value.endswith("/")):
+            raise ValueError("must start with '/' and not end with one, e.g. /api")
+        return value
+
+    @model_validator(mode="after")
+    def _one_app(self) -> Mount:
+        if (self.wsgi is None) == (self.asgi is None):
+            raise ValueError("give exactly one of 'wsgi' or 'asgi' (module:attribute)")
+        return self
+
+    @property
+    def reference(self) -> str:
+        return self.wsgi or self.asgi or ""
+
+
+class Registry(Spec):
+    api: ApiSpec = ApiSpec()
+    resources: dict[str, ResourceSpec]
+    mounts: list[Mount] = Field(default_factory=list)
+    routers: list[str] = Field(default_factory=list)
+
+    @field_validator("resources")
+    @classmethod
+    def _resource_names(cls, value: dict[str, ResourceSpec]) -> dict[str, ResourceSpec]:
+        for name, spec in value.items():
+            if not _RESOURCE_NAME.match(name):
+                raise ValueError(f"resource name {name!r} must be lowercase letters, digits, - or _")
+            for field_name in _all_field_names(spec.fields):
+                if not _API_NAME.match(field_name) or "__" in field_name:
+                    raise ValueError(
+                        f"{name}: field name {field_name!r} must be a letters/digits/_ identifier "
+                        "without '__' (the operator separator)"
+                    )
+        return value
+
+
+def _all_field_names(fields: dict[str, FieldSpec]) -> list[str]:
+    names = list(fields)
+    for spec in fields.values():
+        if spec.fields:
+            names.extend(_all_field_names(spec.fields))
+    return names
+
+
+class RegistryIssue(BaseModel):
+    """One problem found in the registry, located in the file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.key}: {self.message}"
+
+
+class RegistryError(Exception):
+    """The registry cannot be served; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[RegistryIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(issue) for issue in issues))
+
+
+def load_registry(path: Path) -> tuple[Registry, LocatedData]:
+    """Parse and validate ``path``; raise ``RegistryError`` listing every problem."""
+    if not path.exists():
+        raise RegistryError([RegistryIssue(path=str(path), line=None, key="file",
+                                           message="not found (pass --registry or set CRUD_REGISTRY)")])
+    return parse_registry(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_registry(text: str, path: str = "registry.yaml") -> tuple[Registry, LocatedData]:
+    try:
+        located = parse_yaml(text)
+    except Exception as error:  # yaml.YAMLError carries its own mark
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise RegistryError(
+            [RegistryIssue(path=path, line=line, key="yaml", message=str(error).splitlines()[0])]
+        ) from None
+    issues = [
+        RegistryIssue(path=path, line=problem.line, key="yaml", message=problem.message)
+        for problem in located.problems
+    ]
+    if not isinstance(located.data, dict):
+        issues.append(RegistryIssue(path=path, line=1, key="registry",
+                                    message="expected a mapping with 'resources:'"))
+        raise RegistryError(issues)
+    try:
+        registry = Registry.model_validate(located.data)
+    except ValidationError as error:
+        issues.extend(_located_issues(error, located, path))
+        registry = None
+    if issues or registry is None:
+        raise RegistryError(issues)
+    return registry, located
+
+
+def _located_issues(error: ValidationError, located: LocatedData, path: str) -> list[RegistryIssue]:
+    issues = []
+    for entry in error.errors():
+        location = tuple(part for part in entry["loc"] if not _is_union_tag(part))
+        message = entry["msg"].removeprefix("Value error, ")
+        if entry["type"] == "extra_forbidden":
+            message = f"unknown key {location[-1]!r}"
+        issues.append(RegistryIssue(
+            path=path,
+            line=located.line_of(location),
+            key=".".join(str(part) for part in location) or "registry",
+            message=message,
+        ))
+    return issues
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic names union branches in locations ("str", "ExpressionSource"); files don't.
+    return isinstance(part, str) and (part in {"str", "ExpressionSource", "list[str]"}
+                                      or part.startswith(("function-", "constrained-")))

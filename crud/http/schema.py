@@ -1,0 +1,162 @@
+"""Typed models and OpenAPI parameters generated from a bound resource.
+
+Response models come from ``pydantic.create_model``; query parameters are documented from
+the same types the parser validates with, so the spec and the behaviour cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field, TypeAdapter, create_model
+
+from crud.http.filtering import value_type
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.resource import Resource
+from crud.model.values import MAX_PAGE, MAX_SEARCH_LENGTH, NO_NUL_SCHEMA
+
+__all__ = ["PROBLEM_SCHEMA", "detail_parameters", "item_model", "list_parameters", "model_name"]
+
+
+def model_name(resource: Resource, *suffix: str) -> str:
+    words = [*resource.singular.split("_"), *suffix]
+    return "".join(word[:1].upper() + word[1:] for word in words if word)
+
+
+def item_model(resource: Resource) -> type[BaseModel]:
+    return _object_model(model_name(resource), resource.nodes)
+
+
+def _object_model(name: str, nodes: Sequence[Node]) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for index, node in enumerate(nodes):
+        key = node.api_path[-1]
+        field = Field(description=node.description)
+        if _shadows_base_model(key):
+            # Columns of legacy tables are called "copy", "json" or "model_config"; pydantic
+            # refuses such field names, but an alias puts them in the schema unchanged.
+            field = Field(alias=key, description=node.description)
+            key = f"x{index}_{key}"
+        fields[key] = (_node_type(name, node), field)
+    model: type[BaseModel] = create_model(name, **fields)
+    return model
+
+
+def _shadows_base_model(name: str) -> bool:
+    return hasattr(BaseModel, name) or name.startswith("model_")
+
+
+def _node_type(owner: str, node: Node) -> Any:
+    child_name = owner + "".join(part.title() for part in node.api_path[-1].split("_"))
+    if isinstance(node, Leaf):
+        return _leaf_type(node)
+    if isinstance(node, ManyField):
+        if node.scalar:
+            return list[_leaf_type(node.leaves[0])]  # type: ignore[misc]
+        return list[_object_model(child_name, node.leaves)]  # type: ignore[misc]
+    assert isinstance(node, ObjectNode)
+    return _object_model(child_name, node.children)
+
+
+def _leaf_type(leaf: Leaf) -> Any:
+    python_type = leaf.info.python_type
+    if leaf.info.kind == "json" or not leaf.nullable:
+        return python_type
+    return python_type | None
+
+
+def _schema(python_type: Any) -> dict[str, Any]:
+    return TypeAdapter(python_type).json_schema()
+
+
+def list_parameters(resource: Resource, max_list_values: int) -> list[dict[str, Any]]:
+    """OpenAPI parameter objects for every query parameter a list accepts."""
+    parameters = [
+        _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+               "Page number, from 1"),
+        _query("size", {"type": "integer", "minimum": 1, "maximum": resource.max_page_size,
+                        "default": resource.page_size},
+               f"Rows per page, 1 to {resource.max_page_size}"),
+    ]
+    if resource.sort:
+        choices = [f"{prefix}{name}" for name in resource.sort for prefix in ("", "-")]
+        default = ",".join(f"{'-' if desc else ''}{key.name}" for key, desc in resource.default_sort)
+        parameters.append(_query(
+            "order_by", {"type": "array", "items": {"type": "string", "enum": choices},
+                         "minItems": 1, "maxItems": len(resource.sort), "uniqueItems": True},
+            "Comma-separated sort keys, each at most once; '-' sorts descending. "
+            "The primary key is always "
+            f"added last as a tie-breaker.{f' Default: {default}.' if default else ''}",
+            explode=False))
+    if resource.search:
+        fields = ", ".join(leaf.name for leaf in resource.search)
+        parameters.append(_query(
+            "search", {**NO_NUL_SCHEMA, "maxLength": MAX_SEARCH_LENGTH},
+            f"Case-insensitive text match in any of: {fields}. % and _ match literally."))
+    for name, param in resource.filters.items():
+        parameters.append(_filter_parameter(name, param.leaf, param.operator.shape,
+                                            param.operator.description, max_list_values))
+    return parameters
+
+
+def detail_parameters(resource: Resource) -> list[dict[str, Any]]:
+    """The ``id`` path parameter, typed as the primary key (comma-joined when composite)."""
+    names = [leaf.name for leaf in resource.primary_key]
+    if len(names) == 1:
+        schema = _schema(value_type(resource.primary_key[0]))
+        description = f"The {names[0]} of the row"
+    else:
+        schema = {"type": "string"}
+        description = f"The primary key as comma-separated values: {','.join(names)}"
+    return [{"name": "id", "in": "path", "required": True, "schema": schema,
+             "description": description}]
+
+
+def _filter_parameter(name: str, leaf: Leaf, shape: str, meaning: str,
+                      max_list_values: int) -> dict[str, Any]:
+    about = f"{leaf.description}. " if leaf.description else ""
+    description = f"{about}Filter: {leaf.name} {meaning}."
+    if shape == "bool":
+        return _query(name, {"type": "boolean"}, description)
+    if shape == "pattern":
+        return _query(name, NO_NUL_SCHEMA, description)
+    item = _schema(value_type(leaf))
+    if shape == "list":
+        schema = {"type": "array", "items": item, "minItems": 1, "maxItems": max_list_values}
+        return _query(name, schema, description, explode=False)
+    return _query(name, item, description)
+
+
+def _query(name: str, schema: dict[str, Any], description: str,
+           *, explode: bool | None = None) -> dict[str, Any]:
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": False,
+                                 "schema": schema, "description": description}
+    if explode is not None:
+        parameter["style"] = "form"
+        parameter["explode"] = explode
+    return parameter
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["parameter", "message"],
+                "properties": {"parameter": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}

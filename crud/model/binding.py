@@ -1,0 +1,391 @@
+"""Check a resource spec against its tables and bind it into a ``Resource``.
+
+Every problem is collected, located in the registry file and given a hint (the closest
+valid name at that step), so a user fixes all of them in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect as pyinspect
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import MANYTOONE, configure_mappers
+from sqlalchemy.sql.elements import ColumnElement
+
+from crud.config.registry import ExpressionSource, FieldSpec, RegistryIssue, ResourceSpec
+from crud.config.yamlfile import LocatedData
+from crud.model.coltypes import declared_type, type_info, unsupported_reason
+from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode
+from crud.model.operators import OPERATORS, param_name
+from crud.model.resource import FilterParam, Resource, SortKey
+from crud.model.sources import Entity, import_object
+
+__all__ = ["IssueCollector", "bind_resource", "hint"]
+
+RESERVED_PARAMETERS = frozenset({"page", "size", "order_by", "search", "cursor", "count"})
+
+
+def hint(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if choices:
+        return f" (valid: {', '.join(sorted(choices))})"
+    return ""
+
+
+@dataclass
+class IssueCollector:
+    path: str
+    located: LocatedData
+    issues: list[RegistryIssue] = field(default_factory=list)
+
+    def add(self, location: tuple[str | int, ...], message: str) -> None:
+        self.issues.append(RegistryIssue(
+            path=self.path,
+            line=self.located.line_of(location),
+            key=".".join(str(part) for part in location),
+            message=message,
+        ))
+
+
+class _Binder:
+    """Walks one resource spec; records issues instead of stopping at the first."""
+
+    def __init__(self, name: str, spec: ResourceSpec, entity: Entity,
+                 collector: IssueCollector) -> None:
+        self.name = name
+        self.spec = spec
+        self.entity = entity
+        self.collector = collector
+        self.where: tuple[str | int, ...] = ("resources", name)
+        self.labels = (f"c{index}" for index in range(10_000))
+        self.declared = frozenset(_declared(spec.fields))
+
+    def unknown(self, location: tuple[str | int, ...], api_name: str, leaves: dict[str, Leaf]) -> None:
+        # A declared field that failed to bind was reported already; say nothing twice.
+        if api_name not in self.declared:
+            self.issue(location, f"unknown field {api_name!r}{hint(api_name, list(leaves))}")
+
+    def issue(self, location: tuple[str | int, ...], message: str) -> None:
+        self.collector.add((*self.where, *location), message)
+
+    # -- fields ---------------------------------------------------------------------------
+
+    def bind_nodes(self, fields: dict[str, FieldSpec], prefix: tuple[str, ...],
+                   base_hops: tuple[Hop, ...], at: Entity) -> list[Node]:
+        nodes: list[Node] = []
+        for api_name, spec in fields.items():
+            node = self.bind_node(api_name, spec, prefix, base_hops, at)
+            if node is not None:
+                nodes.append(node)
+        return nodes
+
+    def bind_node(self, api_name: str, spec: FieldSpec, prefix: tuple[str, ...],
+                  base_hops: tuple[Hop, ...], at: Entity) -> Node | None:
+        api_path = (*prefix, api_name)
+        location = ("fields", *_spec_location(api_path))
+        if spec.type is not None and (spec.fields is not None
+                                      or isinstance(spec.source, ExpressionSource)):
+            self.issue((*location, "type"), "'type:' declares a column's type; objects and "
+                                            "expressions have their own")
+            return None
+        if isinstance(spec.source, ExpressionSource):
+            if spec.fields:
+                self.issue(location, "an expression field cannot have nested 'fields'")
+                return None
+            return self.bind_expression(api_path, spec, location)
+        dotted = spec.source if spec.source is not None else (None if spec.fields else api_name)
+        steps = dotted.split(".") if dotted else []
+        if spec.fields is not None:
+            return self.bind_object(api_path, spec, steps, base_hops, at, location)
+        return self.bind_column_path(api_path, spec, steps, base_hops, at, location)
+
+    def bind_object(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
+                    base_hops: tuple[Hop, ...], at: Entity,
+                    location: tuple[str | int, ...]) -> Node | None:
+        assert spec.fields is not None
+        hops = self.walk(steps, at, (*location, "source"), allow_column=False)
+        if hops is None:
+            return None
+        all_hops = (*base_hops, *hops)
+        target = all_hops[-1].target if all_hops else self.entity
+        if any(hop.to_many for hop in hops):
+            return self.bind_many_objects(api_path, spec, all_hops, target, location)
+        children = self.bind_nodes(spec.fields, api_path, all_hops, target)
+        return ObjectNode(api_path=api_path, children=tuple(children),
+                          description=spec.description)
+
+    def bind_many_objects(self, api_path: tuple[str, ...], spec: FieldSpec,
+                          hops: tuple[Hop, ...], target: Entity,
+                          location: tuple[str | int, ...]) -> ManyField | None:
+        assert spec.fields is not None
+        leaves = []
+        for sub_name, sub_spec in spec.fields.items():
+            column = sub_spec.source if isinstance(sub_spec.source, str) else sub_name
+            sub_location = (*location, "fields", sub_name)
+            if sub_spec.fields is not None or isinstance(sub_spec.source, ExpressionSource):
+                self.issue(sub_location, "items of a to-many list can only be plain columns")
+                continue
+            leaf = self.column_leaf((*api_path, sub_name), sub_spec, hops, target, column,
+                                    sub_location)
+            if leaf is not None:
+                leaves.append(leaf)
+        if not leaves:
+            return None
+        return ManyField(api_path=api_path, hops=hops, leaves=tuple(leaves), scalar=False,
+                         limit=spec.limit, description=spec.description)
+
+    def bind_column_path(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
+                         base_hops: tuple[Hop, ...], at: Entity,
+                         location: tuple[str | int, ...]) -> Node | None:
+        *relations, column = steps
+        hops = self.walk(relations, at, (*location, "source"), allow_column=True)
+        if hops is None:
+            return None
+        all_hops = (*base_hops, *hops)
+        target = all_hops[-1].target if all_hops else self.entity
+        leaf = self.column_leaf(api_path, spec, all_hops, target, column, (*location, "source"))
+        if leaf is None or not leaf.to_many:
+            return leaf
+        return ManyField(api_path=api_path, hops=all_hops, leaves=(leaf,), scalar=True,
+                         limit=spec.limit, description=spec.description)
+
+    def column_leaf(self, api_path: tuple[str, ...], spec: FieldSpec, hops: tuple[Hop, ...],
+                    target: Entity, column: str,
+                    location: tuple[str | int, ...]) -> Leaf | None:
+        key = target.column_key(column)
+        if key is None:
+            choices = target.column_names() + target.relationship_names()
+            self.issue(location, f"{target.label} has no column {column!r}{hint(column, choices)}")
+            return None
+        sql_column = target.column(key)
+        info, sql_type = type_info(sql_column.type), sql_column.type
+        if spec.type is not None:
+            info, sql_type = declared_type(spec.type)
+        if info is None:
+            self.issue(location, f"column {column!r} of {target.label} "
+                                 f"{unsupported_reason(sql_column.type)}")
+            return None
+        # A to-many hop makes a list (empty when nothing links), not a null item.
+        nullable = bool(sql_column.nullable) or any(
+            self.hop_nullable(hop) for hop in hops if not hop.to_many)
+        return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
+                    expression=None, info=info, sql_type=sql_type, nullable=nullable,
+                    description=spec.description)
+
+    @staticmethod
+    def hop_nullable(hop: Hop) -> bool:
+        # A many-to-one link is optional when a local foreign-key column is nullable;
+        # a one-to-one link from the other side may always be missing.
+        relationship = hop.owner.relationship(hop.name)
+        if relationship is None or relationship.direction is not MANYTOONE:
+            return True
+        return any(bool(local.nullable) for local, _ in relationship.local_remote_pairs or ())
+
+    def bind_expression(self, api_path: tuple[str, ...], spec: FieldSpec,
+                        location: tuple[str | int, ...]) -> Leaf | None:
+        assert isinstance(spec.source, ExpressionSource)
+        where = (*location, "source", "expression")
+        try:
+            function = import_object(spec.source.expression)
+            expression = _call_expression(function, self.entity)
+        except Exception as error:  # the user's function: report, never crash startup
+            self.issue(where, _first_arg(error))
+            return None
+        if not isinstance(expression, ColumnElement):
+            self.issue(where, f"returned {type(expression).__name__}, expected a SQL column "
+                              "expression (use .scalar_subquery() for a select)")
+            return None
+        info = type_info(expression.type)
+        if info is None:
+            self.issue(where, "the expression has no JSON-compatible type; wrap it in "
+                              "sqlalchemy.type_coerce(expr, Integer) or similar")
+            return None
+        return Leaf(api_path=api_path, label=next(self.labels), hops=(), column_key=None,
+                    expression=expression, info=info, sql_type=expression.type, nullable=True,
+                    description=spec.description)
+
+    def walk(self, steps: list[str], at: Entity, location: tuple[str | int, ...],
+             *, allow_column: bool) -> tuple[Hop, ...] | None:
+        hops: list[Hop] = []
+        for step in steps:
+            relationship = at.relationship(step)
+            if relationship is None:
+                valid = at.relationship_names()
+                what = "relationship" if valid or not allow_column else "relationship (it has none)"
+                self.issue(location, f"{at.label} has no {what} {step!r}{hint(step, valid)}")
+                return None
+            target = at.related(relationship)
+            hops.append(Hop(name=step, owner=at, target=target,
+                            to_many=bool(relationship.uselist)))
+            at = target
+        return tuple(hops)
+
+
+def _declared(fields: dict[str, FieldSpec], prefix: str = "") -> Iterator[str]:
+    for name, spec in fields.items():
+        yield prefix + name
+        if spec.fields:
+            yield from _declared(spec.fields, f"{prefix}{name}.")
+
+
+def _spec_location(api_path: tuple[str, ...]) -> Iterator[str]:
+    yield api_path[0]
+    for part in api_path[1:]:
+        yield "fields"
+        yield part
+
+
+def _call_expression(function: Callable[..., Any], entity: Entity) -> Any:
+    parameters = pyinspect.signature(function).parameters
+    return function(entity.table) if parameters else function()
+
+
+def _first_arg(error: Exception) -> str:
+    return str(error.args[0]) if error.args else type(error).__name__
+
+
+def _flatten(nodes: Sequence[Node]) -> Iterator[Leaf]:
+    for node in nodes:
+        if isinstance(node, Leaf):
+            yield node
+        elif isinstance(node, ManyField):
+            yield from node.leaves
+        else:
+            yield from _flatten(node.children)
+
+
+def _many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
+    for node in nodes:
+        if isinstance(node, ManyField):
+            yield node
+        elif isinstance(node, ObjectNode):
+            yield from _many_fields(node.children)
+
+
+# -- the whole resource -------------------------------------------------------------------
+
+
+def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: IssueCollector,
+                  *, page_size: int, max_page_size: int) -> Resource | None:
+    configure_mappers()
+    before = len(collector.issues)
+    binder = _Binder(name, spec, entity, collector)
+    nodes = binder.bind_nodes(spec.fields, (), (), entity)
+    leaves = {leaf.name: leaf for leaf in _flatten(nodes)}
+    primary_key = _bind_primary_key(binder, leaves)
+    filters = _bind_filters(binder, leaves)
+    search = _bind_search(binder, leaves)
+    sort = _bind_sort(binder, leaves)
+    default_sort = _bind_default_sort(binder, sort, primary_key)
+    if len(collector.issues) > before or primary_key is None:
+        return None
+    return Resource(
+        name=name, spec=spec, entity=entity, nodes=tuple(nodes), leaves=leaves,
+        many_fields=tuple(_many_fields(nodes)), primary_key=tuple(primary_key),
+        filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
+        page_size=min(spec.page_size or page_size, spec.max_page_size or max_page_size),
+        max_page_size=spec.max_page_size or max_page_size,
+    )
+
+
+def _bind_primary_key(binder: _Binder, leaves: dict[str, Leaf]) -> list[Leaf] | None:
+    spec, entity = binder.spec, binder.entity
+    columns = spec.primary_key_columns or entity.primary_key()
+    if not columns:
+        binder.issue(("primary_key",) if spec.primary_key else ("table",),
+                     f"{entity.label} has no primary key; name one with 'primary_key:' "
+                     "(a column or a list of columns that identify a row)")
+        return None
+    exposed = {leaf.column_key: leaf for leaf in leaves.values()
+               if not leaf.hops and leaf.column_key is not None}
+    result = []
+    for column in columns:
+        key = entity.column_key(column)
+        if key is None:
+            binder.issue(("primary_key",), f"{entity.label} has no column {column!r}"
+                                           f"{hint(column, entity.column_names())}")
+        elif key not in exposed:
+            binder.issue(("fields",), f"primary key column {column!r} must be exposed as a field "
+                                      "(it identifies rows in URLs and cursors)")
+        else:
+            result.append(exposed[key])
+    return result if len(result) == len(columns) else None
+
+
+def _bind_filters(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, FilterParam]:
+    filters: dict[str, FilterParam] = {}
+    for api_name, operators in binder.spec.filters.items():
+        leaf = leaves.get(api_name)
+        if leaf is None:
+            binder.unknown(("filters", api_name), api_name, leaves)
+            continue
+        for index, operator in enumerate(dict.fromkeys(operators)):
+            spec = OPERATORS[operator]
+            if leaf.info.kind not in spec.kinds:
+                fits = [name for name, op in OPERATORS.items() if leaf.info.kind in op.kinds]
+                binder.issue(("filters", api_name, index),
+                             f"operator {operator!r} does not apply to {leaf.info.kind} field "
+                             f"{api_name!r} (valid: {', '.join(fits)})")
+                continue
+            name = param_name(api_name, operator)
+            if name in RESERVED_PARAMETERS:
+                binder.issue(("filters", api_name),
+                             f"filter {name!r} clashes with the reserved query parameter {name!r}")
+                continue
+            filters[name] = FilterParam(name=name, leaf=leaf, operator=spec,
+                                        internal=f"f{len(filters)}{spec.suffix}")
+    return filters
+
+
+def _bind_search(binder: _Binder, leaves: dict[str, Leaf]) -> list[Leaf]:
+    result = []
+    for index, api_name in enumerate(binder.spec.search):
+        leaf = leaves.get(api_name)
+        if leaf is None:
+            binder.unknown(("search", index), api_name, leaves)
+        elif leaf.info.kind != "string":
+            binder.issue(("search", index), f"search works on text fields; {api_name!r} is "
+                                            f"{leaf.info.kind}")
+        else:
+            result.append(leaf)
+    return result
+
+
+def _bind_sort(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, SortKey]:
+    sort: dict[str, SortKey] = {}
+    for index, api_name in enumerate(binder.spec.sort):
+        leaf = leaves.get(api_name)
+        if leaf is None:
+            binder.unknown(("sort", index), api_name, leaves)
+        elif leaf.to_many or leaf.info.kind == "json":
+            binder.issue(("sort", index), f"cannot sort by {api_name!r}: "
+                                          f"{'a to-many list' if leaf.to_many else 'a JSON value'}")
+        else:
+            sort[api_name] = SortKey(leaf=leaf)
+    return sort
+
+
+def _bind_default_sort(binder: _Binder, sort: dict[str, SortKey],
+                       primary_key: list[Leaf] | None) -> list[tuple[SortKey, bool]]:
+    allowed = dict(sort)
+    for leaf in primary_key or ():
+        allowed.setdefault(leaf.name, SortKey(leaf=leaf))
+    result = []
+    for index, item in enumerate(binder.spec.default_sort):
+        descending = item.startswith("-")
+        name = item.lstrip("+-")
+        if name not in allowed and name in binder.declared and name not in binder.spec.sort:
+            binder.issue(("default_sort", index), f"{name!r} is not a sort key; add it to 'sort'")
+        elif name not in allowed and name in binder.declared:
+            continue
+        elif name not in allowed:
+            binder.issue(("default_sort", index),
+                         f"{name!r} is not a sort key{hint(name, list(allowed))}; add it to 'sort'")
+        else:
+            result.append((allowed[name], descending))
+    return result

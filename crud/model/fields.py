@@ -1,0 +1,99 @@
+"""Bound fields: what each registry field turned into once checked against the tables.
+
+A ``Leaf`` is one scalar value reached from the base table through zero or more
+relationship hops (or computed by a SQL expression). Objects group leaves; a ``ManyField``
+lists values from a to-many relationship. These are plain frozen data: the statement
+builders in ``crud.sql.query`` read them, nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+from crud.model.coltypes import TypeInfo
+from crud.model.sources import Entity
+
+__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode"]
+
+
+@dataclass(frozen=True, eq=False)
+class Hop:
+    """One step along a relationship: ``owner.<name>`` leads to ``target``."""
+
+    name: str
+    owner: Entity
+    target: Entity
+    to_many: bool
+
+    def __repr__(self) -> str:
+        arrow = "->*" if self.to_many else "->"
+        return f"Hop({self.owner.label}.{self.name} {arrow} {self.target.label})"
+
+
+@dataclass(frozen=True, eq=False)
+class Leaf:
+    """One scalar value of a row, named by its API path (``("project", "url")``)."""
+
+    api_path: tuple[str, ...]
+    label: str
+    hops: tuple[Hop, ...]
+    column_key: str | None
+    expression: ColumnElement[Any] | None
+    info: TypeInfo
+    sql_type: TypeEngine[Any]
+    nullable: bool
+    description: str | None
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.api_path)
+
+    @property
+    def to_many(self) -> bool:
+        return any(hop.to_many for hop in self.hops)
+
+    @property
+    def entity_path(self) -> tuple[str, ...]:
+        return tuple(hop.name for hop in self.hops)
+
+    def __repr__(self) -> str:
+        return f"Leaf({self.name!r}, hops={self.entity_path}, column={self.column_key!r})"
+
+
+@dataclass(frozen=True, eq=False)
+class ManyField:
+    """Values from a to-many relationship: a list of scalars, or of small objects."""
+
+    api_path: tuple[str, ...]
+    hops: tuple[Hop, ...]
+    leaves: tuple[Leaf, ...]
+    scalar: bool
+    limit: int
+    description: str | None
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.api_path)
+
+    def __repr__(self) -> str:
+        return f"ManyField({self.name!r}, scalar={self.scalar}, limit={self.limit})"
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectNode:
+    """A nested object grouping other fields (``project: {fields: {...}}``)."""
+
+    api_path: tuple[str, ...]
+    children: tuple[Node, ...]
+    description: str | None
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.api_path)
+
+
+Node = Leaf | ManyField | ObjectNode

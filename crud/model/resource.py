@@ -1,0 +1,75 @@
+"""A bound resource: the registry's entry checked against its tables, ready to serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crud.config.registry import ResourceSpec
+from crud.model.fields import Leaf, ManyField, Node
+from crud.model.operators import OperatorSpec
+from crud.model.sources import Entity
+
+__all__ = ["FilterParam", "Resource", "SortKey"]
+
+
+@dataclass(frozen=True, eq=False)
+class FilterParam:
+    """One query parameter such as ``status__in``: a field, an operator and an internal name.
+
+    ``internal`` (``f3__in``) is what the fastapi-filter model calls the field, so that API
+    names clashing with its attributes (``filter``, ``sort``) or containing ``__`` are safe.
+    """
+
+    name: str
+    leaf: Leaf
+    operator: OperatorSpec
+    internal: str
+
+    def __repr__(self) -> str:
+        return f"FilterParam({self.name!r})"
+
+
+@dataclass(frozen=True, eq=False)
+class SortKey:
+    leaf: Leaf
+
+    @property
+    def name(self) -> str:
+        return self.leaf.name
+
+    def __repr__(self) -> str:
+        return f"SortKey({self.name!r})"
+
+
+@dataclass(frozen=True, eq=False)
+class Resource:
+    name: str
+    spec: ResourceSpec
+    entity: Entity
+    nodes: tuple[Node, ...]
+    leaves: dict[str, Leaf]
+    many_fields: tuple[ManyField, ...]
+    primary_key: tuple[Leaf, ...]
+    filters: dict[str, FilterParam]
+    search: tuple[Leaf, ...]
+    sort: dict[str, SortKey]
+    default_sort: tuple[tuple[SortKey, bool], ...]
+    page_size: int
+    max_page_size: int
+
+    def __repr__(self) -> str:
+        return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"
+
+    @property
+    def row_leaves(self) -> tuple[Leaf, ...]:
+        """The leaves selected by the page statement (everything but to-many lists)."""
+        return tuple(leaf for leaf in self.leaves.values() if not leaf.to_many)
+
+    @property
+    def singular(self) -> str:
+        name = self.name.replace("-", "_")
+        return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+
+    def pk_values(self, row: Any) -> tuple[Any, ...]:
+        return tuple(getattr(row, leaf.label) for leaf in self.primary_key)

@@ -1,0 +1,91 @@
+"""What an operated service adds around the generated routers, wired in one place.
+
+Probes, metrics, access logs with request ids, CORS and per-resource auth, each from its
+own module, configured from ``Settings``. ``create_app`` calls ``guard`` and ``label``
+for every resource router and ``install`` once at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from crud.config.registry import Registry, RegistryError
+from crud.config.settings import Settings
+from crud.config.yamlfile import LocatedData
+from crud.http.auth import Credentials, auth_kind, guard, missing_credentials
+from crud.model.resource import Resource
+from crud.ops.health import health_router
+from crud.ops.metrics import Metrics
+from crud.ops.requestlog import (
+    REQUEST_ID_HEADER,
+    AccessLog,
+    Observer,
+    ObserveRequests,
+    RouteLabels,
+    ensure_handler,
+)
+
+__all__ = ["CORS_EXPOSED_HEADERS", "Operations"]
+
+# Response headers a browser script may read; the rest are hidden from it by CORS.
+CORS_EXPOSED_HEADERS = ("Content-Range", "Link", "Total-Count-Kind", "ETag", REQUEST_ID_HEADER)
+CORS_ALLOWED_HEADERS = ("Authorization", "X-API-Key", "If-None-Match", REQUEST_ID_HEADER)
+
+
+class Operations:
+    """Validates the operational settings against the registry; installs the features."""
+
+    def __init__(self, registry: Registry, engine: AsyncEngine, settings: Settings, *,
+                 path: str = "registry.yaml", located: LocatedData | None = None) -> None:
+        issues = missing_credentials(registry.api, registry.resources, settings, path, located)
+        if issues:
+            raise RegistryError(issues)
+        self.registry = registry
+        self.engine = engine
+        self.settings = settings
+        self.credentials = Credentials(settings)
+        self.labels = RouteLabels()
+
+    def __repr__(self) -> str:
+        return (f"Operations(metrics={self.settings.metrics}, "
+                f"access_log={self.settings.access_log}, cors={list(self.settings.cors_origins)},"
+                f" {self.credentials!r})")
+
+    def guard(self, resource: Resource) -> dict[str, Any]:
+        """``include_router`` keyword arguments for ``resource``: its auth, if any."""
+        return guard(auth_kind(resource.spec, self.registry.api), self.credentials)
+
+    def label(self, router: APIRouter, resource: Resource) -> None:
+        """Name ``router``'s requests after ``resource`` in logs and metrics."""
+        self.labels.add((getattr(route, "endpoint", None) for route in router.routes),
+                        resource.name)
+
+    def install(self, app: FastAPI) -> None:
+        settings = self.settings
+        app.include_router(health_router(self.engine, timeout_ms=settings.readiness_timeout_ms))
+        observers: list[Observer] = []
+        if settings.metrics:
+            metrics = Metrics()
+            app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], tags=["operations"],
+                              summary="Prometheus metrics", operation_id="metrics",
+                              response_class=Response,
+                              responses={200: {"content": {"text/plain": {}}}})
+            observers.append(metrics)
+            app.state.metrics = metrics
+        if settings.access_log:
+            logger = logging.getLogger("crud.access")
+            ensure_handler(logger)
+            observers.append(AccessLog(logger))
+        if settings.cors_origins:
+            # Inside ObserveRequests (added last, so outermost): preflights are logged too.
+            app.add_middleware(
+                CORSMiddleware, allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "HEAD"], allow_headers=list(CORS_ALLOWED_HEADERS),
+                expose_headers=list(CORS_EXPOSED_HEADERS))
+        app.add_middleware(ObserveRequests, observers=observers, labels=self.labels)

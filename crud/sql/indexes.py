@@ -1,0 +1,129 @@
+"""Index advice for ``crud check``: sort and filter fields on large tables that no index serves.
+
+A sort (and the cursor's seek) or a filter on a column that leads no index makes every
+page of a big table a full scan. This is advice, never an error: the table may be small
+in this environment, or the column rarely used. Row counts come from the catalogue
+(PostgreSQL ``reltuples``, MariaDB ``information_schema.TABLES``), so the check is cheap;
+SQLite has no such statistic and is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, inspect, select, text
+from sqlalchemy import func as sql_func
+
+from crud.config.yamlfile import LocatedData
+from crud.model.fields import Leaf
+from crud.model.resource import Resource
+from crud.model.sources import quiet_reflection
+from crud.sql.database import make_engine
+
+__all__ = ["LARGE_TABLE_ROWS", "IndexAdvice", "index_advice"]
+
+LARGE_TABLE_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class IndexAdvice:
+    """One sort or filter field whose column leads no index on a large table."""
+
+    path: str
+    line: int | None
+    key: str
+    field: str
+    table: str
+    column: str
+    rows: int
+    index: tuple[str, ...]  # the columns of the index to suggest
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return (f"{where}: {self.key}: {self.field!r} reads {self.table}.{self.column}, which "
+                f"no index leads (~{self.rows:,} rows): its pages will scan the table "
+                f"(hint: CREATE INDEX ON {self.table} ({', '.join(self.index)}))")
+
+
+async def index_advice(resources: list[Resource], url: str, *, path: str,
+                       located: LocatedData | None = None,
+                       min_rows: int = LARGE_TABLE_ROWS) -> list[IndexAdvice]:
+    """Advice for every sort and filter field of ``resources`` over the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_advise, resources, path, located, min_rows)
+    finally:
+        await engine.dispose()
+
+
+def _advise(connection: Connection, resources: list[Resource], path: str,
+            located: LocatedData | None, min_rows: int) -> list[IndexAdvice]:
+    inspector = inspect(connection)
+    sizes: dict[str, int] = {}
+    leading: dict[str, set[str]] = {}
+    advice = []
+    for resource in resources:
+        for where, leaf in _checked_fields(resource):
+            table = leaf.hops[-1].target.table if leaf.hops else resource.entity.table
+            if not isinstance(table, Table) or leaf.column_key is None:
+                continue
+            name = table.fullname
+            if not inspector.has_table(table.name, schema=table.schema):
+                continue  # reported as an error by crud.sql.database.missing_tables
+            if name not in sizes:
+                sizes[name] = _row_estimate(connection, table)
+                leading[name] = _leading_columns(inspector, table)
+            column = table.c[leaf.column_key].name
+            if sizes[name] >= min_rows and column not in leading[name]:
+                location = ("resources", resource.name, *where)
+                line = located.line_of(location) if located is not None else None
+                # A sort also orders ties by the primary key: index both, in that order.
+                tiebreak = [key.name for key in table.primary_key.columns
+                            if where[0] == "sort" and key.name != column]
+                advice.append(IndexAdvice(path=path, line=line,
+                                          key=".".join(str(part) for part in location),
+                                          field=leaf.name, table=name, column=column,
+                                          rows=sizes[name], index=(column, *tiebreak)))
+    return advice
+
+
+def _checked_fields(resource: Resource) -> Iterator[tuple[tuple[str | int, ...], Leaf]]:
+    """Each sort and filter field once, with its place in the registry file."""
+    sort_names = resource.spec.sort
+    pairs: list[tuple[tuple[str | int, ...], Leaf]] = [
+        (("sort", sort_names.index(name)), key.leaf) for name, key in resource.sort.items()]
+    filtered = {param.leaf.name: param.leaf for param in resource.filters.values()}
+    pairs += [(("filters", name), leaf) for name, leaf in filtered.items()]
+    for where, leaf in pairs:
+        if leaf.expression is None and not leaf.to_many:
+            yield where, leaf
+
+
+def _leading_columns(inspector: Any, table: Table) -> set[str]:
+    with quiet_reflection():  # MySQL parses the whole table, unknown column types included
+        indexes = inspector.get_indexes(table.name, table.schema)
+    columns = {index["column_names"][0] for index in indexes
+               if index["column_names"] and index["column_names"][0] is not None}
+    primary = inspector.get_pk_constraint(table.name, table.schema)["constrained_columns"]
+    if primary:
+        columns.add(primary[0])
+    return columns
+
+
+def _row_estimate(connection: Connection, table: Table) -> int:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        found = connection.execute(text("SELECT reltuples FROM pg_class WHERE oid = "
+                                        "to_regclass(:name)"), {"name": table.fullname})
+    elif dialect in {"mysql", "mariadb"}:
+        found = connection.execute(text(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_NAME = :name "
+            "AND TABLE_SCHEMA = COALESCE(:schema, DATABASE())"),
+            {"name": table.name, "schema": table.schema})
+    else:
+        found = connection.execute(select(sql_func.count()).select_from(table))
+    value = found.scalar()
+    return max(int(value or 0), 0)
