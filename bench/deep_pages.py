@@ -50,7 +50,7 @@ async def deep_cursor(engine: Any, loaded: Any, order: list[tuple[str, bool]], d
         row = (await connection.execute(text(
             f"SELECT {select_sql} FROM koji_build_targets ORDER BY {order_sql} "
             f"OFFSET {depth - 1} LIMIT 1"))).one()
-    codec = CursorCodec(cursor_secret(), leaves)
+    codec = CursorCodec(cursor_secret(None), leaves)
     return codec.encode(leaves, list(row), depth, fingerprint("koji-builds", order, [], None))
 
 

@@ -9,20 +9,25 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crud.config.registry import Registry, load_registry
+from crud.config.registry import Registry, RegistryError, load_registry
 from crud.config.settings import Settings
 from crud.config.yamlfile import LocatedData
 from crud.http.auth import guard
+from crud.http.cursors import cursor_secret
+from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
 from crud.http.legacy import check_legacy_options
 from crud.http.openapi import install_openapi
-from crud.http.routing import build_router
+from crud.http.profiles import parameter_clashes
+from crud.http.routing import build_endpoints, build_router
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
 from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
+from crud.sql.backends import backend_for
 from crud.sql.database import bind_registry, make_engine, reflect, run_blocking
+from crud.sql.reader import Reader
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
 
@@ -55,6 +60,9 @@ def bind(registry: Registry, located: LocatedData, path: str,
     resources = bind_registry(registry, located, path, database)
     extensions = resolve_extensions(registry, located, path)
     check_legacy_options(registry, located, path)
+    clashes = parameter_clashes(resources, registry.api, path=path, located=located)
+    if clashes:
+        raise RegistryError(clashes)
     return LoadedRegistry(registry, resources, path, located, extensions)
 
 
@@ -67,7 +75,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     ``RegistryError``.
     """
     api = loaded.registry.api
-    operations = Operations(loaded.registry, engine, settings or Settings(),
+    settings = settings or Settings()
+    operations = Operations(loaded.registry, engine, settings,
                             path=loaded.path, located=loaded.located)
 
     @asynccontextmanager
@@ -79,10 +88,20 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                   lifespan=lifespan)
     install_error_handlers(app)
     install_openapi(app)
+    reader = Reader(engine, backend_for(engine.dialect))
+    secret = cursor_secret(settings.cursor_secret)
+    reads = ReadTable(api.prefix)
     for resource in loaded.resources:
-        router = build_router(resource, engine, api)
+        endpoints = build_endpoints(resource, reader, api, secret=secret,
+                                    credentials=operations.credentials)
+        router = build_router(endpoints)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
+        reads.lists[resource.name] = endpoints.list_rows
+        if resource.spec.detail:
+            reads.details[resource.name] = endpoints.get_row
+    # Innermost of the middleware: reads are still logged, measured and given CORS headers.
+    app.add_middleware(ReadRoutes, table=reads)
     # Hand-written routers answer under the API's default auth, as resources without their own.
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
@@ -90,6 +109,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     operations.install(app)
     app.state.registry = loaded
     app.state.engine = engine
+    app.state.reader = reader
     return app
 
 

@@ -115,13 +115,17 @@ class Api:
         return await self.client.get(path, **kwargs)
 
 
-def count_statements(engine: AsyncEngine) -> StatementLog:
+def count_statements(engine: AsyncEngine, app: FastAPI | None = None) -> StatementLog:
+    """Every statement sent: the read path's (``Reader.listeners``: it runs them on the
+    driver's own connection) and whatever else goes through SQLAlchemy's engine."""
     log = StatementLog()
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         log.statements.append(statement)
 
+    if app is not None:
+        app.state.reader.listeners.append(lambda sql, _arguments: log.statements.append(sql))
     return log
 
 
@@ -136,8 +140,8 @@ async def make_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         path.write_text(registry_text, encoding="utf-8")
         loaded = await load(path, url)
         engine = make_engine(url, statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
-        log = count_statements(engine)
         app = create_app(loaded, engine, settings=settings)
+        log = count_statements(engine, app)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
         api = Api(app, client, engine, log, backend)
         opened.append(api)

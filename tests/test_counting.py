@@ -49,9 +49,10 @@ async def test_estimated_count_uses_the_planner_on_postgresql(
         assert kind == "estimated"
         assert isinstance(body["total"], int)
         assert api.log.statements[-1].startswith("EXPLAIN (FORMAT JSON) SELECT 1")
-    else:  # exact up to a cap of 10,000 rows
+        assert api.log.count == 2  # the page, then EXPLAIN
+    else:  # exact up to a cap of 10,000 rows, counted inside the page statement
         assert (body["total"], kind) == (ROWS, "exact")
-    assert api.log.count == 2
+        assert api.log.count == 1
 
 
 async def test_short_first_page_needs_no_count(readings_db: Database,
@@ -112,7 +113,7 @@ TIMEOUT_ON_EXACT_ONLY = ("timeout_ms applies to exact counts only "
     pytest.param("{kind: none, cap: 5}", "count",
                  "a count of kind 'none' has no cap; use {capped: N} or drop cap",
                  id="cap-on-none"),
-    pytest.param("sometimes", "count.kind", "Input should be 'exact', 'estimated' or 'none'",
+    pytest.param("sometimes", "count.kind", "Input should be 'auto', 'exact', 'estimated' or 'none'",
                  id="unknown"),
 ])
 def test_meaningless_count_policy_is_a_registry_error(policy: str, key: str,

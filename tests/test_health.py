@@ -111,7 +111,7 @@ async def test_readyz_survives_dropped_connections(
     api: Api = await make_api(REGISTRY, empty_db.url, empty_db.backend)
     assert (await api.get("/readyz")).status_code == 200
     await _kick_connections(empty_db)
-    # The pooled connection is dead; pool_pre_ping notices and opens a new one.
+    # The pooled connection is dead; the probe fails on it once and retries on a new one.
     assert (await api.get("/readyz")).status_code == 200
 
 

@@ -174,7 +174,7 @@ def test_content_range_is_documented_on_list_responses(spec: Spec) -> None:
 def test_cursor_count_and_range_are_documented(spec: Spec) -> None:
     given = parameters(spec, KOJI)
     assert given["cursor"]["schema"] == {"type": "string"}
-    assert given["count"]["schema"] == {"type": "string", "enum": ["none", "estimated", "exact"]}
+    assert given["count"]["schema"] == {"type": "string", "enum": ["none", "estimated", "auto"]}
     assert given["Range"]["in"] == "header"
 
 

@@ -21,7 +21,8 @@ async def test_openapi_documents_paging(readings_db: Database,
     kind = operation["responses"]["200"]["headers"]["Total-Count-Kind"]["schema"]
     assert kind == {"type": "string", "enum": ["exact", "estimated", "lower-bound", "none"]}
     parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
-    assert parameters["count"]["schema"] == {"type": "string", "enum": ["none", "estimated"]}
+    assert parameters["count"]["schema"] == {"type": "string",
+                                             "enum": ["none", "estimated", "auto"]}
     assert parameters["Range"]["in"] == "header"
     assert parameters["cursor"]["schema"] == {"type": "string"}
     page = api.app.openapi()["components"]["schemas"]["ReadingPage"]["properties"]

@@ -47,13 +47,13 @@ async def reference_derived(database: Database, build_ids: list[int]) -> dict[in
     return result
 
 
-async def test_a_50_row_page_with_all_derived_fields_costs_two_statements(
+async def test_a_50_row_page_with_all_derived_fields_costs_one_statement(
     demo_api: Api, demo_db: Database
 ) -> None:
     demo_api.log.clear()
     response = await demo_api.get("/api/v1/koji-builds", params={"size": 50, "page": 2})
     assert response.status_code == 200
-    assert demo_api.log.count == 2  # the page and the count, whatever the page size
+    assert demo_api.log.count == 1  # the page with its count, whatever the page size
     items = response.json()["items"]
     assert len(items) == 50
     expected = await reference_derived(demo_db, [item["packit_id"] for item in items])

@@ -35,7 +35,7 @@ __all__ = [
 
 OPERATOR_NAMES = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull")
 Operator = Literal["eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull"]
-CountKind = Literal["exact", "estimated", "none"]
+CountKind = Literal["auto", "exact", "estimated", "none"]
 AuthKind = Literal["none", "api_key", "bearer"]
 Profile = Literal["standard", "legacy"]
 _RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -79,9 +79,9 @@ class FieldSpec(Spec):
 
 
 class CountPolicy(Spec):
-    """How a list's ``total`` is computed; see the README's count section."""
+    """How a list's ``total`` is computed; see docs/bigtables.md (count policies)."""
 
-    kind: CountKind = "exact"
+    kind: CountKind = "auto"
     cap: Annotated[int, Field(ge=1)] | None = None
     timeout_ms: Annotated[int, Field(ge=1)] | None = None
 
@@ -189,7 +189,7 @@ class ApiSpec(Spec):
     description: str | None = None
     page_size: Annotated[int, Field(ge=1)] = 20
     max_page_size: Annotated[int, Field(ge=1)] = 100
-    count: CountPolicy = CountPolicy()
+    count: CountPolicy = CountPolicy(kind="auto")
     max_offset: Annotated[int, Field(ge=0)] | None = None
     statement_timeout_ms: Annotated[int, Field(ge=1)] | None = 10_000
     max_list_values: Annotated[int, Field(ge=1, le=10_000)] = 100

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastapi import Security, params
+from fastapi import Request, Security, params
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
@@ -26,6 +26,7 @@ from crud.http.schema import PROBLEM_SCHEMA
 
 __all__ = [
     "API_KEY_HEADER",
+    "Check",
     "Credentials",
     "Unauthorized",
     "auth_kind",
@@ -35,6 +36,7 @@ __all__ = [
 
 API_KEY_HEADER = "X-API-Key"
 REALM = "crud"
+Check = Callable[[Request], Awaitable[None]]
 
 
 class Unauthorized(Problem):
@@ -90,44 +92,46 @@ class Credentials:
         return (f"Credentials(api_keys={len(self.api_keys)}, "
                 f"bearer_tokens={len(self.bearer_tokens)})")
 
-    def dependency(self, kind: AuthKind) -> params.Security | None:
+    def check(self, kind: AuthKind) -> Check | None:
+        """The credential check of ``kind`` (None for ``none``): raises ``Unauthorized``."""
         if kind == "api_key":
-            return params.Security(dependency=self._api_key_check())
+            return self._check_api_key
         if kind == "bearer":
-            return params.Security(dependency=self._bearer_check())
+            return self._check_bearer
         return None
 
-    def _api_key_check(self) -> Any:
-        keys = self.api_keys
+    def dependency(self, kind: AuthKind) -> params.Security | None:
+        """``check(kind)`` as a FastAPI dependency, so OpenAPI shows the security scheme."""
+        check = self.check(kind)
+        if check is None:
+            return None
+        scheme: Any = self.api_key_scheme if kind == "api_key" else self.bearer_scheme
+
+        async def require(request: Request, _credentials: Any = Security(scheme)) -> None:
+            await check(request)
+
+        return params.Security(dependency=require)
+
+    async def _check_api_key(self, request: Request) -> None:
         challenge = f'ApiKey header="{API_KEY_HEADER}"'
+        key = await self.api_key_scheme(request)
+        if key is None:
+            raise Unauthorized(f"This resource needs an API key in the {API_KEY_HEADER} "
+                               "header.", headers={"WWW-Authenticate": challenge})
+        if key not in self.api_keys:
+            raise Unauthorized("The API key is not valid.",
+                               headers={"WWW-Authenticate": challenge})
 
-        async def require_api_key(key: str | None = Security(self.api_key_scheme)) -> None:
-            if key is None:
-                raise Unauthorized(f"This resource needs an API key in the {API_KEY_HEADER} "
-                                   "header.", headers={"WWW-Authenticate": challenge})
-            if key not in keys:
-                raise Unauthorized("The API key is not valid.",
-                                   headers={"WWW-Authenticate": challenge})
-
-        return require_api_key
-
-    def _bearer_check(self) -> Any:
-        tokens = self.bearer_tokens
-        scheme = self.bearer_scheme
-
-        async def require_bearer(
-            credentials: HTTPAuthorizationCredentials | None = Security(scheme),
-        ) -> None:
-            if credentials is None:
-                raise Unauthorized(
-                    "This resource needs a token: send 'Authorization: Bearer <token>'.",
-                    headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
-            if credentials.credentials not in tokens:
-                # RFC 6750 section 3: a presented but unusable token says invalid_token.
-                raise Unauthorized("The bearer token is not valid.", headers={
-                    "WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'})
-
-        return require_bearer
+    async def _check_bearer(self, request: Request) -> None:
+        credentials: HTTPAuthorizationCredentials | None = await self.bearer_scheme(request)
+        if credentials is None:
+            raise Unauthorized(
+                "This resource needs a token: send 'Authorization: Bearer <token>'.",
+                headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
+        if credentials.credentials not in self.bearer_tokens:
+            # RFC 6750 section 3: a presented but unusable token says invalid_token.
+            raise Unauthorized("The bearer token is not valid.", headers={
+                "WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'})
 
 
 def guard(kind: AuthKind, credentials: Credentials) -> dict[str, Any]:

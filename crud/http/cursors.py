@@ -3,9 +3,10 @@
 A cursor is ``base64url(orjson(payload)) "." base64url(hmac)``. The payload holds the sort
 values of the page's last row (declared, already public fields: nothing unlisted leaks),
 the position of the next row (for Content-Range) and a fingerprint of the resource, sort,
-filters and search. Tampering breaks the signature; reuse under another sort or filter
-breaks the fingerprint: both are 400s. The seek predicate places NULLs exactly where
-``crud.sql.query.order_clauses`` does (last ascending, first descending) on every dialect.
+filters and search as parsed (so ``a=1&a=2`` and ``a=1,2`` are the same query). Tampering
+breaks the signature; reuse under another sort or filter breaks the fingerprint; a
+signed value of the wrong type (from another deployment's schema) fails its field's
+validation: all are 400s naming ``cursor``. The seek itself is ``crud.sql.seek``.
 """
 
 from __future__ import annotations
@@ -26,24 +27,14 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, false, or_, true
+from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import types as sqltypes
-from sqlalchemy.sql.elements import ColumnElement
 
-from crud.config.settings import Settings
 from crud.http.errors import BadRequest, ParameterError
 from crud.model.fields import Leaf
-from crud.sql.query import sortable
+from crud.model.values import storable_type
 
-__all__ = [
-    "Cursor",
-    "CursorCodec",
-    "cursor_secret",
-    "fingerprint",
-    "seek_key",
-    "seek_parts",
-    "seek_predicate",
-]
+__all__ = ["Cursor", "CursorCodec", "cursor_secret", "fingerprint"]
 
 logger = logging.getLogger("crud.http.cursors")
 _SIGNATURE_BYTES = 16
@@ -67,19 +58,23 @@ def _random_secret() -> bytes:
     return secrets.token_bytes(32)
 
 
-def cursor_secret(configured: str | None = None) -> bytes:
-    """The signing key: ``configured``, else ``CRUD_CURSOR_SECRET``, else random per process."""
-    if configured is None:
-        from_env = Settings().cursor_secret
-        configured = from_env.get_secret_value() if from_env is not None else None
-    return configured.encode() if configured else _random_secret()
+def cursor_secret(configured: SecretStr | None) -> bytes:
+    """The signing key: the configured ``CRUD_CURSOR_SECRET``, else random per process."""
+    value = configured.get_secret_value() if configured is not None else ""
+    return value.encode() if value else _random_secret()
 
 
 def fingerprint(resource: str, order: Sequence[tuple[str, bool]],
-                filters: Sequence[tuple[str, str]], search: str | None) -> str:
-    """A short digest of what a cursor is bound to; equal queries give equal digests."""
+                filters: Sequence[tuple[str, Any]], search: str | None) -> str:
+    """A short digest of what a cursor is bound to; equal queries give equal digests.
+
+    ``filters`` are (parameter, parsed value) pairs: values of every type the filters
+    parse to (enums, date-times, lists, patterns) have one JSON spelling.
+    """
     material = orjson.dumps([resource, [list(item) for item in order],
-                             sorted(list(item) for item in filters), search])
+                             sorted(([name, value] for name, value in filters),
+                                    key=lambda item: str(item[0])), search],
+                            default=str, option=orjson.OPT_NON_STR_KEYS)
     return base64.urlsafe_b64encode(hashlib.sha256(material).digest()[:9]).decode()
 
 
@@ -89,6 +84,7 @@ class CursorCodec:
     def __init__(self, secret: bytes, leaves: Sequence[Leaf]) -> None:
         self.secret = secret
         self.codecs = {leaf.name: _value_codec(leaf.sql_type) for leaf in leaves}
+        self.checks = {leaf.name: _value_check(leaf) for leaf in leaves}
 
     def encode(self, leaves: Sequence[Leaf], values: Sequence[Any], position: int,
                bound_to: str) -> str:
@@ -107,11 +103,19 @@ class CursorCodec:
                 or not isinstance(position, int) or position < 0):
             raise _invalid("the cursor does not fit this list")
         try:
-            values = tuple(None if raw is None else self.codecs[leaf.name][1](raw)
+            values = tuple(None if raw is None else self._decoded(leaf, raw)
                            for leaf, raw in zip(leaves, raw_values, strict=True))
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, ValidationError):
             raise _invalid("the cursor does not fit this list") from None
         return Cursor(values=values, position=position)
+
+    def _decoded(self, leaf: Leaf, raw: Any) -> Any:
+        value = self.codecs[leaf.name][1](raw)
+        check = self.checks[leaf.name]
+        if check is not None:
+            # Integers and texts exactly (no "1" for 1); numbers may be Decimals or floats.
+            check.validate_python(value, strict=leaf.info.kind != "number")
+        return value
 
     def _verified(self, token: str) -> Any:
         body, _, signature = token.partition(".")
@@ -152,6 +156,13 @@ def _value_codec(sql_type: sqltypes.TypeEngine[Any]) -> tuple[Encode, Decode]:
     return (lambda value: value, lambda raw: raw)
 
 
+def _value_check(leaf: Leaf) -> TypeAdapter[Any] | None:
+    """What a decoded sort value must be to reach the database: the column's own bounds."""
+    if leaf.info.kind not in {"integer", "number", "string"}:
+        return None  # the codec's own decoding already checked the type (dates, enums...)
+    return TypeAdapter(storable_type(leaf.info.python_type, leaf.info.kind, leaf.sql_type))
+
+
 def _numeric(sql_type: Any) -> tuple[Encode, Decode]:
     if getattr(sql_type, "asdecimal", False):
         return (str, Decimal)
@@ -172,82 +183,3 @@ _CODECS: list[tuple[type[Any], Callable[[Any], tuple[Encode, Decode]]]] = [
     (sqltypes.Uuid, _uuid),
     (sqltypes.Numeric, _numeric),
 ]
-
-
-# -- the seek predicate ----------------------------------------------------------------------
-
-
-def seek_key(column: ColumnElement[Any], leaf: Leaf,
-             dialect: str) -> tuple[ColumnElement[Any], Callable[[Any], Any]]:
-    """The column to compare a sort value with, and how to turn the value into its operand.
-
-    Enums sort by their stored text on every backend (``crud.sql.query.sortable``), so the seek
-    compares that same text; other columns compare as they are.
-    """
-    if not isinstance(leaf.sql_type, sqltypes.Enum):
-        return column, lambda value: value
-
-    def stored_text(value: Any) -> Any:
-        if value is None:
-            return None
-        return value.name if isinstance(value, enum.Enum) else value
-
-    return sortable(column), stored_text
-
-
-def seek_predicate(keys: Sequence[tuple[ColumnElement[Any], bool, bool]],
-                   values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in the order of ``keys`` (column, descending, nullable).
-
-    The lexicographic "after" as an OR of ANDs, plus a redundant bound on the first key so
-    an index on it serves the seek as a range scan rather than a filter.
-    """
-    branches = []
-    for index, ((column, descending, nullable), value) in enumerate(zip(keys, values, strict=True)):
-        equal_before = [_equal(c, v) for (c, _d, _n), v in zip(keys[:index], values[:index],
-                                                                strict=True)]
-        branches.append(and_(*equal_before, _after(column, value, descending, nullable)))
-    first_column, first_descending, first_nullable = keys[0]
-    return and_(_bound(first_column, values[0], first_descending, first_nullable), or_(*branches))
-
-
-def seek_parts(keys: Sequence[tuple[ColumnElement[Any], bool, bool]],
-               values: Sequence[Any]) -> list[tuple[ColumnElement[bool], bool]]:
-    """The seek as one predicate, or as two disjoint ones to read one after the other.
-
-    After a non-NULL value ascending (or a NULL descending) the rows that follow are a
-    range of values plus the NULL rows: one predicate needs an OR that no index range
-    serves, so PostgreSQL would walk the index from its start. Split, each part is a range.
-    Each part comes with whether its first key is always NULL (then it needs no sorting
-    by that key, which lets an index on the remaining keys serve the order).
-    """
-    column, descending, nullable = keys[0]
-    first = values[0]
-    if not nullable or (first is not None) == descending:
-        return [(seek_predicate(keys, values), False)]
-    rest = seek_predicate(keys[1:], values[1:]) if len(keys) > 1 else false()
-    if descending:  # after a NULL: the remaining NULLs, then every value
-        return [(and_(column.is_(None), rest), True), (column.is_not(None), False)]
-    larger = and_(column >= first, or_(column > first, and_(column == first, rest)))
-    return [(larger, False), (column.is_(None), True)]
-
-
-def _equal(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value
-
-
-def _after(column: ColumnElement[Any], value: Any, descending: bool,
-           nullable: bool) -> ColumnElement[bool]:
-    # NULLs sort last ascending and first descending (crud.sql.query.order_clauses).
-    if value is None:
-        return column.is_not(None) if descending else false()
-    beyond: ColumnElement[bool] = column < value if descending else column > value
-    return or_(beyond, column.is_(None)) if nullable and not descending else beyond
-
-
-def _bound(column: ColumnElement[Any], value: Any, descending: bool,
-           nullable: bool) -> ColumnElement[bool]:
-    if value is None:
-        return true() if descending else column.is_(None)
-    reach: ColumnElement[bool] = column <= value if descending else column >= value
-    return or_(reach, column.is_(None)) if nullable and not descending else reach

@@ -8,8 +8,8 @@ old API never counted, so no COUNT statement runs); date-times as integer epoch 
 (naive ones are UTC); and the old encoder's bytes: Flask's ``jsonify`` sorts keys, writes no
 spaces, escapes non-ASCII and ends with a newline.
 
-The steps are ``ResourceEndpoints``' own (parse, plan, page statement, shape); only the
-paging parameters, the status, the header and the encoding differ.
+The profile composes the standard steps (filters, search, sort) with its own paging step
+(``crud.http.steps.legacy_paging``) and this module's renderer; see ``crud.http.profiles``.
 """
 
 from __future__ import annotations
@@ -18,49 +18,29 @@ import datetime as dt
 import json
 import types
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import orjson
-from fastapi import APIRouter, Request
 from fastapi_pagination import Params
 from pydantic import AfterValidator, BaseModel, Field, create_model
-from starlette.responses import Response
 
 from crud.config.registry import ApiSpec, LegacySpec, Registry, RegistryError
 from crud.config.yamlfile import LocatedData
-from crud.http.caching import CACHE_HEADERS, NOT_MODIFIED
-from crud.http.errors import PROBLEM_JSON, BadRequest, ParameterError
-from crud.http.methods import add_read_route
-from crud.http.openapi import PROBLEM_REF
-from crud.http.params import ListRequestParser
 from crud.http.rows import json_default
-from crud.http.schema import (
-    detail_parameters,
-    item_model,
-    list_parameters,
-    model_name,
-)
 from crud.model.binding import IssueCollector
 from crud.model.fields import Leaf
 from crud.model.resource import Resource
 
-if TYPE_CHECKING:  # routing imports this module to hand legacy resources over
-    from crud.http.routing import ResourceEndpoints
-
 __all__ = [
-    "LEGACY_PAGING",
     "LegacyEncoder",
-    "LegacyEndpoints",
-    "add_legacy_routes",
     "check_legacy_options",
     "epoch_seconds",
     "legacy_dumps",
     "legacy_model",
     "legacy_options",
+    "legacy_params_model",
     "legacy_range",
 ]
-
-LEGACY_PAGING = ("page", "per_page")
 
 
 def legacy_options(resource: Resource, api: ApiSpec) -> LegacySpec | None:
@@ -87,9 +67,6 @@ def check_legacy_options(registry: Registry, located: LocatedData, path: str) ->
             if size > limit:
                 collector.add((*where, *key), f"{size} is over the max_page_size of {name} "
                                               f"({limit}): no request could use it")
-        if "eq" in spec.filters.get("per_page", ()):
-            collector.add(("resources", name, "filters", "per_page"),
-                          "a filter named 'per_page' clashes with the legacy profile's paging")
     if collector.issues:
         raise RegistryError(collector.issues)
 
@@ -188,102 +165,3 @@ def _legacy_type(annotation: Any) -> Any:
     if origin is Union or origin is types.UnionType:
         return Union[args]  # noqa: UP007 - built from a tuple at runtime
     return annotation
-
-
-class LegacyEndpoints:
-    """List and detail handlers of one resource in the legacy profile."""
-
-    def __init__(self, endpoints: ResourceEndpoints, options: LegacySpec) -> None:
-        self.endpoints = endpoints
-        resource = endpoints.resource
-        self.unit = options.unit or resource.name
-        self.dumps = LegacyEncoder(resource.leaves.values())
-        standard = endpoints.parser
-        self.parser = ListRequestParser(
-            resource,
-            params_model=legacy_params_model(model_name(resource), options,
-                                             resource.max_page_size),
-            filter_model=standard.filter_model, max_list_values=standard.max_list_values,
-            max_query_length=standard.max_query_length, paging=LEGACY_PAGING)
-
-    async def list_rows(self, request: Request) -> Response:
-        endpoints = self.endpoints
-        query = self.parser.parse(request.query_params, request.url.query)
-        plan = endpoints.plan(query)
-        self.check_offset(plan.offset)
-        async with endpoints.connection() as connection:
-            rows = (await connection.execute(endpoints.builder.page(plan))).all()
-            items = await endpoints.shape(connection, rows)
-        headers = {"Content-Range": legacy_range(self.unit, query.params.page, query.params.size)}
-        # The resource's ETag and Cache-Control come too: new headers, ignored by old clients.
-        return endpoints.respond(request, self.dumps(items), headers, 206)
-
-    async def get_row(self, request: Request) -> Response:
-        endpoints = self.endpoints
-        raw = request.path_params["id"]  # documented with the key's type, as the standard route
-        return endpoints.respond(request, self.dumps(await endpoints.fetch_one(raw)), {})
-
-    def check_offset(self, offset: int) -> None:
-        # The standard profile's max_offset; legacy clients have no cursor to go deeper with.
-        limit = self.endpoints.pager.max_offset
-        if limit is not None and offset > limit:
-            reason = (f"offset {offset} is beyond this list's max_offset {limit}; "
-                      "narrow the list with filters")
-            raise BadRequest(f"page: {reason}.", errors=[ParameterError("page", reason)])
-
-
-def _parameters(resource: Resource, options: LegacySpec, max_list_values: int) -> list[Any]:
-    schema: dict[str, Any] = {"type": "integer", "minimum": 1,
-                              "maximum": resource.max_page_size, "default": options.per_page}
-    if options.per_page_values is not None:
-        schema["enum"] = list(options.per_page_values)
-    per_page = {"name": "per_page", "in": "query", "required": False, "schema": schema,
-                "description": f"Rows per page, at most {resource.max_page_size}"}
-    return [per_page if parameter["name"] == "size" else parameter
-            for parameter in list_parameters(resource, max_list_values)]
-
-
-def _responses(ok: int, headers: dict[str, Any]) -> dict[int | str, Any]:
-    # The standard routes' error responses (crud.http.routing), with the legacy success status.
-    problem = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
-    return {
-        ok: {"description": "The old API's contract", "headers": {**headers, **CACHE_HEADERS}},
-        304: NOT_MODIFIED,
-        400: {"description": "Unknown or repeated parameter, query string too long, or a page "
-                             "beyond max_offset", **problem},
-        404: {"description": "Not found", **problem},
-        422: {"description": "A parameter value does not fit", **problem},
-        500: {"description": "Unexpected server error (logged; never a stack trace)", **problem},
-        503: {"description": "Database unavailable or query too slow", **problem},
-    }
-
-
-def add_legacy_routes(router: APIRouter, endpoints: ResourceEndpoints, options: LegacySpec,
-                      api: ApiSpec) -> APIRouter:
-    """The legacy list (and detail) routes of ``endpoints.resource`` on ``router``."""
-    resource = endpoints.resource
-    legacy = LegacyEndpoints(endpoints, options)
-    item = legacy_model(item_model(resource))
-    plural = resource.name.replace("-", "_")
-    range_header = {"Content-Range": {
-        "description": f"`{legacy.unit} <first>-<last>/*`: the rows asked for, 1-based "
-                       "inclusive (page and per_page), whether or not they exist; never a total",
-        "schema": {"type": "string"},
-    }}
-    add_read_route(
-        router, "", legacy.list_rows, operation_id=f"list_{plural}",
-        summary=f"List {resource.name} (legacy profile)",
-        description=resource.spec.description or "", status_code=206,
-        response_model=list[item],  # type: ignore[valid-type]
-        responses=_responses(206, range_header),
-        openapi_extra={"parameters": _parameters(resource, options, api.max_list_values)},
-    )
-    if resource.spec.detail:
-        names = ",".join(leaf.name for leaf in resource.primary_key)
-        add_read_route(
-            router, "/{id}", legacy.get_row, operation_id=f"get_{resource.singular}",
-            summary=f"One of {resource.name} by {names} (legacy profile)", response_model=item,
-            responses=_responses(200, {}),
-            openapi_extra={"parameters": detail_parameters(resource)},
-        )
-    return router

@@ -11,10 +11,13 @@ from typing import Any
 import orjson
 
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.resource import Resource
+from crud.sql.pages import Page
 
-__all__ = ["RowShaper", "dumps", "json_default", "many_values"]
+__all__ = ["RowShaper", "dumps", "json_default"]
 
-Builder = Callable[[Sequence[Any], dict[str, list[Any]]], dict[str, Any]]
+Lists = dict[str, list[Any]]
+Builder = Callable[[Sequence[Any], Lists], Any]
 
 
 def json_default(value: Any) -> Any:
@@ -35,49 +38,46 @@ def dumps(content: Any) -> bytes:
 
 
 class RowShaper:
-    """Builds one item dict from a row; the flat case is a single ``zip``."""
+    """Builds the item dicts of a page; the flat case is a single ``zip`` per row."""
 
-    def __init__(self, nodes: Sequence[Node], row_leaves: Sequence[Leaf]) -> None:
-        self.index = {leaf.label: position for position, leaf in enumerate(row_leaves)}
-        self.nodes = nodes
+    def __init__(self, resource: Resource) -> None:
+        self.index = {leaf.label: position for position, leaf in enumerate(resource.row_leaves)}
+        self.pk_positions = [self.index[leaf.label] for leaf in resource.primary_key]
+        self.many_names = [field.name for field in resource.many_fields]
         self.flat_names: list[str] | None = None
-        if all(isinstance(node, Leaf) for node in nodes):
-            self.flat_names = [node.api_path[-1] for node in nodes]
-        self._build = self._compile(nodes)
+        if all(isinstance(node, Leaf) for node in resource.nodes):
+            self.flat_names = [node.api_path[-1] for node in resource.nodes]
+        self._build = self._compile(resource.nodes)
 
-    def __call__(self, row: Sequence[Any], many: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+    def __repr__(self) -> str:
+        return f"RowShaper(flat={self.flat_names is not None}, lists={self.many_names})"
+
+    def items(self, page: Page) -> list[dict[str, Any]]:
         if self.flat_names is not None:
-            return dict(zip(self.flat_names, row, strict=True))
-        return self._build(row, many or {})
+            names = self.flat_names
+            return [dict(zip(names, row, strict=True)) for row in page.rows]
+        if not self.many_names:
+            return [self._build(row, {}) for row in page.rows]
+        return [self._build(row, self._lists_of(row, page)) for row in page.rows]
+
+    def _lists_of(self, row: Sequence[Any], page: Page) -> Lists:
+        key = tuple(row[position] for position in self.pk_positions)
+        return {name: page.lists[name].get(key, []) for name in self.many_names}
 
     def _compile(self, nodes: Sequence[Node]) -> Builder:
-        parts: list[tuple[str, Callable[[Sequence[Any], dict[str, list[Any]]], Any]]] = []
-        for node in nodes:
-            parts.append((node.api_path[-1], self._compile_node(node)))
+        parts = [(node.api_path[-1], self._compile_node(node)) for node in nodes]
 
-        def build(row: Sequence[Any], many: dict[str, list[Any]]) -> dict[str, Any]:
-            return {name: part(row, many) for name, part in parts}
+        def build(row: Sequence[Any], lists: Lists) -> dict[str, Any]:
+            return {name: part(row, lists) for name, part in parts}
 
         return build
 
-    def _compile_node(self, node: Node) -> Callable[[Sequence[Any], dict[str, list[Any]]], Any]:
+    def _compile_node(self, node: Node) -> Builder:
         if isinstance(node, Leaf):
             position = self.index[node.label]
-            return lambda row, _many: row[position]
+            return lambda row, _lists: row[position]
         if isinstance(node, ManyField):
             name = node.name
-            return lambda _row, many: many.get(name, [])
+            return lambda _row, lists: lists.get(name, [])
         assert isinstance(node, ObjectNode)
         return self._compile(node.children)
-
-
-def many_values(field: ManyField, rows: Sequence[Any], pk_count: int) -> dict[tuple[Any, ...], list[Any]]:
-    """Group the rows of a to-many statement by their owner's primary key."""
-    grouped: dict[tuple[Any, ...], list[Any]] = {}
-    names = [leaf.api_path[-1] for leaf in field.leaves]
-    for row in rows:
-        owner = tuple(row[:pk_count])
-        values = row[pk_count:]
-        item = values[0] if field.scalar else dict(zip(names, values, strict=True))
-        grouped.setdefault(owner, []).append(item)
-    return grouped

@@ -14,9 +14,8 @@ from pydantic import BaseModel, Field, TypeAdapter, create_model
 from crud.http.filtering import value_type
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode
 from crud.model.resource import Resource
-from crud.model.values import MAX_PAGE, MAX_SEARCH_LENGTH, NO_NUL_SCHEMA
 
-__all__ = ["PROBLEM_SCHEMA", "detail_parameters", "item_model", "list_parameters", "model_name"]
+__all__ = ["PROBLEM_SCHEMA", "detail_parameters", "item_model", "json_schema", "model_name"]
 
 
 def model_name(resource: Resource, *suffix: str) -> str:
@@ -66,76 +65,22 @@ def _leaf_type(leaf: Leaf) -> Any:
     return python_type | None
 
 
-def _schema(python_type: Any) -> dict[str, Any]:
+def json_schema(python_type: Any) -> dict[str, Any]:
+    """The JSON Schema of a value type, as the OpenAPI document shows it."""
     return TypeAdapter(python_type).json_schema()
-
-
-def list_parameters(resource: Resource, max_list_values: int) -> list[dict[str, Any]]:
-    """OpenAPI parameter objects for every query parameter a list accepts."""
-    parameters = [
-        _query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-               "Page number, from 1"),
-        _query("size", {"type": "integer", "minimum": 1, "maximum": resource.max_page_size,
-                        "default": resource.page_size},
-               f"Rows per page, 1 to {resource.max_page_size}"),
-    ]
-    if resource.sort:
-        choices = [f"{prefix}{name}" for name in resource.sort for prefix in ("", "-")]
-        default = ",".join(f"{'-' if desc else ''}{key.name}" for key, desc in resource.default_sort)
-        parameters.append(_query(
-            "order_by", {"type": "array", "items": {"type": "string", "enum": choices},
-                         "minItems": 1, "maxItems": len(resource.sort), "uniqueItems": True},
-            "Comma-separated sort keys, each at most once; '-' sorts descending. "
-            "The primary key is always "
-            f"added last as a tie-breaker.{f' Default: {default}.' if default else ''}",
-            explode=False))
-    if resource.search:
-        fields = ", ".join(leaf.name for leaf in resource.search)
-        parameters.append(_query(
-            "search", {**NO_NUL_SCHEMA, "maxLength": MAX_SEARCH_LENGTH},
-            f"Case-insensitive text match in any of: {fields}. % and _ match literally."))
-    for name, param in resource.filters.items():
-        parameters.append(_filter_parameter(name, param.leaf, param.operator.shape,
-                                            param.operator.description, max_list_values))
-    return parameters
 
 
 def detail_parameters(resource: Resource) -> list[dict[str, Any]]:
     """The ``id`` path parameter, typed as the primary key (comma-joined when composite)."""
     names = [leaf.name for leaf in resource.primary_key]
     if len(names) == 1:
-        schema = _schema(value_type(resource.primary_key[0]))
+        schema = json_schema(value_type(resource.primary_key[0]))
         description = f"The {names[0]} of the row"
     else:
         schema = {"type": "string"}
         description = f"The primary key as comma-separated values: {','.join(names)}"
     return [{"name": "id", "in": "path", "required": True, "schema": schema,
              "description": description}]
-
-
-def _filter_parameter(name: str, leaf: Leaf, shape: str, meaning: str,
-                      max_list_values: int) -> dict[str, Any]:
-    about = f"{leaf.description}. " if leaf.description else ""
-    description = f"{about}Filter: {leaf.name} {meaning}."
-    if shape == "bool":
-        return _query(name, {"type": "boolean"}, description)
-    if shape == "pattern":
-        return _query(name, NO_NUL_SCHEMA, description)
-    item = _schema(value_type(leaf))
-    if shape == "list":
-        schema = {"type": "array", "items": item, "minItems": 1, "maxItems": max_list_values}
-        return _query(name, schema, description, explode=False)
-    return _query(name, item, description)
-
-
-def _query(name: str, schema: dict[str, Any], description: str,
-           *, explode: bool | None = None) -> dict[str, Any]:
-    parameter: dict[str, Any] = {"name": name, "in": "query", "required": False,
-                                 "schema": schema, "description": description}
-    if explode is not None:
-        parameter["style"] = "form"
-        parameter["explode"] = explode
-    return parameter
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {

@@ -25,8 +25,6 @@ from crud.model.sources import Entity, import_object
 
 __all__ = ["IssueCollector", "bind_resource", "hint"]
 
-RESERVED_PARAMETERS = frozenset({"page", "size", "order_by", "search", "cursor", "count"})
-
 
 def hint(name: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
@@ -333,10 +331,6 @@ def _bind_filters(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, FilterP
                              f"{api_name!r} (valid: {', '.join(fits)})")
                 continue
             name = param_name(api_name, operator)
-            if name in RESERVED_PARAMETERS:
-                binder.issue(("filters", api_name),
-                             f"filter {name!r} clashes with the reserved query parameter {name!r}")
-                continue
             filters[name] = FilterParam(name=name, leaf=leaf, operator=spec,
                                         internal=f"f{len(filters)}{spec.suffix}")
     return filters

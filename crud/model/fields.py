@@ -3,7 +3,7 @@
 A ``Leaf`` is one scalar value reached from the base table through zero or more
 relationship hops (or computed by a SQL expression). Objects group leaves; a ``ManyField``
 lists values from a to-many relationship. These are plain frozen data: the statement
-builders in ``crud.sql.query`` read them, nothing here touches a database.
+builders in ``crud.sql.statements`` read them, nothing here touches a database.
 """
 
 from __future__ import annotations

@@ -1,59 +1,147 @@
-"""The filter operators, as a table: name, query suffix, value shape and the types they fit.
+"""The filter operators, as one table: a row per operator, from its name to its SQL.
 
-The registry's ``filters:`` names operators from here; a pairing that does not fit a
-field's type (``ilike`` on an integer) is a registry error at load, never a request-time
-surprise. ``method`` is the comparator called on the filter target, in fastapi-filter's
-convention (see ``crud.http.filtering``).
+A row says which query suffix it answers (``status__in``), what value it takes (its
+``shape``: one value, a list, a flag, a LIKE pattern, a literal text), which field kinds it
+applies to, how it reads in the docs, and the SQL comparison it makes. The registry's
+``filters:`` names operators from here, and a pairing that does not fit a field's type
+(``ilike`` on an integer) is a registry error at load, never a request-time surprise.
+
+The comparison is built against a ``Term``: the column, plus the bound parameter(s) the
+statement builder made for this filter (``crud.sql.statements``), so one compiled statement
+serves every value of the same shape. ``negated`` rows match where the positive comparison
+does not hold; on a to-many field that is "no related row matches" (``NOT EXISTS``), which
+is what makes ``tags__neq=x`` mean "has no tag x" rather than "has a tag other than x".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-__all__ = ["OPERATORS", "OperatorSpec", "ValueShape", "param_name"]
+from sqlalchemy.sql.elements import ColumnElement
 
-ValueShape = Literal["scalar", "list", "bool", "pattern"]
+__all__ = [
+    "LIKE_ESCAPE",
+    "OPERATORS",
+    "Operator",
+    "Pattern",
+    "Term",
+    "ValueShape",
+    "escape_like",
+    "param_name",
+]
+
+# scalar: one value of the field's type; list: comma-separated values; flag: true/false;
+# pattern: a LIKE pattern (or a literal substring); text: a literal text.
+ValueShape = Literal["scalar", "list", "flag", "pattern", "text"]
 
 _ORDERED = frozenset({"string", "integer", "number", "datetime", "date", "time"})
 _EQUATABLE = _ORDERED | {"boolean", "enum", "uuid"}
 _ANY = _EQUATABLE | {"json"}
+_TEXT = frozenset({"string"})
+
+# The escape character of literal text in LIKE patterns this API builds itself.
+LIKE_ESCAPE = "/"
 
 
 @dataclass(frozen=True)
-class OperatorSpec:
+class Pattern:
+    """A ``like``/``ilike`` value: the LIKE pattern and the escape character it uses."""
+
+    text: str
+    escape: str
+
+
+class Term(Protocol):
+    """One filter of one statement shape, as the statement builder binds it."""
+
+    @property
+    def parameter(self) -> ColumnElement[Any]:
+        """The bound parameter of a one-value filter, typed as the column."""
+
+    @property
+    def variant(self) -> Hashable:
+        """What of the value shapes the SQL: a pattern's escape, a flag, a list's length."""
+
+    def in_list(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        """``column`` is one of the list's bound values."""
+
+
+Comparison = Callable[[ColumnElement[Any], Term], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Operator:
     name: str
     shape: ValueShape
     kinds: frozenset[str]
     description: str
+    compare: Comparison
+    # True: the filter matches where ``compare`` does not hold. "flag": it is the value
+    # (``isnull=true`` is the negation of "is not null").
+    negated: bool | Literal["flag"] = False
+    # The value as bound: what the client wrote, or a text derived from it (a prefix).
+    bind: Callable[[Any], Any] = lambda value: value
 
     @property
     def suffix(self) -> str:
         return "" if self.name == "eq" else f"__{self.name}"
 
+    def negates(self, value: Any) -> bool:
+        return bool(value) if self.negated == "flag" else bool(self.negated)
 
-OPERATORS: dict[str, OperatorSpec] = {
-    spec.name: spec
-    for spec in (
-        OperatorSpec("eq", "scalar", _EQUATABLE, "equal to"),
-        OperatorSpec("neq", "scalar", _EQUATABLE, "not equal to"),
-        OperatorSpec("gt", "scalar", _ORDERED, "greater than"),
-        OperatorSpec("gte", "scalar", _ORDERED, "greater than or equal to"),
-        OperatorSpec("lt", "scalar", _ORDERED, "less than"),
-        OperatorSpec("lte", "scalar", _ORDERED, "less than or equal to"),
-        OperatorSpec("in", "list", _EQUATABLE, "one of the comma-separated values"),
-        OperatorSpec("not_in", "list", _EQUATABLE, "none of the comma-separated values"),
-        OperatorSpec(
-            "like", "pattern", frozenset({"string"}),
-            "matches the pattern, case-sensitive (% and _ are wildcards; "
-            "without %, matches anywhere in the value)",
-        ),
-        OperatorSpec(
-            "ilike", "pattern", frozenset({"string"}),
-            "matches the pattern, ignoring case (% and _ are wildcards; "
-            "without %, matches anywhere in the value)",
-        ),
-        OperatorSpec("isnull", "bool", _ANY, "true: the value is null; false: it is not"),
+    def __repr__(self) -> str:
+        return f"Operator({self.name!r}, {self.shape})"
+
+
+def escape_like(text: str) -> str:
+    """``text`` with LIKE's wildcards escaped by ``LIKE_ESCAPE``: it matches literally."""
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", f"{LIKE_ESCAPE}%") \
+        .replace("_", f"{LIKE_ESCAPE}_")
+
+
+def _like(column: ColumnElement[Any], term: Term) -> ColumnElement[bool]:
+    return column.like(term.parameter, escape=str(term.variant))
+
+
+def _ilike(column: ColumnElement[Any], term: Term) -> ColumnElement[bool]:
+    return column.ilike(term.parameter, escape=str(term.variant))
+
+
+def _starts_with(column: ColumnElement[Any], term: Term) -> ColumnElement[bool]:
+    # LIKE 'prefix%' with the prefix escaped: an index on the column serves it (PostgreSQL
+    # needs text_pattern_ops or the C collation for that, MariaDB and SQLite do it as is).
+    return column.like(term.parameter, escape=LIKE_ESCAPE)
+
+
+OPERATORS: dict[str, Operator] = {
+    operator.name: operator
+    for operator in (
+        Operator("eq", "scalar", _EQUATABLE, "equal to", lambda c, t: c == t.parameter),
+        Operator("neq", "scalar", _EQUATABLE, "not equal to", lambda c, t: c == t.parameter,
+                 negated=True),
+        Operator("gt", "scalar", _ORDERED, "greater than", lambda c, t: c > t.parameter),
+        Operator("gte", "scalar", _ORDERED, "greater than or equal to",
+                 lambda c, t: c >= t.parameter),
+        Operator("lt", "scalar", _ORDERED, "less than", lambda c, t: c < t.parameter),
+        Operator("lte", "scalar", _ORDERED, "less than or equal to",
+                 lambda c, t: c <= t.parameter),
+        Operator("in", "list", _EQUATABLE, "one of the comma-separated values",
+                 lambda c, t: t.in_list(c)),
+        Operator("not_in", "list", _EQUATABLE, "none of the comma-separated values",
+                 lambda c, t: t.in_list(c), negated=True),
+        Operator("like", "pattern", _TEXT,
+                 "matches the pattern, case-sensitive (% and _ are wildcards; without %, "
+                 "matches anywhere in the value)", _like),
+        Operator("ilike", "pattern", _TEXT,
+                 "matches the pattern, ignoring case (% and _ are wildcards; without %, "
+                 "matches anywhere in the value)", _ilike),
+        Operator("startswith", "text", _TEXT,
+                 "starts with the text, case-sensitive (% and _ match literally)",
+                 _starts_with, bind=lambda prefix: f"{escape_like(prefix)}%"),
+        Operator("isnull", "flag", _ANY, "true: the value is null; false: it is not",
+                 lambda c, t: c.is_not(None), negated="flag"),
     )
 }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from crud.config.registry import ResourceSpec
 from crud.model.fields import Leaf, ManyField, Node
-from crud.model.operators import OperatorSpec
+from crud.model.operators import Operator
 from crud.model.sources import Entity
 
 __all__ = ["FilterParam", "Resource", "SortKey"]
@@ -23,7 +23,7 @@ class FilterParam:
 
     name: str
     leaf: Leaf
-    operator: OperatorSpec
+    operator: Operator
     internal: str
 
     def __repr__(self) -> str:

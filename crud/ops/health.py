@@ -2,8 +2,8 @@
 
 An orchestrator restarts a process whose liveness fails, and stops routing traffic to one
 whose readiness fails; a database outage must only do the second. ``/readyz`` borrows a
-pooled connection, so the engine's ``pool_pre_ping`` replaces connections the database
-dropped and the API recovers on its own once the database is back.
+pooled connection and retries once on a fresh one when the database had dropped it, so
+the API recovers on its own once the database is back.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
@@ -49,6 +50,17 @@ class Probes:
         return _status("ready")
 
     async def ping(self) -> None:
+        # The pool lends connections without pinging them: one the database dropped while
+        # idle fails here once, is discarded (SQLAlchemy invalidates it), and the retry
+        # gets a fresh one, as the read path does (crud.sql.reader).
+        try:
+            await self._select_one()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            await self._select_one()
+
+    async def _select_one(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 

@@ -1,9 +1,21 @@
 """Count policies: how a list's ``total`` is found, and how honest it is.
 
-Policies, dearest first: ``exact`` (``COUNT(*)``, optionally under a time budget that falls
-back to the next policy), ``capped: N`` (count at most N+1 rows; beyond N the total is a
-lower bound), ``estimated`` (PostgreSQL's planner estimate from ``EXPLAIN``: no scan; other
-databases count exactly up to a cap) and ``none``. Every answer says its kind in the
+Policies, dearest first:
+
+- ``exact``: ``COUNT(*)``; with ``timeout_ms`` it runs on its own under that budget and
+  falls back to the planner's estimate (PostgreSQL) or to no count;
+- ``capped: N``: count at most N+1 rows; beyond N the total is a lower bound;
+- ``auto`` (the default): exact up to ``cap`` rows (10,000), and beyond it the table's
+  row estimate for an unfiltered list on PostgreSQL (``pg_class.reltuples``), else the cap
+  as a lower bound. It never scans more than ``cap`` + 1 rows, so it never blocks a page;
+- ``estimated``: PostgreSQL's planner estimate of the filtered rows (``EXPLAIN``, no scan);
+  elsewhere exact up to a cap;
+- ``none``.
+
+Every policy but ``estimated`` on PostgreSQL and a budgeted ``exact`` is computed inside
+the page statement (``count_columns``): one round trip for page and total. A short page
+that does not start past the end is its own total, and the statement then skips the count
+(a ``CASE`` the database evaluates lazily). Every answer says its kind in the
 ``Total-Count-Kind`` header: ``exact``, ``estimated``, ``lower-bound`` or ``none``.
 """
 
@@ -12,31 +24,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
-from sqlalchemy import Select, func, literal_column, select
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from crud.config.registry import CountPolicy
-from crud.http.errors import InvalidParameter, ParameterError
-from crud.sql.budgets import (
-    STATEMENT_TIMEOUT_OPTION,
-    install_statement_budgets,
-    is_timeout,
-    set_local_timeout,
-)
-from crud.sql.query import ListPlan, StatementBuilder
+from crud.sql.backends import integer_parameter
 
-__all__ = ["COUNT_KINDS", "TOTAL_KINDS", "Counter", "Total", "TotalKind"]
+__all__ = [
+    "AUTO_CAP",
+    "COUNT_KINDS",
+    "ESTIMATE_CAP",
+    "TOTAL_KINDS",
+    "Explain",
+    "InlineCount",
+    "Total",
+    "TotalKind",
+    "count_columns",
+    "inline_count",
+    "rank",
+    "read_total",
+]
 
 TotalKind = Literal["exact", "estimated", "lower-bound", "none"]
 TOTAL_KINDS: tuple[TotalKind, ...] = ("exact", "estimated", "lower-bound", "none")
-COUNT_KINDS = ("none", "estimated", "exact")
-# The cap an `estimated` policy counts up to where the database has no planner estimate.
+# What ``?count=`` may ask for, cheapest first.
+COUNT_KINDS = ("none", "estimated", "auto", "exact")
+# The cap an ``estimated`` policy counts up to where the database has no planner estimate.
 ESTIMATE_CAP = 10_000
+# ``auto``'s default: exact up to this many rows.
+AUTO_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -47,7 +76,89 @@ class Total:
     kind: TotalKind
 
 
-class _Explain(Executable, ClauseElement):
+@dataclass(frozen=True)
+class InlineCount:
+    """A total computed by the page statement itself (part of the statement's shape)."""
+
+    kind: Literal["exact", "capped", "auto"]
+    cap: int | None = None
+    # The page starts the list: an empty page there is a total of 0 too.
+    first: bool = True
+
+
+def rank(policy: CountPolicy) -> int:
+    """How dear a policy is; a request may only ask for one of the same rank or lower."""
+    if policy.kind == "none":
+        return 0
+    if policy.kind == "estimated":
+        return 1
+    if policy.kind == "auto" or policy.cap is not None:
+        return 2
+    return 3
+
+
+def inline_count(policy: CountPolicy, *, postgresql: bool, first: bool) -> InlineCount | None:
+    """The in-statement count for ``policy``; None when it needs a statement of its own."""
+    if policy.kind == "auto":
+        return InlineCount("auto", policy.cap or AUTO_CAP, first)
+    if policy.kind == "estimated":
+        return None if postgresql else InlineCount("capped", policy.cap or ESTIMATE_CAP, first)
+    if policy.kind == "exact" and policy.timeout_ms is None:
+        if policy.cap is not None:
+            return InlineCount("capped", policy.cap, first)
+        return InlineCount("exact", None, first)
+    return None
+
+
+def count_columns(count: InlineCount, rows: Select[Any], *, everything: bool,
+                  estimate: ColumnElement[Any] | None,
+                  page: Any = None) -> list[ColumnElement[Any]]:
+    """``crud_total`` (and for ``auto`` over a whole table, ``crud_estimated``) columns.
+
+    ``rows`` are the filtered rows without the page's cut (a SELECT whose columns do not
+    matter). Given ``page`` (the page's CTE), ``crud_total`` is NULL when the page is its
+    own total: the database then never runs the count.
+    """
+    if count.kind == "exact":
+        counted = rows.with_only_columns(func.count()).scalar_subquery()
+    else:
+        assert count.cap is not None
+        capped = rows.with_only_columns(literal_column("1")).limit(count.cap + 1).subquery("capped")
+        counted = select(func.count()).select_from(capped).scalar_subquery()
+    whens: list[tuple[Any, Any]] = []
+    flags: list[tuple[Any, Any]] = []
+    if page is not None:
+        returned = select(func.count()).select_from(page).scalar_subquery()
+        limit = integer_parameter("limit")
+        short = (returned < limit) if count.first else and_(returned > 0, returned < limit)
+        whens.append((short, null()))
+        flags.append((short, false()))
+    if count.kind != "auto" or not everything or estimate is None:
+        return [_case(whens, counted).label("crud_total")]
+    assert count.cap is not None
+    big = estimate >= count.cap
+    return [_case([*whens, (big, estimate)], counted).label("crud_total"),
+            _case([*flags, (big, true())], false()).label("crud_estimated")]
+
+
+def _case(whens: list[tuple[Any, Any]], otherwise: Any) -> ColumnElement[Any]:
+    return case(*whens, else_=otherwise) if whens else otherwise
+
+
+def read_total(count: InlineCount, row: Any, *, columns: int, returned: int,
+               position: int) -> Total:
+    """The total the page statement's count columns (after ``columns`` row columns) say."""
+    value = row[columns]
+    if value is None:
+        return Total(position + returned, "exact")
+    if count.kind == "auto" and len(row) > columns + 1 and row[columns + 1]:
+        return Total(int(value), "estimated")
+    if count.cap is not None and value > count.cap:
+        return Total(count.cap, "lower-bound")
+    return Total(int(value), "exact")
+
+
+class Explain(Executable, ClauseElement):
     """``EXPLAIN (FORMAT JSON) <select>`` with the select's own bound parameters."""
 
     inherit_cache = False
@@ -55,118 +166,11 @@ class _Explain(Executable, ClauseElement):
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
 
-
-@compiles(_Explain)
-def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
-
-
-class Counter:
-    """Finds totals for one resource under its configured policy."""
-
-    def __init__(self, builder: StatementBuilder, policy: CountPolicy,
-                 engine: AsyncEngine) -> None:
-        self.builder = builder
-        self.policy = policy
-        self.dialect = builder.dialect
-        self.rank = _rank(policy)
-        if policy.timeout_ms is not None:
-            install_statement_budgets(engine)
-
     @property
-    def cheaper_kinds(self) -> list[str]:
-        """The ``?count=`` values this list accepts."""
-        return [kind for kind in COUNT_KINDS
-                if _rank(CountPolicy(kind=kind)) <= self.rank]
-
-    def request(self, asked: str | None) -> CountPolicy:
-        """The policy for ``?count=``; asking for a dearer count than configured is a 422."""
-        if asked is None:
-            return self.policy
-        if asked not in COUNT_KINDS:
-            raise _bad_count(f"expected one of {', '.join(COUNT_KINDS)}, got {asked!r}")
-        wanted = CountPolicy(kind=asked)
-        if _rank(wanted) > self.rank:
-            raise _bad_count(f"{asked!r} costs more than this list allows "
-                             f"(configured: {_describe(self.policy)}); ask for a cheaper one")
-        return self.policy if _rank(wanted) == self.rank else wanted
-
-    async def total(self, connection: AsyncConnection, plan: ListPlan, *, returned: int,
-                    position: int, limit: int | None = None,
-                    policy: CountPolicy | None = None) -> Total:
-        """The total of ``plan``'s rows, given a page of ``returned`` rows at ``position``."""
-        policy = policy or self.policy
-        # A short page that is not past the end tells the total: no statement needed.
-        if returned < (limit or plan.limit) and (returned > 0 or position == 0):
-            return Total(position + returned, "exact")
-        return await self.count(connection, plan, policy)
-
-    async def count(self, connection: AsyncConnection, plan: ListPlan,
-                    policy: CountPolicy) -> Total:
-        if policy.kind == "none":
-            return Total(None, "none")
-        if policy.kind == "estimated":
-            return await self._estimated(connection, plan, policy)
-        if policy.cap is not None:
-            return await self._capped(connection, plan, policy.cap)
-        if policy.timeout_ms is not None:
-            return await self._exact_within(connection, plan, policy)
-        return Total(await self._exact(connection, plan), "exact")
-
-    async def _exact(self, connection: AsyncConnection, plan: ListPlan) -> int:
-        return int((await connection.execute(self.builder.count(plan))).scalar_one())
-
-    async def _exact_within(self, connection: AsyncConnection, plan: ListPlan,
-                            policy: CountPolicy) -> Total:
-        statement = self.builder.count(plan)
-        timeout = policy.timeout_ms
-        if self.dialect == "postgresql":
-            # The timeout lasts until the transaction ends, which is right after the count.
-            await set_local_timeout(connection, int(timeout or 0))
-        else:
-            statement = statement.execution_options(**{STATEMENT_TIMEOUT_OPTION: timeout})
-        try:
-            return Total(int((await connection.execute(statement)).scalar_one()), "exact")
-        except DBAPIError as error:
-            if not is_timeout(error):
-                raise
-        # A failed statement aborts a PostgreSQL transaction: start a fresh one.
-        await connection.rollback()
-        if self.dialect == "postgresql":
-            return await self._estimated(connection, plan, CountPolicy(kind="estimated"))
-        # Elsewhere the next cheaper count is another scan that would run out of time too.
-        return Total(None, "none")
-
-    def _rows_of(self, plan: ListPlan) -> Select[Any]:
-        """The filtered rows, one constant column each: what a count counts."""
-        return self.builder.count(plan).with_only_columns(literal_column("1"))
-
-    async def _capped(self, connection: AsyncConnection, plan: ListPlan, cap: int) -> Total:
-        inner = self._rows_of(plan).limit(cap + 1).subquery()
-        statement = select(func.count()).select_from(inner)
-        found = int((await connection.execute(statement)).scalar_one())
-        return Total(cap, "lower-bound") if found > cap else Total(found, "exact")
-
-    async def _estimated(self, connection: AsyncConnection, plan: ListPlan,
-                         policy: CountPolicy) -> Total:
-        if self.dialect != "postgresql":
-            return await self._capped(connection, plan, policy.cap or ESTIMATE_CAP)
-        raw = (await connection.execute(_Explain(self._rows_of(plan)))).scalar_one()
-        document = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
-        return Total(int(document[0]["Plan"]["Plan Rows"]), "estimated")
+    def selected_columns(self) -> list[Any]:
+        return []
 
 
-def _rank(policy: CountPolicy) -> int:
-    if policy.kind == "none":
-        return 0
-    if policy.kind == "estimated":
-        return 1
-    return 2 if policy.cap is not None else 3
-
-
-def _describe(policy: CountPolicy) -> str:
-    return f"capped: {policy.cap}" if policy.kind == "exact" and policy.cap else policy.kind
-
-
-def _bad_count(message: str) -> InvalidParameter:
-    return InvalidParameter(f"count: {message}", errors=[ParameterError("count", message)])
+@compiles(Explain)
+def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)

@@ -1,9 +1,8 @@
 """Engines that can only read, and the registry bound against them.
 
 Read-only is set once per connection, at connect time, so it costs no statement per
-request: PostgreSQL ``default_transaction_read_only``, MariaDB/MySQL ``SET SESSION
-TRANSACTION READ ONLY``, SQLite ``PRAGMA query_only``. The same hook sets the statement
-time budget where the database has one.
+request (what each backend sets is in ``crud.sql.backends``). The same setup carries the
+statement time budget where the database has one.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from crud.config.yamlfile import LocatedData
 from crud.model.binding import IssueCollector, bind_resource, hint
 from crud.model.resource import Resource
 from crud.model.sources import Entity, ReflectedDatabase, model_entity
+from crud.sql.backends import backend_for
 
 __all__ = ["bind_registry", "make_engine", "missing_tables", "reflect", "run_blocking"]
 
@@ -32,45 +32,24 @@ T = TypeVar("T")
 
 def make_engine(url: str, *, read_only: bool = True, statement_timeout_ms: int | None = None,
                 pool_size: int = 10) -> AsyncEngine:
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    connect_args: dict[str, Any] = {}
-    options: dict[str, Any] = {"pool_pre_ping": backend != "sqlite"}
-    if backend == "postgresql" and parsed.get_driver_name() == "asyncpg":
-        settings = {"application_name": "crud"}
-        if read_only:
-            settings["default_transaction_read_only"] = "on"
-        if statement_timeout_ms:
-            settings["statement_timeout"] = str(statement_timeout_ms)
-        connect_args["server_settings"] = settings
-    if backend == "postgresql" and read_only:
-        # Without explicit transactions the driver sends no BEGIN/ROLLBACK around each
-        # request and the pool's pre-ping (one per checkout) is a bare ';' instead of
-        # BEGIN, ';', ROLLBACK: 7 round trips for a two-statement list become 3. Nothing
-        # is lost: under READ COMMITTED every statement takes its own snapshot anyway, and
-        # default_transaction_read_only applies to these implicit transactions as well.
-        options["isolation_level"] = "AUTOCOMMIT"
-    if backend != "sqlite":
+    """An async engine for ``url``; read-only (the API's) unless ``read_only=False``.
+
+    The pool does not ping connections before lending them: the read path retries a
+    statement once on a connection the database dropped (``crud.sql.reader``).
+    """
+    backend = backend_for(make_url(url).get_dialect()())
+    arguments = backend.engine_arguments(url, read_only=read_only,
+                                         statement_timeout_ms=statement_timeout_ms)
+    options = dict(arguments.options)
+    if backend.name != "sqlite":
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
-    engine = create_async_engine(url, connect_args=connect_args, **options)
-    _install_connect_hook(engine, backend, read_only, statement_timeout_ms)
+    engine = create_async_engine(url, connect_args=arguments.connect_args, **options)
+    if arguments.session_statements:
+        _run_on_connect(engine, arguments.session_statements)
     return engine
 
 
-def _install_connect_hook(engine: AsyncEngine, backend: str, read_only: bool,
-                          statement_timeout_ms: int | None) -> None:
-    statements: list[str] = []
-    if backend == "sqlite" and read_only:
-        statements.append("PRAGMA query_only = ON")
-    if backend in {"mysql", "mariadb"}:
-        if read_only:
-            statements.append("SET SESSION TRANSACTION READ ONLY")
-        if statement_timeout_ms:
-            # MariaDB's name; MySQL's is max_execution_time (ms, SELECT only).
-            statements.append(f"SET SESSION max_statement_time = {statement_timeout_ms / 1000:.3f}")
-    if not statements:
-        return
-
+def _run_on_connect(engine: AsyncEngine, statements: list[str]) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()

@@ -1,0 +1,63 @@
+"""Renderers: the page and item bodies of a profile, from shaped items to bytes.
+
+The standard profile sends the JSON envelope (``items``, ``total``, ``page``, ``size``,
+``pages``, ``next``); the legacy profile the old API's bare array in Flask's bytes. A
+profile picks one; a new body format is a renderer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from crud.http.legacy import LegacyEncoder
+from crud.http.pagination import envelope
+from crud.http.rows import dumps
+from crud.http.steps.paging import Window
+from crud.sql.counting import Total
+
+__all__ = ["ArrayRenderer", "EnvelopeRenderer", "Renderer"]
+
+
+class Renderer(Protocol):
+    media_type: str
+
+    def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
+                  next_cursor: str | None) -> bytes: ...
+
+    def item_body(self, item: dict[str, Any]) -> bytes: ...
+
+
+class EnvelopeRenderer:
+    """The standard list envelope and the item as it is, in one orjson pass each."""
+
+    media_type = "application/json"
+
+    def __repr__(self) -> str:
+        return "EnvelopeRenderer()"
+
+    def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
+                  next_cursor: str | None) -> bytes:
+        return dumps(envelope(items, total.value, window.page, window.size,
+                              next_cursor=next_cursor))
+
+    def item_body(self, item: dict[str, Any]) -> bytes:
+        return dumps(item)
+
+
+class ArrayRenderer:
+    """The old API's body: the items as a bare array, encoded as its encoder did."""
+
+    media_type = "application/json"
+
+    def __init__(self, encoder: LegacyEncoder) -> None:
+        self.encoder = encoder
+
+    def __repr__(self) -> str:
+        return f"ArrayRenderer({self.encoder!r})"
+
+    def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
+                  next_cursor: str | None) -> bytes:
+        return self.encoder(items)
+
+    def item_body(self, item: dict[str, Any]) -> bytes:
+        return self.encoder(item)

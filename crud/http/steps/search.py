@@ -1,0 +1,32 @@
+"""Search: ``search=text``, case-insensitive, in any of the registry's ``search:`` fields."""
+
+from __future__ import annotations
+
+from crud.http.errors import ParameterError
+from crud.http.listquery import Given, Parameter, Step
+from crud.model.resource import Resource
+from crud.model.values import MAX_SEARCH_LENGTH, NO_NUL_SCHEMA
+
+__all__ = ["SearchStep"]
+
+
+class SearchStep(Step[str | None]):
+    def __init__(self, resource: Resource) -> None:
+        fields = ", ".join(leaf.name for leaf in resource.search)
+        self.parameters = (Parameter(
+            "search", {**NO_NUL_SCHEMA, "maxLength": MAX_SEARCH_LENGTH},
+            f"Case-insensitive text match in any of: {fields}. % and _ match literally."),
+        ) if resource.search else ()
+
+    def __repr__(self) -> str:
+        return f"SearchStep(enabled={bool(self.parameters)})"
+
+    def parse(self, given: Given, errors: list[ParameterError]) -> str | None:
+        text = given.get("search")
+        if not text:
+            return None
+        if len(text) > MAX_SEARCH_LENGTH:
+            errors.append(ParameterError("search", f"at most {MAX_SEARCH_LENGTH} characters"))
+        if "\x00" in text:
+            errors.append(ParameterError("search", "NUL characters (\\x00) are not allowed"))
+        return text

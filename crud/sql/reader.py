@@ -1,0 +1,121 @@
+"""The read path's connections: borrow one from the pool, run compiled statements, give it back.
+
+The pool does not ping a connection before lending it (that was one more round trip per
+request). A connection the database dropped while idle fails on its first statement
+instead; the reader then discards it and runs the statement once more on a fresh one, so
+a restarted database costs one failed attempt per stale connection, never a failed
+request. Timeouts and outages leave as ``StatementTimeout`` and ``DatabaseUnavailable``;
+the HTTP layer answers both with 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
+
+from crud.sql.backends import Backend
+from crud.sql.compiled import CompiledStatement
+
+__all__ = ["DatabaseBusy", "DatabaseUnavailable", "ReadConnection", "Reader", "StatementTimeout"]
+
+StatementListener = Callable[[str, Sequence[Any]], None]
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached, or dropped the connection twice in a row."""
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Every pooled connection stayed busy for the pool's whole timeout."""
+
+
+class StatementTimeout(Exception):
+    """A statement ran past its time budget and was cancelled."""
+
+
+class Reader:
+    """Borrows connections from ``engine``'s pool and runs statements on ``backend``'s driver."""
+
+    def __init__(self, engine: AsyncEngine, backend: Backend) -> None:
+        self.engine = engine
+        self.backend = backend
+        # Called with (sql, arguments) before each statement: statement counts in tests,
+        # anything that wants to watch the read path.
+        self.listeners: list[StatementListener] = []
+
+    def __repr__(self) -> str:
+        return f"Reader({self.backend!r}, {self.engine.url.render_as_string()!r})"
+
+    def connection(self) -> ReadConnection:
+        return ReadConnection(self)
+
+    async def fetch(self, statement: CompiledStatement, values: Mapping[str, Any],
+                    budget_ms: int | None = None) -> Sequence[Sequence[Any]]:
+        """One statement on a connection of its own."""
+        async with self.connection() as connection:
+            return await connection.fetch(statement, values, budget_ms)
+
+
+class ReadConnection:
+    """One borrowed connection; ``async with reader.connection() as c: await c.fetch(...)``."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.backend = reader.backend
+        self.raw: Any = None
+        self.retried = False
+
+    async def __aenter__(self) -> ReadConnection:
+        self.raw = await self._borrow()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        raw, self.raw = self.raw, None
+        if raw is not None:
+            # Returning it may close or reset it, which awaits the driver: SQLAlchemy's
+            # pool runs that inside its greenlet bridge.
+            await greenlet_spawn(raw.close)
+
+    async def fetch(self, statement: CompiledStatement, values: Mapping[str, Any],
+                    budget_ms: int | None = None) -> Sequence[Sequence[Any]]:
+        arguments = statement.arguments(values)
+        for listener in self.reader.listeners:
+            listener(statement.sql, arguments)
+        while True:
+            try:
+                rows, type_codes = await self.backend.fetch(self.raw, statement.sql, arguments,
+                                                            budget_ms)
+            except Exception as error:
+                await self._recover(error)
+                continue
+            return statement.decode(rows, type_codes)
+
+    async def _recover(self, error: Exception) -> None:
+        """Raise what ``error`` means for the caller, or replace the connection for one retry."""
+        if self.backend.is_timeout(error):
+            raise StatementTimeout(str(error)) from error
+        if not self.backend.is_disconnect(error):
+            raise error
+        await greenlet_spawn(self.raw.invalidate, error)
+        self.raw = None
+        if self.retried:
+            raise DatabaseUnavailable("the database dropped the connection") from error
+        self.retried = True
+        self.raw = await self._borrow()
+
+    async def _borrow(self) -> Any:
+        engine = self.reader.engine
+        try:
+            return await engine.raw_connection()
+        except PoolTimeout as error:
+            raise DatabaseBusy("no connection became free within the pool timeout") from error
+        # A raw checkout raises the driver's own errors, not SQLAlchemy's wrapped ones.
+        except (DBAPIError, OSError, engine.dialect.loaded_dbapi.Error) as error:
+            raise DatabaseUnavailable(str(error).splitlines()[0]) from error

@@ -1,0 +1,422 @@
+"""The SQL a resource serves, built from a request's shape and compiled once per shape.
+
+A page keeps deep pages cheap: filters, search, sort and the cut (LIMIT/OFFSET, or the
+seek after a cursor) run on the base table with only the joins they need; the page's keys
+become a CTE; only then are the display joins and expression fields added, for the page's
+rows alone. The total rides in the same statement (``crud.sql.counting``), so a counted
+list is one round trip.
+
+Every value a request brings is a bound parameter with a fixed name (``f0`` for the first
+filter, ``q`` for search, ``s0`` for the first seek value, ``limit``, ``offset``); what the
+values do not decide about the SQL is the statement's *shape*, the key it is compiled
+under (``crud.sql.compiled``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from crud.model.fields import Hop, Leaf, ManyField
+from crud.model.operators import LIKE_ESCAPE, Pattern, escape_like
+from crud.model.resource import FilterParam, Resource, SortKey
+from crud.sql.backends import Backend, integer_parameter, sortable
+from crud.sql.compiled import CompiledStatement, StatementCache
+from crud.sql.counting import Explain, InlineCount, count_columns
+from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
+
+__all__ = ["Filter", "Joins", "OrderItem", "PageRequest", "Selection", "Statements"]
+
+OrderItem = tuple[SortKey, bool]  # (key, descending)
+Values = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """One filter of a request: ``status__in=success,failure`` as its parameter and value."""
+
+    param: FilterParam
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which rows a request selects: its filters (ANDed) and its search text."""
+
+    filters: tuple[Filter, ...] = ()
+    search: str | None = None
+
+    @property
+    def everything(self) -> bool:
+        return not self.filters and self.search is None
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One page: the rows selected, their order (ending in the primary key) and the cut."""
+
+    selection: Selection
+    order: tuple[OrderItem, ...]
+    limit: int
+    offset: int = 0
+    after: tuple[Any, ...] | None = None  # the sort values of the row before the page
+    count: InlineCount | None = None
+
+
+class Joins:
+    """Aliases for the to-one paths of one statement role, created once at startup."""
+
+    def __init__(self, resource: Resource, leaves: Iterable[Leaf]) -> None:
+        self.resource = resource
+        self.aliases: dict[tuple[str, ...], Any] = {}
+        self.onclauses: dict[tuple[str, ...], Any] = {}
+        for leaf in leaves:
+            if not leaf.to_many and leaf.hops:
+                self._alias_for(leaf.hops)
+
+    def _alias_for(self, hops: tuple[Hop, ...]) -> Any:
+        path = tuple(hop.name for hop in hops)
+        if path not in self.aliases:
+            parent = self._alias_for(hops[:-1]) if len(hops) > 1 else self.resource.entity.selectable
+            hop = hops[-1]
+            alias = aliased(hop.target.mapped_class, name=f"j{len(self.aliases)}")  # type: ignore[arg-type]
+            self.onclauses[path] = getattr(parent, hop.name).of_type(alias)
+            self.aliases[path] = alias
+        return self.aliases[path]
+
+    def column(self, leaf: Leaf) -> ColumnElement[Any]:
+        if leaf.expression is not None:
+            return leaf.expression
+        assert leaf.column_key is not None
+        if not leaf.hops:
+            return self.resource.entity.attribute(leaf.column_key)
+        target = leaf.hops[-1].target
+        if leaf.to_many:  # used inside EXISTS, on the relationship's own table
+            return target.attribute(leaf.column_key)
+        return target.attribute(leaf.column_key, self.aliases[leaf.entity_path])
+
+    def apply(self, statement: Select[Any], leaves: Iterable[Leaf]) -> Select[Any]:
+        needed: set[tuple[str, ...]] = set()
+        for leaf in leaves:
+            if not leaf.to_many:
+                path = leaf.entity_path
+                needed.update(path[:end] for end in range(1, len(path) + 1))
+        # Insertion order of onclauses already puts every prefix before its extensions.
+        for path, onclause in self.onclauses.items():
+            if path in needed:
+                statement = statement.outerjoin(onclause)
+        return statement
+
+
+class _BoundTerm:
+    """A filter's bound parameter(s) in one statement: what an operator row compares with."""
+
+    def __init__(self, name: str, column: ColumnElement[Any], variant: Hashable,
+                 backend: Backend) -> None:
+        self.name = name
+        self.column = column
+        self.variant = variant
+        self.backend = backend
+
+    @property
+    def parameter(self) -> ColumnElement[Any]:
+        return bindparam(self.name, type_=self.column.type)
+
+    def in_list(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        count = self.variant if isinstance(self.variant, int) else 0  # arrays need no count
+        return self.backend.in_list(column, self.name, count)
+
+
+class Statements:
+    """Every statement one resource serves, compiled once per shape; one per resource."""
+
+    def __init__(self, resource: Resource, backend: Backend) -> None:
+        self.resource = resource
+        self.backend = backend
+        self.filter_joins = Joins(resource, resource.leaves.values())
+        self.display_joins = Joins(resource, resource.row_leaves)
+        # A resource of plain base columns needs no display join: its keys are its rows.
+        self.flat = all(not leaf.hops and leaf.expression is None for leaf in resource.row_leaves)
+        self.row_columns = [self.display_joins.column(leaf).label(leaf.label)
+                            for leaf in resource.row_leaves]
+        self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
+        self.cache = StatementCache(backend.dialect)
+        self.detail = CompiledStatement(self._detail_statement(), backend.dialect)
+
+    def __repr__(self) -> str:
+        return f"Statements({self.resource.name!r}, {self.backend!r}, {self.cache!r})"
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def page(self, request: PageRequest) -> tuple[CompiledStatement, Values]:
+        """The page statement for ``request`` (its row columns, then the count columns)."""
+        shape = ("page", self._selection_shape(request.selection),
+                 tuple((key.name, descending) for key, descending in request.order),
+                 None if request.after is None else tuple(value is None for value in request.after),
+                 request.count)
+        compiled = self.cache.get(shape, lambda: self._page_statement(request))
+        values = self._selection_values(request.selection)
+        values["limit"] = request.limit
+        if request.after is None:
+            values["offset"] = request.offset
+        else:
+            values.update(self._seek_values(request))
+        return compiled, values
+
+    def _page_statement(self, request: PageRequest) -> Select[Any]:
+        criteria, leaves = self._criteria(request.selection)
+        keys = self._keys(request, criteria, leaves)
+        if request.count is None and self.flat:
+            return keys
+        page = keys.cte("page")
+        if self.flat:
+            outer = select(*(page.c[column.name] for column in self.row_columns))
+        else:
+            on = and_(*(column == page.c[f"pk{index}"]
+                        for index, column in enumerate(self.pk_columns)))
+            outer = select(*self.row_columns).select_from(page).join(
+                self.resource.entity.selectable, on)
+            outer = self.display_joins.apply(outer, self.resource.row_leaves)
+        if request.count is not None:
+            outer = outer.add_columns(*self._count_columns(request.count, request.selection,
+                                                           criteria, leaves, page))
+        return outer.order_by(*self._order_terms(request.order,
+                                                 self._key_column(page, request.order)))
+
+    # -- counts ------------------------------------------------------------------------------
+
+    def count(self, selection: Selection, count: InlineCount) -> tuple[CompiledStatement, Values]:
+        """The total alone (for an empty page past the end, or a count under its own budget)."""
+        def build() -> Select[Any]:
+            criteria, leaves = self._criteria(selection)
+            return select(*self._count_columns(count, selection, criteria, leaves))
+
+        compiled = self.cache.get(("count", self._selection_shape(selection), count), build)
+        return compiled, self._selection_values(selection)
+
+    def explain(self, selection: Selection) -> tuple[CompiledStatement, Values]:
+        """``EXPLAIN`` of the selected rows: the planner's row estimate, nothing scanned."""
+        def build() -> Any:
+            criteria, leaves = self._criteria(selection)
+            return Explain(self._filtered(select(literal_column("1")), criteria, leaves))
+
+        compiled = self.cache.get(("explain", self._selection_shape(selection)), build)
+        return compiled, self._selection_values(selection)
+
+    def _count_columns(self, count: InlineCount, selection: Selection,
+                       criteria: list[ColumnElement[bool]], leaves: list[Leaf],
+                       page: Any = None) -> list[ColumnElement[Any]]:
+        return count_columns(count, self._filtered(select(), criteria, leaves),
+                             everything=selection.everything,
+                             estimate=self.backend.table_estimate(self.resource.entity.table),
+                             page=page)
+
+    # -- the cut -----------------------------------------------------------------------------
+
+    def _keys(self, request: PageRequest, criteria: list[ColumnElement[bool]],
+              leaves: list[Leaf]) -> Select[Any]:
+        """The page cut on the base table: its rows' keys (or, when flat, the rows)."""
+        order = request.order
+        if request.after is None:
+            return self._cut(order, order, criteria, leaves).offset(integer_parameter("offset"))
+        seek_keys = [self._seek_key(key, descending) for key, descending in order]
+        values = [None if value is None else bindparam(f"s{index}", type_=seek_keys[index][0].type)
+                  for index, value in enumerate(request.after)]
+        leaves = [*leaves, *(key.leaf for key, _ in order)]
+        if not (self.backend.splits_seeks and splits(seek_keys, [v is None for v in values])):
+            return self._cut(order, order, [*criteria, seek_predicate(seek_keys, values)], leaves)
+        # Two index ranges read one after the other; a part whose first key is always NULL
+        # needs no sorting by it, which lets an index on the remaining keys serve the order.
+        parts = [self._cut(order, order[1:] if first_is_null else order, [*criteria, seek],
+                           leaves).subquery()
+                 for seek, first_is_null in seek_parts(seek_keys, values)]
+        both = union_all(*(select(part) for part in parts)).subquery("parts")
+        return (select(*both.c).order_by(*self._order_terms(order, self._key_column(both, order)))
+                .limit(integer_parameter("limit")))
+
+    def _cut(self, order: Sequence[OrderItem], sort: Sequence[OrderItem],
+             criteria: list[ColumnElement[bool]], leaves: list[Leaf]) -> Select[Any]:
+        """Rows (or keys) selected, sorted by ``sort`` and limited; keys labelled by ``order``."""
+        if self.flat:
+            columns = list(self.row_columns)
+        else:
+            columns = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]
+            columns += [self.filter_joins.column(key.leaf).label(f"k{index}")
+                        for index, (key, _) in enumerate(order)]
+        statement = self._filtered(select(*columns), criteria,
+                                   [*leaves, *(key.leaf for key, _ in order)])
+        statement = statement.order_by(*self._order_terms(sort, self.filter_joins.column))
+        return statement.limit(integer_parameter("limit"))
+
+    def _key_column(self, page: Any,
+                    order: Sequence[OrderItem]) -> Callable[[Leaf], ColumnElement[Any]]:
+        if self.flat:
+            return lambda leaf: page.c[leaf.label]
+        positions = {id(key.leaf): index for index, (key, _) in enumerate(order)}
+        return lambda leaf: page.c[f"k{positions[id(leaf)]}"]
+
+    def _order_terms(self, order: Sequence[OrderItem],
+                     column_of: Callable[[Leaf], ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+        terms: list[ColumnElement[Any]] = []
+        for key, descending in order:
+            terms.extend(self.backend.order_terms(sortable(column_of(key.leaf)), descending,
+                                                  key.leaf.nullable))
+        return terms
+
+    def _seek_key(self, key: SortKey, descending: bool) -> SeekKey:
+        return sortable(self.filter_joins.column(key.leaf)), descending, key.leaf.nullable
+
+    def _seek_values(self, request: PageRequest) -> Values:
+        assert request.after is not None
+        return {f"s{index}": _stored(value)
+                for index, value in enumerate(request.after) if value is not None}
+
+    # -- selection: filters and search ------------------------------------------------------
+
+    def _filtered(self, statement: Select[Any], criteria: Sequence[ColumnElement[bool]],
+                  leaves: Iterable[Leaf]) -> Select[Any]:
+        statement = statement.select_from(self.resource.entity.selectable)
+        statement = self.filter_joins.apply(statement, leaves)
+        return statement.where(*criteria) if criteria else statement
+
+    def _selection_shape(self, selection: Selection) -> Hashable:
+        filters = tuple((item.param.name, self._variant(item)) for item in selection.filters)
+        return filters, selection.search is not None
+
+    def _variant(self, item: Filter) -> Hashable:
+        shape = item.param.operator.shape
+        if shape == "list":
+            return None if self.backend.binds_arrays else len(item.value)
+        if shape == "pattern":
+            return item.value.escape  # type: ignore[no-any-return]
+        if shape == "flag":
+            return bool(item.value)
+        return None
+
+    def _criteria(self, selection: Selection) -> tuple[list[ColumnElement[bool]], list[Leaf]]:
+        criteria = [self._filter_criterion(f"f{index}", item)
+                    for index, item in enumerate(selection.filters)]
+        leaves = [item.param.leaf for item in selection.filters]
+        if selection.search is not None:
+            criteria.append(self._search_criterion())
+            leaves.extend(self.resource.search)
+        return criteria, leaves
+
+    def _filter_criterion(self, name: str, item: Filter) -> ColumnElement[bool]:
+        leaf, operator = item.param.leaf, item.param.operator
+        column = self.filter_joins.column(leaf)
+        criterion = operator.compare(column, _BoundTerm(name, column, self._variant(item),
+                                                        self.backend))
+        if leaf.to_many:
+            criterion = exists_along(self.resource, leaf, criterion)
+        # Grouped first: negating ``x = ANY(...)`` itself would give ``x != ANY(...)``.
+        return not_(criterion.self_group()) if operator.negates(item.value) else criterion
+
+    def _search_criterion(self) -> ColumnElement[bool]:
+        terms = []
+        for leaf in self.resource.search:
+            term = self.filter_joins.column(leaf).ilike(bindparam("q"), escape=LIKE_ESCAPE)
+            terms.append(exists_along(self.resource, leaf, term) if leaf.to_many else term)
+        return or_(*terms)
+
+    def _selection_values(self, selection: Selection) -> Values:
+        values: Values = {}
+        for index, item in enumerate(selection.filters):
+            name, operator = f"f{index}", item.param.operator
+            if operator.shape == "list":
+                values.update(self.backend.list_values(
+                    name, [operator.bind(value) for value in item.value]))
+            elif operator.shape == "pattern":
+                assert isinstance(item.value, Pattern)
+                values[name] = item.value.text
+            elif operator.shape != "flag":
+                values[name] = operator.bind(item.value)
+        if selection.search is not None:
+            values["q"] = f"%{escape_like(selection.search)}%"
+        return values
+
+    # -- details and to-many lists ----------------------------------------------------------
+
+    def _detail_statement(self) -> Select[Any]:
+        statement = select(*self.row_columns).select_from(self.resource.entity.selectable)
+        statement = self.display_joins.apply(statement, self.resource.row_leaves)
+        return statement.where(*(column == bindparam(f"pk{index}", type_=column.type)
+                                 for index, column in enumerate(self.pk_columns)))
+
+    @staticmethod
+    def detail_values(pk_values: Sequence[Any]) -> Values:
+        return {f"pk{index}": value for index, value in enumerate(pk_values)}
+
+    def many(self, field: ManyField, keys: Sequence[tuple[Any, ...]]
+             ) -> tuple[CompiledStatement, Values]:
+        """One statement for a to-many field over a whole page, capped per row in SQL."""
+        single = len(self.pk_columns) == 1
+        count = None if single and self.backend.binds_arrays else len(keys)
+        compiled = self.cache.get(("many", field.name, count),
+                                  lambda: self._many_statement(field, len(keys)))
+        if single:
+            return compiled, self.backend.list_values("keys", [key[0] for key in keys])
+        return compiled, {f"key{row}_{part}": value for row, key in enumerate(keys)
+                          for part, value in enumerate(key)}
+
+    def _many_statement(self, field: ManyField, count: int) -> Select[Any]:
+        entity = self.resource.entity
+        statement = select().select_from(entity.selectable)
+        parent: Any = entity.selectable
+        target_alias: Any = None
+        for index, hop in enumerate(field.hops):
+            target_alias = aliased(hop.target.mapped_class, name=f"m{index}")  # type: ignore[arg-type]
+            statement = statement.join(getattr(parent, hop.name).of_type(target_alias))
+            parent = target_alias
+        target = field.hops[-1].target
+        values = [target.attribute(leaf.column_key or "", target_alias).label(leaf.label)
+                  for leaf in field.leaves]
+        target_pk = [target.attribute(key, target_alias) for key in target.primary_key()]
+        owner = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]
+        rank = func.row_number().over(partition_by=self.pk_columns, order_by=target_pk)
+        statement = statement.add_columns(*owner, *values, rank.label("rank"))
+        statement = statement.where(self._owned_by(count))
+        ranked = statement.subquery("ranked")
+        return (select(*(ranked.c[column.name] for column in [*owner, *values]))
+                .where(ranked.c.rank <= field.limit)
+                .order_by(*(ranked.c[column.name] for column in owner), ranked.c.rank))
+
+    def _owned_by(self, count: int) -> ColumnElement[bool]:
+        if len(self.pk_columns) == 1:
+            return self.backend.in_list(self.pk_columns[0], "keys", count)
+        rows = [tuple_(*(bindparam(f"key{row}_{part}", type_=column.type)
+                         for part, column in enumerate(self.pk_columns)))
+                for row in range(count)]
+        return tuple_(*self.pk_columns).in_(rows)
+
+
+def exists_along(resource: Resource, leaf: Leaf,
+                 criterion: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``criterion`` on the leaf's table, wrapped in has()/any() back to the base table."""
+    clause: ColumnElement[bool] = criterion
+    for hop in reversed(leaf.hops):
+        attribute = getattr(hop.owner.mapped_class, hop.name)
+        clause = attribute.any(clause) if hop.to_many else attribute.has(clause)
+    return clause
+
+
+def _stored(value: Any) -> Any:
+    """A sort value as the text an enum column sorted by text compares with: its name."""
+    return value.name if isinstance(value, enum.Enum) else value
