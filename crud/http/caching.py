@@ -37,7 +37,9 @@ NOT_MODIFIED = {"description": "Not modified: the ETag in If-None-Match is curre
 
 
 def etag(body: bytes) -> str:
-    return f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    # Change detection, not security: SHA-1 runs on the CPU's SHA instructions, about
+    # twice as fast as BLAKE2 on a 25 KiB page.
+    return f'W/"{hashlib.sha1(body, usedforsecurity=False).hexdigest()[:32]}"'
 
 
 def if_none_match(header: str | None, tag: str) -> bool:

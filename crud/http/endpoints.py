@@ -65,7 +65,7 @@ class Endpoints:
                              window.after)
         with database_errors():
             page = await self.pages.read(wanted, policy, window.position)
-        next_cursor = profile.paging.next_cursor(window, order, page.rows, page.total)
+        next_cursor = profile.paging.next_cursor(window, order, page)
         status, headers = profile.paging.headers(window, query, len(page.rows), page.total,
                                                  next_cursor)
         body = profile.renderer.list_body(self.shaper.items(page), page.total, window,

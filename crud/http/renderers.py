@@ -20,6 +20,8 @@ __all__ = ["ArrayRenderer", "EnvelopeRenderer", "Renderer"]
 
 class Renderer(Protocol):
     media_type: str
+    # Takes items as the database writes them (JSON texts in orjson's spelling).
+    json_rows: bool
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
                   next_cursor: str | None) -> bytes: ...
@@ -31,6 +33,7 @@ class EnvelopeRenderer:
     """The standard list envelope and the item as it is, in one orjson pass each."""
 
     media_type = "application/json"
+    json_rows = True
 
     def __repr__(self) -> str:
         return "EnvelopeRenderer()"
@@ -48,6 +51,7 @@ class ArrayRenderer:
     """The old API's body: the items as a bare array, encoded as its encoder did."""
 
     media_type = "application/json"
+    json_rows = False  # the old encoder's bytes: epoch seconds, sorted keys
 
     def __init__(self, encoder: LegacyEncoder) -> None:
         self.encoder = encoder

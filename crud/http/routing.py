@@ -32,7 +32,8 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
     profile = profile_for(resource, api, codec)
     budget = reader.backend.statement_budget(resource.spec.statement_timeout_ms,
                                              api.statement_timeout_ms)
-    pages = Pages(resource, Statements(resource, reader.backend), reader, budget_ms=budget)
+    statements = Statements(resource, reader.backend, json_rows=profile.renderer.json_rows)
+    pages = Pages(resource, statements, reader, budget_ms=budget)
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
                      check=credentials.check(auth_kind(resource.spec, api)))

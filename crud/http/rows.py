@@ -52,7 +52,9 @@ class RowShaper:
     def __repr__(self) -> str:
         return f"RowShaper(flat={self.flat_names is not None}, lists={self.many_names})"
 
-    def items(self, page: Page) -> list[dict[str, Any]]:
+    def items(self, page: Page) -> list[Any]:
+        if page.json:  # written by the database: embedded as they are
+            return [orjson.Fragment(row[0]) for row in page.rows]
         if self.flat_names is not None:
             names = self.flat_names
             return [dict(zip(names, row, strict=True)) for row in page.rows]

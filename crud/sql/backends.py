@@ -24,8 +24,10 @@ from sqlalchemy import (
     Enum,
     String,
     Table,
+    Text,
     any_,
     bindparam,
+    case,
     cast,
     column,
     func,
@@ -78,6 +80,8 @@ class Backend:
     plans_estimates: ClassVar[bool] = False
     # The API-wide statement budget is a session setting (set once per connection).
     session_budget: ClassVar[bool] = True
+    # Items can be written as JSON by the database, in the bytes orjson would send.
+    renders_json: ClassVar[bool] = False
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -115,6 +119,14 @@ class Backend:
         """A scalar SQL expression estimating the table's rows from statistics, or None."""
         return None
 
+    def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+        """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
+        raise NotImplementedError
+
+    def json_value(self, column: ColumnElement[Any], kind: str) -> ColumnElement[Any] | None:
+        """``column`` as the database should put it into ``json_row``; None: it cannot."""
+        return None
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         """Rows in ``table`` for ``crud check``'s advice: a statistic where there is one."""
         return int(connection.execute(select(func.count()).select_from(table)).scalar() or 0)
@@ -146,6 +158,9 @@ class PostgreSQL(Backend):
     splits_seeks = True
     binds_arrays = True
     plans_estimates = True
+    renders_json = True
+    # Kinds whose JSON spelling in row_to_json is orjson's (dates are ISO either way).
+    _AS_IS = frozenset({"integer", "string", "boolean", "enum", "date", "uuid"})
 
     def engine_arguments(self, url: str, *, read_only: bool,
                          statement_timeout_ms: int | None) -> EngineArguments:
@@ -185,6 +200,26 @@ class PostgreSQL(Backend):
         return (select(func.nullif(estimate, -1))
                 .where(pg_class.c.oid == func.to_regclass(name)).scalar_subquery())
 
+    def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+        # row_to_json writes compact objects with keys in column order, like orjson; the
+        # row is a LATERAL select over the page's own columns (correlated, no FROM).
+        row = select(*values).correlate_except(None).lateral("item")
+        return cast(func.row_to_json(row.table_valued()), Text)
+
+    def json_value(self, column: ColumnElement[Any], kind: str) -> ColumnElement[Any] | None:
+        if kind in self._AS_IS:
+            return column
+        if kind != "datetime":
+            return None  # numbers, times, JSON: PostgreSQL spells them its own way
+        # orjson's RFC 3339 with OPT_NAIVE_UTC: seconds, microseconds only when there are
+        # some, and +00:00 (an aware value is converted to UTC first).
+        if getattr(column.type, "timezone", False):
+            column = column.op("AT TIME ZONE")("UTC")
+        whole = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
+        fraction = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+        return case((func.extract("microseconds", column) % 1_000_000 == 0, whole),
+                    else_=fraction)
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text("SELECT reltuples FROM pg_class WHERE oid = "
                                         "to_regclass(:name)"), {"name": table.fullname})
@@ -192,20 +227,22 @@ class PostgreSQL(Backend):
 
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
                     budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:
-        prepared = await self._prepared(connection, sql)
+        prepared, type_codes = await self._prepared(connection, sql)
         timeout = budget_ms / 1000 if budget_ms else None
-        rows = await prepared.fetch(*args, timeout=timeout)
-        return rows, tuple(attribute.type.oid for attribute in prepared.get_attributes())
+        return await prepared.fetch(*args, timeout=timeout), type_codes
 
-    async def _prepared(self, connection: Any, sql: str) -> Any:
+    async def _prepared(self, connection: Any, sql: str) -> tuple[Any, tuple[int, ...]]:
         # Prepared once per connection and shape; the pool keeps ``info`` with the connection.
-        cache: dict[str, Any] = connection.info.setdefault("crud_prepared", {})
-        prepared = cache.get(sql)
-        if prepared is None:
+        cache: dict[str, tuple[Any, tuple[int, ...]]] = connection.info.setdefault(
+            "crud_prepared", {})
+        found = cache.get(sql)
+        if found is None:
             if len(cache) >= PREPARED_PER_CONNECTION:
                 cache.pop(next(iter(cache)))
-            prepared = cache[sql] = await connection.driver_connection.prepare(sql)
-        return prepared
+            prepared = await connection.driver_connection.prepare(sql)
+            codes = tuple(attribute.type.oid for attribute in prepared.get_attributes())
+            found = cache[sql] = (prepared, codes)
+        return found
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, TimeoutError) or type(error).__name__ == "QueryCanceledError"

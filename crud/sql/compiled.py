@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-__all__ = ["CompiledStatement", "StatementCache"]
+__all__ = ["CompiledStatement", "StatementCache", "passes_through"]
 
 Processor = Callable[[Any], Any]
 
@@ -87,7 +87,7 @@ class CompiledStatement:
     def _result_decoders(self, type_codes: Sequence[Any] | None) -> list[tuple[int, Processor]]:
         decoders = []
         for position, type_ in enumerate(self.column_types):
-            if _passes_through(type_):
+            if passes_through(type_):
                 continue
             code = type_codes[position] if type_codes is not None else None
             decoder = type_.dialect_impl(self.dialect).result_processor(self.dialect, code)
@@ -96,7 +96,8 @@ class CompiledStatement:
         return decoders
 
 
-def _passes_through(type_: Any) -> bool:
+def passes_through(type_: Any) -> bool:
+    """Whether the driver's value of ``type_`` is already what the client is sent."""
     # An enum whose stored names are its values serialises the same as its member would:
     # the label the driver returns is already what the client sees.
     if not isinstance(type_, Enum):

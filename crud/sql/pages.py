@@ -28,11 +28,17 @@ NO_COUNT = Total(None, "none")
 
 @dataclass(frozen=True)
 class Page:
-    """The rows of one page, the page's to-many lists by owner key, and the total."""
+    """The rows of one page, the page's to-many lists by owner key, and the total.
+
+    A row is the item's columns, or (when the database writes items) the item's JSON
+    text; ``last`` holds the sort values of the last row either way, for its cursor.
+    """
 
     rows: Sequence[Sequence[Any]]
     lists: Lists
     total: Total
+    json: bool = False
+    last: Sequence[Any] = ()
 
 
 class Pages:
@@ -44,8 +50,8 @@ class Pages:
         self.statements = statements
         self.reader = reader
         self.budget_ms = budget_ms
-        self.columns = len(resource.row_leaves)
         self.pk_positions = [resource.row_leaves.index(leaf) for leaf in resource.primary_key]
+        self.positions = {id(leaf): index for index, leaf in enumerate(resource.row_leaves)}
         self.estimates = reader.backend.plans_estimates
 
     def __repr__(self) -> str:
@@ -57,13 +63,24 @@ class Pages:
         inline = (None if policy is None else
                   inline_count(policy, postgresql=self.estimates, first=position == 0))
         request = dataclasses.replace(request, count=inline)
+        leading = self.statements.leading(request)
         async with self.reader.connection() as connection:
             compiled, values = self.statements.page(request)
             found = await connection.fetch(compiled, values, self.budget_ms)
-            rows = [row[:self.columns] for row in found] if inline is not None else found
+            rows = [row[:leading] for row in found] if inline is not None else found
             lists = await self.lists(connection, rows)
-            total = await self._total(connection, request, policy, found, position)
-        return Page(rows, lists, total)
+            total = await self._total(connection, request, policy, found, position, leading)
+        return Page(rows, lists, total, self.statements.json_rows,
+                    self._last_sort_values(request, rows))
+
+    def _last_sort_values(self, request: PageRequest,
+                          rows: Sequence[Sequence[Any]]) -> Sequence[Any]:
+        if not rows:
+            return ()
+        last = rows[-1]
+        if self.statements.json_rows:
+            return tuple(last[1:])
+        return tuple(last[self.positions[id(key.leaf)]] for key, _ in request.order)
 
     async def one(self, pk_values: Sequence[Any]) -> Page | None:
         """The row with these primary key values, or None."""
@@ -73,7 +90,8 @@ class Pages:
                                           self.budget_ms)
             if not rows:
                 return None
-            return Page(rows, await self.lists(connection, rows), Total(1, "exact"))
+            return Page(rows, await self.lists(connection, rows), Total(1, "exact"),
+                        self.statements.json_rows)
 
     async def lists(self, connection: ReadConnection, rows: Sequence[Sequence[Any]]) -> Lists:
         """Each to-many field's values for ``rows``, grouped by owner primary key."""
@@ -93,13 +111,13 @@ class Pages:
 
     async def _total(self, connection: ReadConnection, request: PageRequest,
                      policy: CountPolicy | None, found: Sequence[Sequence[Any]],
-                     position: int) -> Total:
+                     position: int, leading: int) -> Total:
         if policy is None or policy.kind == "none":
             return NO_COUNT
         inline = request.count
         returned = len(found)
         if inline is not None and found:
-            return read_total(inline, found[0], columns=self.columns, returned=returned,
+            return read_total(inline, found[0], columns=leading, returned=returned,
                               position=position)
         if returned < request.limit and (returned > 0 or position == 0):
             return Total(position + returned, "exact")  # a short page tells its total

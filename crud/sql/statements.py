@@ -38,7 +38,7 @@ from crud.model.fields import Hop, Leaf, ManyField
 from crud.model.operators import LIKE_ESCAPE, Pattern, escape_like
 from crud.model.resource import FilterParam, Resource, SortKey
 from crud.sql.backends import Backend, integer_parameter, sortable
-from crud.sql.compiled import CompiledStatement, StatementCache
+from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
 
@@ -147,7 +147,7 @@ class _BoundTerm:
 class Statements:
     """Every statement one resource serves, compiled once per shape; one per resource."""
 
-    def __init__(self, resource: Resource, backend: Backend) -> None:
+    def __init__(self, resource: Resource, backend: Backend, *, json_rows: bool = False) -> None:
         self.resource = resource
         self.backend = backend
         self.filter_joins = Joins(resource, resource.leaves.values())
@@ -157,8 +157,33 @@ class Statements:
         self.row_columns = [self.display_joins.column(leaf).label(leaf.label)
                             for leaf in resource.row_leaves]
         self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
+        # Items written by the database (one JSON text per row) where it spells every field
+        # as orjson would: no float, JSON or time fields, no nesting, no to-many lists.
+        self.json_rows = json_rows and self._renders_json()
         self.cache = StatementCache(backend.dialect)
         self.detail = CompiledStatement(self._detail_statement(), backend.dialect)
+
+    def _renders_json(self) -> bool:
+        resource = self.resource
+        if not self.backend.renders_json or resource.many_fields:
+            return False
+        leaves = resource.row_leaves
+        return len(leaves) == len(resource.nodes) and all(
+            (leaf.info.kind != "enum" or passes_through(leaf.sql_type))
+            and self.backend.json_value(self.display_joins.column(leaf), leaf.info.kind) is not None
+            for leaf in leaves)
+
+    def leading(self, request: PageRequest) -> int:
+        """How many columns of a page row come before its count columns."""
+        return 1 + len(request.order) if self.json_rows else len(self.resource.row_leaves)
+
+    def _json_item(self, column_of: Callable[[Leaf], ColumnElement[Any]]) -> ColumnElement[Any]:
+        values = []
+        for leaf in self.resource.row_leaves:
+            value = self.backend.json_value(column_of(leaf), leaf.info.kind)
+            assert value is not None  # checked by _renders_json
+            values.append(value.label(leaf.api_path[-1]))
+        return self.backend.json_row(values).label("crud_json")
 
     def __repr__(self) -> str:
         return f"Statements({self.resource.name!r}, {self.backend!r}, {self.cache!r})"
@@ -183,22 +208,28 @@ class Statements:
     def _page_statement(self, request: PageRequest) -> Select[Any]:
         criteria, leaves = self._criteria(request.selection)
         keys = self._keys(request, criteria, leaves)
-        if request.count is None and self.flat:
+        if request.count is None and self.flat and not self.json_rows:
             return keys
         page = keys.cte("page")
-        if self.flat:
-            outer = select(*(page.c[column.name] for column in self.row_columns))
-        else:
+        key_column = self._key_column(page, request.order)
+        outer = select().select_from(page)
+        display = key_column  # flat: the page's own columns are the row's
+        if not self.flat:
             on = and_(*(column == page.c[f"pk{index}"]
                         for index, column in enumerate(self.pk_columns)))
-            outer = select(*self.row_columns).select_from(page).join(
-                self.resource.entity.selectable, on)
-            outer = self.display_joins.apply(outer, self.resource.row_leaves)
+            outer = self.display_joins.apply(outer.join(self.resource.entity.selectable, on),
+                                             self.resource.row_leaves)
+            display = self.display_joins.column
+        if self.json_rows:  # the item's text, then the sort values its cursor needs
+            outer = outer.add_columns(self._json_item(display),
+                                      *(key_column(key.leaf) for key, _ in request.order))
+        else:
+            outer = outer.add_columns(*(display(leaf).label(leaf.label)
+                                        for leaf in self.resource.row_leaves))
         if request.count is not None:
             outer = outer.add_columns(*self._count_columns(request.count, request.selection,
                                                            criteria, leaves, page))
-        return outer.order_by(*self._order_terms(request.order,
-                                                 self._key_column(page, request.order)))
+        return outer.order_by(*self._order_terms(request.order, key_column))
 
     # -- counts ------------------------------------------------------------------------------
 
@@ -355,7 +386,9 @@ class Statements:
     # -- details and to-many lists ----------------------------------------------------------
 
     def _detail_statement(self) -> Select[Any]:
-        statement = select(*self.row_columns).select_from(self.resource.entity.selectable)
+        columns = ([self._json_item(self.display_joins.column)] if self.json_rows
+                   else self.row_columns)
+        statement = select(*columns).select_from(self.resource.entity.selectable)
         statement = self.display_joins.apply(statement, self.resource.row_leaves)
         return statement.where(*(column == bindparam(f"pk{index}", type_=column.type)
                                  for index, column in enumerate(self.pk_columns)))

@@ -23,6 +23,7 @@ from crud.http.steps.paging import PageAsk, Window
 from crud.model.resource import Resource
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import Total
+from crud.sql.pages import Page
 from crud.sql.statements import Filter, OrderItem
 
 __all__ = ["LegacyPageStep"]
@@ -67,8 +68,7 @@ class LegacyPageStep(Step[PageAsk]):
             raise BadRequest(f"page: {reason}.", errors=[ParameterError("page", reason)])
         return Window(offset, ask.size, ask.size, offset=offset)
 
-    def next_cursor(self, window: Window, order: Sequence[OrderItem],
-                    rows: Sequence[Sequence[Any]], total: Total) -> str | None:
+    def next_cursor(self, window: Window, order: Sequence[OrderItem], page: Page) -> str | None:
         return None
 
     def headers(self, window: Window, query: ListQuery, returned: int, total: Total,

@@ -26,6 +26,7 @@ from crud.http.steps.filters import validation_entries
 from crud.model.resource import Resource
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import TOTAL_KINDS, Total
+from crud.sql.pages import Page
 from crud.sql.statements import Filter, OrderItem
 
 __all__ = ["TOTAL_COUNT_KIND", "PageAsk", "PageStep", "Window", "openapi_headers"]
@@ -71,7 +72,6 @@ class PageStep(Step[PageAsk]):
         self.units = (resource.name, "items")
         self.params_model: type[Params] = page_params_model(
             model_name(resource), resource.page_size, resource.max_page_size)
-        self.row_positions = {id(leaf): index for index, leaf in enumerate(resource.row_leaves)}
         self.parameters = _parameters(resource)
 
     def __repr__(self) -> str:
@@ -145,17 +145,15 @@ class PageStep(Step[PageAsk]):
 
     # -- the response ------------------------------------------------------------------------
 
-    def next_cursor(self, window: Window, order: Sequence[OrderItem],
-                    rows: Sequence[Sequence[Any]], total: Total) -> str | None:
+    def next_cursor(self, window: Window, order: Sequence[OrderItem], page: Page) -> str | None:
         """A cursor after the last row, unless this page is known to be the last one."""
-        if not rows or len(rows) < window.limit:
+        returned, total = len(page.rows), page.total
+        if not returned or returned < window.limit:
             return None
-        end = window.position + len(rows)
+        end = window.position + returned
         if total.kind == "exact" and total.value is not None and end >= total.value:
             return None
-        leaves = [key.leaf for key, _ in order]
-        values = [rows[-1][self.row_positions[id(leaf)]] for leaf in leaves]
-        return self.codec.encode(leaves, values, end, window.bound_to)
+        return self.codec.encode([key.leaf for key, _ in order], page.last, end, window.bound_to)
 
     def headers(self, window: Window, query: ListQuery, returned: int, total: Total,
                 next_cursor: str | None) -> tuple[int, dict[str, str]]:
