@@ -79,16 +79,18 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     operations = Operations(loaded.registry, engine, settings,
                             path=loaded.path, located=loaded.located)
 
+    reader = Reader(engine, backend_for(engine.dialect), keep=settings.pool_size)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await reader.close()
         await engine.dispose()
 
     app = FastAPI(title=api.title, version=api.version, description=api.description or "",
                   lifespan=lifespan)
     install_error_handlers(app)
     install_openapi(app)
-    reader = Reader(engine, backend_for(engine.dialect))
     secret = cursor_secret(settings.cursor_secret)
     reads = ReadTable(api.prefix)
     for resource in loaded.resources:

@@ -152,6 +152,10 @@ class Backend:
         """The connection is gone: a fresh one may succeed."""
         return isinstance(error, ConnectionError)
 
+    def in_transaction(self, connection: Any) -> bool:
+        """Whether a pooled connection holds a transaction (then only the pool may reuse it)."""
+        return True
+
 
 class PostgreSQL(Backend):
     name = "postgresql"
@@ -247,6 +251,9 @@ class PostgreSQL(Backend):
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, TimeoutError) or type(error).__name__ == "QueryCanceledError"
 
+    def in_transaction(self, connection: Any) -> bool:
+        return bool(connection.driver_connection.is_in_transaction())
+
     def is_disconnect(self, error: BaseException) -> bool:
         if isinstance(error, ConnectionError | OSError):
             return True
@@ -265,6 +272,8 @@ class MariaDB(Backend):
         arguments = EngineArguments()
         if read_only:
             arguments.session_statements.append("SET SESSION TRANSACTION READ ONLY")
+            # As on PostgreSQL: each statement its own snapshot, no ROLLBACK per request.
+            arguments.options["isolation_level"] = "AUTOCOMMIT"
         if statement_timeout_ms:
             # MariaDB's name; MySQL's is max_execution_time (ms, SELECT only).
             arguments.session_statements.append(
@@ -305,6 +314,10 @@ class MariaDB(Backend):
     def is_timeout(self, error: BaseException) -> bool:
         return _mysql_code(error) in self._TIMEOUT_CODES
 
+    def in_transaction(self, connection: Any) -> bool:
+        # Without autocommit each SELECT opens a transaction (and a snapshot) that stays.
+        return not connection.driver_connection.get_autocommit()
+
     def is_disconnect(self, error: BaseException) -> bool:
         return super().is_disconnect(error) or _mysql_code(error) in self._GONE_CODES
 
@@ -337,6 +350,9 @@ class SQLite(Backend):
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)
+
+    def in_transaction(self, connection: Any) -> bool:
+        return bool(connection.driver_connection.in_transaction)
 
 
 def _mysql_code(error: BaseException) -> int | None:
