@@ -87,8 +87,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         await reader.close()
         await engine.dispose()
 
+    # FastAPI's own OpenTelemetry hooks ask the global providers on every request; off
+    # unless asked for (/metrics is this API's own).
+    telemetry = settings.opentelemetry
     app = FastAPI(title=api.title, version=api.version, description=api.description or "",
-                  lifespan=lifespan)
+                  lifespan=lifespan,
+                  telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry})
     install_error_handlers(app)
     install_openapi(app)
     secret = cursor_secret(settings.cursor_secret)

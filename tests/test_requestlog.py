@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -15,7 +16,7 @@ from conftest import Api, Database
 from fastapi import Request, Response
 
 from crud.config.settings import Settings
-from crud.ops.requestlog import request_id_from
+from crud.ops.requestlog import AccessLog, RequestRecord, ensure_handler, request_id_from
 
 REGISTRY = """\
 resources:
@@ -157,3 +158,23 @@ async def test_access_log_can_be_turned_off(
     response = await api.get("/healthz", headers={"X-Request-ID": "quiet"})
     assert response.headers["x-request-id"] == "quiet"
     assert access_log.lines == []
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["own-handler", "configured"])
+def test_access_lines_print_the_same_with_or_without_logging_configured(configured: bool) -> None:
+    # Our own stderr handler takes a short path (no LogRecord); a logger the host
+    # application configured (here: a filter) gets the ordinary logging call.
+    stream = io.StringIO()
+    logger = logging.getLogger(f"crud.test.access.{configured}")
+    ensure_handler(logger)
+    handler = logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    seen: list[str] = []
+    if configured:
+        logger.addFilter(lambda record: seen.append(record.getMessage()) or True)
+    AccessLog(logger)(RequestRecord("GET", "/p", 200, 0.0012345, "r", "id1"))
+    line = ('{"method":"GET","path":"/p","status":200,"duration_ms":1.23,"resource":"r",'
+            '"request_id":"id1"}')
+    assert stream.getvalue() == line + "\n"
+    assert seen == ([line] if configured else [])

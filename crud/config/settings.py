@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         2000, ge=1, description="How long /readyz waits for the database's SELECT 1")
     access_log: bool = Field(True, description="One JSON line per request on logger crud.access")
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics")
+    opentelemetry: bool = Field(
+        False, description="FastAPI's native OpenTelemetry instrumentation (traces, metrics, "
+                           "logs through the globally configured providers)")
 
     @field_validator("cors_origins", "api_keys", "bearer_tokens", mode="before")
     @classmethod
