@@ -16,7 +16,7 @@ from conftest import Api, Database
 from fastapi import Request, Response
 
 from crud.config.settings import Settings
-from crud.ops.requestlog import AccessLog, RequestRecord, ensure_handler, request_id_from
+from crud.ops.requestlog import AccessLog, LineHandler, RequestRecord, request_id_from
 
 REGISTRY = """\
 resources:
@@ -166,10 +166,11 @@ def test_access_lines_print_the_same_with_or_without_logging_configured(configur
     # application configured (here: a filter) gets the ordinary logging call.
     stream = io.StringIO()
     logger = logging.getLogger(f"crud.test.access.{configured}")
-    ensure_handler(logger)
-    handler = logger.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = LineHandler(stream)  # what ensure_handler installs when nothing is configured
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.handlers = [handler]
     seen: list[str] = []
     if configured:
         logger.addFilter(lambda record: seen.append(record.getMessage()) or True)
