@@ -33,8 +33,6 @@ __all__ = [
     "parse_registry",
 ]
 
-OPERATOR_NAMES = ("eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull")
-Operator = Literal["eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "isnull"]
 CountKind = Literal["auto", "exact", "estimated", "none"]
 AuthKind = Literal["none", "api_key", "bearer"]
 Profile = Literal["standard", "legacy"]
@@ -134,7 +132,9 @@ class ResourceSpec(Spec):
     description: str | None = None
     primary_key: str | list[str] | None = None
     fields: dict[str, FieldSpec]
-    filters: dict[str, list[Operator]] = Field(default_factory=dict)
+    # Operator names are checked against the operator table (crud.model.operators) when
+    # the resource is bound, with the field's type at hand.
+    filters: dict[str, list[str]] = Field(default_factory=dict)
     search: list[str] = Field(default_factory=list)
     sort: list[str] = Field(default_factory=list)
     default_sort: list[str] = Field(default_factory=list)

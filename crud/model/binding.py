@@ -323,7 +323,11 @@ def _bind_filters(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, FilterP
             binder.unknown(("filters", api_name), api_name, leaves)
             continue
         for index, operator in enumerate(dict.fromkeys(operators)):
-            spec = OPERATORS[operator]
+            spec = OPERATORS.get(operator)
+            if spec is None:
+                binder.issue(("filters", api_name, index),
+                             f"unknown operator {operator!r}{hint(operator, list(OPERATORS))}")
+                continue
             if leaf.info.kind not in spec.kinds:
                 fits = [name for name, op in OPERATORS.items() if leaf.info.kind in op.kinds]
                 binder.issue(("filters", api_name, index),

@@ -67,6 +67,9 @@ class Term(Protocol):
     def in_list(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
         """``column`` is one of the list's bound values."""
 
+    def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``column`` compared character by character, whatever its collation's case rules."""
+
 
 Comparison = Callable[[ColumnElement[Any], Term], ColumnElement[bool]]
 
@@ -110,9 +113,9 @@ def _ilike(column: ColumnElement[Any], term: Term) -> ColumnElement[bool]:
 
 
 def _starts_with(column: ColumnElement[Any], term: Term) -> ColumnElement[bool]:
-    # LIKE 'prefix%' with the prefix escaped: an index on the column serves it (PostgreSQL
-    # needs text_pattern_ops or the C collation for that, MariaDB and SQLite do it as is).
-    return column.like(term.parameter, escape=LIKE_ESCAPE)
+    # LIKE 'prefix%' with the prefix escaped: an index on the column can serve it
+    # (PostgreSQL needs text_pattern_ops or the C collation for that).
+    return term.exact_text(column).like(term.parameter, escape=LIKE_ESCAPE)
 
 
 OPERATORS: dict[str, Operator] = {

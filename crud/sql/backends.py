@@ -34,7 +34,9 @@ from sqlalchemy import (
     select,
     table,
     text,
+    type_coerce,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
@@ -114,6 +116,10 @@ class Backend:
     def list_values(self, name: str, values: Sequence[Any]) -> dict[str, Any]:
         """The parameters of ``in_list(column, name, len(values))``."""
         return {f"{name}_{index}": value for index, value in enumerate(values)}
+
+    def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``column`` for a case-sensitive LIKE (PostgreSQL's LIKE always is)."""
+        return column
 
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
         """A scalar SQL expression estimating the table's rows from statistics, or None."""
@@ -289,6 +295,12 @@ class MariaDB(Backend):
         is_null = column.is_(None)
         return [is_null.desc() if descending else is_null.asc(), ordered]
 
+    def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # LIKE follows the column's collation, case-insensitive under the usual *_ci ones;
+        # bytes compare exactly (a literal prefix, escaped, needs nothing else).
+        # (Typed back as text: SQLAlchemy's binary types have no LIKE operator.)
+        return type_coerce(cast(column, mysql.BINARY()), String())
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_NAME = :name "
@@ -331,6 +343,9 @@ class SQLite(Backend):
         arguments = EngineArguments()
         if read_only:
             arguments.session_statements.append("PRAGMA query_only = ON")
+        # LIKE is case-insensitive for ASCII unless told otherwise; ``like`` and
+        # ``startswith`` are documented case-sensitive (``ilike`` stays lower() = lower()).
+        arguments.session_statements.append("PRAGMA case_sensitive_like = ON")
         return arguments
 
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],

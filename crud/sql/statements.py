@@ -143,6 +143,9 @@ class _BoundTerm:
         count = self.variant if isinstance(self.variant, int) else 0  # arrays need no count
         return self.backend.in_list(column, self.name, count)
 
+    def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return self.backend.exact_text(column)
+
 
 class Statements:
     """Every statement one resource serves, compiled once per shape; one per resource."""
