@@ -6,50 +6,22 @@ valid name at that step), so a user fixes all of them in one pass.
 
 from __future__ import annotations
 
-import difflib
-import inspect as pyinspect
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy.orm import MANYTOONE, configure_mappers
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.config.registry import ExpressionSource, FieldSpec, RegistryIssue, ResourceSpec
-from crud.config.yamlfile import LocatedData
+from crud.config.registry import ExpressionSource, FieldSpec, ResourceSpec
 from crud.model.coltypes import declared_type, type_info, unsupported_reason
 from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode
+from crud.model.issues import IssueCollector, hint
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import FilterParam, Resource, SortKey
-from crud.model.sources import Entity, import_object
+from crud.model.sources import Entity, call_with_table, import_object
 
 __all__ = ["IssueCollector", "bind_resource", "hint"]
 
 RESERVED_PARAMETERS = frozenset({"page", "size", "order_by", "search", "cursor", "count"})
-
-
-def hint(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    if choices:
-        return f" (valid: {', '.join(sorted(choices))})"
-    return ""
-
-
-@dataclass
-class IssueCollector:
-    path: str
-    located: LocatedData
-    issues: list[RegistryIssue] = field(default_factory=list)
-
-    def add(self, location: tuple[str | int, ...], message: str) -> None:
-        self.issues.append(RegistryIssue(
-            path=self.path,
-            line=self.located.line_of(location),
-            key=".".join(str(part) for part in location),
-            message=message,
-        ))
 
 
 class _Binder:
@@ -171,7 +143,7 @@ class _Binder:
                                  f"{unsupported_reason(sql_column.type)}")
             return None
         # A to-many hop makes a list (empty when nothing links), not a null item.
-        nullable = bool(sql_column.nullable) or any(
+        nullable = target.nullable(key) or any(
             self.hop_nullable(hop) for hop in hops if not hop.to_many)
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=info, sql_type=sql_type, nullable=nullable,
@@ -192,7 +164,7 @@ class _Binder:
         where = (*location, "source", "expression")
         try:
             function = import_object(spec.source.expression)
-            expression = _call_expression(function, self.entity)
+            expression = call_with_table(function, self.entity.table)
         except Exception as error:  # the user's function: report, never crash startup
             self.issue(where, _first_arg(error))
             return None
@@ -238,11 +210,6 @@ def _spec_location(api_path: tuple[str, ...]) -> Iterator[str]:
     for part in api_path[1:]:
         yield "fields"
         yield part
-
-
-def _call_expression(function: Callable[..., Any], entity: Entity) -> Any:
-    parameters = pyinspect.signature(function).parameters
-    return function(entity.table) if parameters else function()
 
 
 def _first_arg(error: Exception) -> str:
