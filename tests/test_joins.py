@@ -1,0 +1,292 @@
+"""Derived joins: declared once in the registry, joined by every statement that needs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Api, Database
+from sqlalchemy import func, select, text
+from sqlalchemy.sql import Subquery
+from test_query_language import fetch_all
+from test_registry import problems
+
+from crud.app import load
+from crud.model.joins import DerivedJoin
+from crud.model.sources import model_entity
+from crud.sql.query import Joins
+from resources.expressions import build_events
+
+EVENTS = "/api/v1/events"
+Row = dict[str, Any]
+
+BUILDS = """\
+resources:
+  builds:
+    model: resources.models:KojiBuildTargetModel
+    joins:
+      event:
+        select: "resources.expressions:build_events"
+        on: {koji_build_group_id: group_id}
+    fields:
+      packit_id: id
+      pr_id: event.pr_id
+      namespace: event.repo_namespace
+    filters: {namespace: [eq]}
+    sort: [namespace]
+"""
+SELECT = 'select: "resources.expressions:build_events"'
+ON = "on: {koji_build_group_id: group_id}"
+WHERE = "registry.yaml:{line}: resources.builds.{key}: "
+
+
+def _problem(line: int, key: str, message: str) -> str:
+    return WHERE.format(line=line, key=key) + message
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (BUILDS.replace("build_events", "build_event"),
+     [_problem(6, "joins.event.select", "module 'resources.expressions' has no 'build_event' "
+                                        "(did you mean 'build_events'?)")]),
+    (BUILDS.replace(SELECT, 'select: "resources.expression:build_events"'),
+     [_problem(6, "joins.event.select", "cannot import module 'resources.expression': No module "
+                                        "named 'resources.expression'")]),
+    (BUILDS.replace(SELECT, 'select: "derived_selects:scalar"'),
+     [_problem(6, "joins.event.select", "returned ScalarSelect, expected a SQLAlchemy select(...) "
+                                        "of whole rows (a column expression belongs in an "
+                                        "expression field)")]),
+    (BUILDS.replace(SELECT, 'select: "derived_selects:subquery"'),
+     [_problem(6, "joins.event.select", "returned Subquery, expected a SQLAlchemy select(...) "
+                                        "(return the select itself: each statement makes its own "
+                                        "subquery of it)")]),
+    (BUILDS.replace(SELECT, 'select: "derived_selects:broken"'),
+     [_problem(6, "joins.event.select", "'derived_selects:broken' raised RuntimeError: the "
+                                        "events table moved")]),
+    (BUILDS.replace(SELECT, 'select: "derived_selects:unnamed"'),
+     [_problem(6, "joins.event.select", "column 2 of the select is unnamed; name it with "
+                                        ".label('...')"),
+      _problem(6, "joins.event.select", "column 4 of the select is a second column named 'id'; "
+                                        "name it with .label('...')")]),
+    (BUILDS.replace(ON, "on: {koji_build_group: group_id}"),
+     [_problem(7, "joins.event.on.koji_build_group", "KojiBuildTargetModel has no column "
+                                                     "'koji_build_group' (did you mean "
+                                                     "'koji_build_group_id'?)")]),
+    (BUILDS.replace(ON, "on: {koji_build_group_id: groupid}"),
+     [_problem(7, "joins.event.on.koji_build_group_id", "the select has no column 'groupid' "
+                                                        "(did you mean 'group_id'?)")]),
+    (BUILDS.replace(SELECT, 'select: "derived_selects:text_key"'),
+     [_problem(7, "joins.event.on.koji_build_group_id", "'koji_build_group_id' is integer but the "
+                                                        "select's 'group_id' is string: the join "
+                                                        "compares them (cast one, e.g. "
+                                                        "sqlalchemy.cast(column, Integer))")]),
+    (BUILDS.replace("event", "group"),
+     [_problem(5, "joins.group", "'group' is a relationship of KojiBuildTargetModel already; name "
+                                 "the join differently (paths through the relationship need no "
+                                 "join)")]),
+    (BUILDS.replace("      event:", "      event__x:"),
+     [_problem(4, "joins", "join name 'event__x' must be a letters/digits/_ identifier without "
+                           "'__'")]),
+    (BUILDS.replace(ON, "on: {}"),
+     [_problem(7, "joins.event.on", "name the key: {resource_column: select_column}")]),
+    (BUILDS.replace("event.pr_id", "event.pr_idd"),
+     [_problem(10, "fields.pr_id.source", "join 'event' has no column 'pr_idd' (did you mean "
+                                          "'pr_id'?)")]),
+    (BUILDS.replace("event.pr_id", "event.project.url"),
+     [_problem(10, "fields.pr_id.source", "join 'event' has columns only, no relationship "
+                                          "'project' to follow (did you mean 'project_url'?)")]),
+    (BUILDS.replace("event.pr_id", "evnt.pr_id"),
+     [_problem(10, "fields.pr_id.source", "KojiBuildTargetModel has no relationship or join "
+                                          "'evnt' (did you mean 'event'?)")]),
+    (BUILDS.replace("event.pr_id", "event"),
+     [_problem(10, "fields.pr_id.source", "join 'event' is a row, not a value: name one of its "
+                                          "columns (event.group_id, event.pr_id, "
+                                          "event.branch_name, event.release, event.project_url, "
+                                          "event.repo_namespace, event.repo_name)")]),
+], ids=["unknown-function", "unknown-module", "scalar-subquery", "subquery", "function-raises",
+        "unnamed-columns", "unknown-own-column", "unknown-select-column", "key-types-differ",
+        "relationship-name", "bad-name", "no-key", "unknown-join-column", "path-past-join",
+        "misspelt-join", "join-as-value"])
+async def test_join_mistakes_are_located_with_hints(registry_path: Any, text: str,
+                                                    expected: list[str]) -> None:
+    path = registry_path(text)
+    assert [line.replace(str(path), "registry.yaml") for line in await problems(path)] == expected
+
+
+async def test_every_join_problem_is_reported_at_once(registry_path: Any) -> None:
+    text = (BUILDS.replace(ON, "on: {koji_build_group: groupid}")
+            .replace("    joins:\n", "    joins:\n      bad: {select: 'derived_selects:broken', "
+                                     "on: {id: id}}\n")
+            .replace("event.repo_namespace", "event.namespace"))
+    path = registry_path(text)
+    found = [line.replace(str(path), "registry.yaml") for line in await problems(path)]
+    assert found == [
+        _problem(5, "joins.bad.select", "'derived_selects:broken' raised RuntimeError: the events "
+                                        "table moved"),
+        _problem(8, "joins.event.on.koji_build_group", "KojiBuildTargetModel has no column "
+                                                       "'koji_build_group' (did you mean "
+                                                       "'koji_build_group_id'?)"),
+        _problem(8, "joins.event.on.koji_build_group", "the select has no column 'groupid' "
+                                                       "(did you mean 'group_id'?)"),
+    ]  # fields through a join that failed are not reported a second time
+
+
+# -- statements ---------------------------------------------------------------------------
+
+
+async def _bound(registry_path: Callable[[str], Path], text: str) -> Any:
+    loaded = await load(registry_path(text), "sqlite+aiosqlite:///:memory:")
+    return loaded.resources[0]
+
+
+async def test_each_statement_role_joins_its_own_subquery(registry_path: Any) -> None:
+    resource = await _bound(registry_path, BUILDS)
+    join = resource.leaves["pr_id"].hops[0]
+    assert repr(join) == "DerivedJoin('event', on=(koji_build_group_id=group_id))"
+    filters, display = Joins(resource, resource.leaves.values()), Joins(resource, resource.row_leaves)
+    first, second = filters.aliases[("event",)], display.aliases[("event",)]
+    assert isinstance(first, Subquery)
+    assert isinstance(second, Subquery)
+    assert first is not second
+    assert first.element is second.element is join.select  # one select, instantiated per role
+
+
+@pytest.mark.parametrize(("leaves", "joins"), [
+    ((), 0), (("packit_id",), 0), (("pr_id",), 1), (("pr_id", "namespace"), 1),
+], ids=["none", "base-column", "join-column", "two-join-columns"])
+async def test_a_statement_joins_the_select_once_and_only_when_needed(
+        registry_path: Any, leaves: tuple[str, ...], joins: int) -> None:
+    resource = await _bound(registry_path, BUILDS)
+    role = Joins(resource, resource.leaves.values())
+    statement = role.apply(select(func.count()).select_from(resource.entity.selectable),
+                           [resource.leaves[name] for name in leaves])
+    sql = str(statement.compile())
+    assert sql.count("LEFT OUTER JOIN (SELECT") == joins
+    assert sql.count("AS j0 ON koji_build_targets.koji_build_group_id = j0.group_id") == joins
+
+
+def test_a_join_is_a_to_one_step_that_leads_to_itself() -> None:
+    entity = model_entity("resources.models:KojiBuildTargetModel")
+    join = DerivedJoin(name="event", owner=entity, select=build_events(),
+                       on=(("koji_build_group_id", "group_id"),))
+    assert (join.to_many, join.target, join.label) == (False, join, "join 'event'")
+    subquery = join.subquery("j3")
+    assert str(join.onclause(subquery)) == "koji_build_targets.koji_build_group_id = j3.group_id"
+    assert join.attribute("pr_id", subquery).table is subquery
+    assert join.nullable("group_id")  # a build without a match reads NULL
+
+
+# -- a composite key over a union, a nested object, search: the events resource ----------
+
+EVENTS_REGISTRY = """\
+resources:
+  events:
+    model: resources.models:ProjectEventModel
+    joins:
+      target:
+        select: "derived_selects:event_targets"
+        on: {type: type, event_id: id}
+    fields:
+      id:
+      type:
+      label: target.label
+      project_id: target.project_id
+      named: {source: target, fields: {label:, project: project_id}}
+    filters: {label: [eq, ilike], project_id: [eq, in]}
+    search: [label]
+    sort: [id, label]
+"""
+LABELS = {"pull_request": ("pull_requests", "title"), "branch_push": ("git_branches", "name"),
+          "release": ("project_releases", "tag_name")}
+
+
+async def _reference_events(database: Database) -> dict[int, tuple[str | None, int | None]]:
+    """(label, project_id) of each event, looked up one event at a time."""
+    from crud.sql.database import make_engine
+
+    engine = make_engine(database.url)
+    result: dict[int, tuple[str | None, int | None]] = {}
+    try:
+        async with engine.connect() as connection:
+            events = (await connection.execute(text(
+                "SELECT id, type, event_id FROM project_events"))).all()
+            for event_id, kind, target_id in events:
+                table, column = LABELS[str(kind).rsplit(".", 1)[-1]]
+                found = (await connection.execute(text(
+                    f"SELECT {column}, project_id FROM {table} WHERE id = :id"),
+                    {"id": target_id})).first()
+                result[event_id] = (found[0], found[1]) if found else (None, None)
+    finally:
+        await engine.dispose()
+    return result
+
+
+async def test_a_composite_key_over_a_union_matches_each_event(
+        demo_db: Database, make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(EVENTS_REGISTRY, demo_db.url, demo_db.backend)
+    rows = await fetch_all(api, EVENTS)
+    reference = await _reference_events(demo_db)
+    assert {row["id"]: (row["label"], row["project_id"]) for row in rows} == reference
+    assert all(row["named"] == {"label": row["label"], "project": row["project_id"]}
+               for row in rows)
+    detail = (await api.get(f"{EVENTS}/{rows[0]['id']}")).json()
+    assert detail == rows[0]
+
+
+Oracle = Callable[[Row], bool]
+
+
+def _queries(rows: list[Row]) -> list[tuple[dict[str, str], Oracle]]:
+    label = next(row["label"] for row in rows if row["label"])
+    projects = sorted({row["project_id"] for row in rows})[:2]
+    return [
+        ({"label": label}, lambda row: row["label"] == label),
+        ({"label__ilike": "%V%"}, lambda row: "v" in (row["label"] or "").lower()),
+        ({"project_id__in": ",".join(map(str, projects))}, lambda row: row["project_id"] in projects),
+        ({"search": "A"}, lambda row: "a" in (row["label"] or "").lower()),
+    ]
+
+
+async def test_join_columns_filter_and_search_like_columns(
+        demo_db: Database, make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(EVENTS_REGISTRY, demo_db.url, demo_db.backend)
+    rows = await fetch_all(api, EVENTS)
+    for params, oracle in _queries(rows):
+        got = await fetch_all(api, EVENTS, params)
+        expected = [row for row in rows if oracle(row)]
+        assert got == expected, params
+        assert 0 < len(got) < len(rows), params  # each query must select something, not all
+        total = (await api.get(EVENTS, params={**params, "size": 1})).json()["total"]
+        assert total == len(expected), params
+
+
+# -- reflection mode: the select reaches other tables through the base table's MetaData ---
+
+REFLECTED = """\
+resources:
+  builds:
+    table: koji_build_targets
+    joins:
+      grp:
+        select: "derived_selects:reflected_groups"
+        on: {koji_build_group_id: group_id}
+    fields:
+      id:
+      group_submitted: grp.submitted
+    filters: {group_submitted: [isnull]}
+    sort: [group_submitted]
+"""
+
+
+async def test_a_reflected_table_joins_a_select_over_its_neighbours(
+        demo_db: Database, make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(REFLECTED, demo_db.url, demo_db.backend)
+    rows = await fetch_all(api, "/api/v1/builds", {"order_by": "group_submitted"})
+    orphans = await fetch_all(api, "/api/v1/builds", {"group_submitted__isnull": "true"})
+    assert orphans
+    assert all(row["group_submitted"] is None for row in orphans)
+    assert rows[-len(orphans):] == sorted(orphans, key=lambda row: row["id"])
+    dated = [row["group_submitted"] for row in rows[:-len(orphans)]]
+    assert None not in dated
+    assert dated == sorted(dated)
