@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Api, Database
+from readings import all_pages
 from sqlalchemy import func, select, text
 from sqlalchemy.sql import Subquery
 from test_query_language import fetch_all
 from test_registry import problems
+from test_relations import DERIVED, reference_derived
 
 from crud.app import load
 from crud.model.joins import DerivedJoin
@@ -19,6 +22,7 @@ from crud.model.sources import model_entity
 from crud.sql.query import Joins
 from resources.expressions import build_events
 
+KOJI = "/api/v1/koji-builds"
 EVENTS = "/api/v1/events"
 Row = dict[str, Any]
 
@@ -175,6 +179,72 @@ def test_a_join_is_a_to_one_step_that_leads_to_itself() -> None:
     assert str(join.onclause(subquery)) == "koji_build_targets.koji_build_group_id = j3.group_id"
     assert join.attribute("pr_id", subquery).table is subquery
     assert join.nullable("group_id")  # a build without a match reads NULL
+
+
+# -- the demo's koji builds over HTTP, on every backend -----------------------------------
+
+
+async def test_a_join_adds_no_statement_and_matches_the_row_by_row_walk(
+        demo_api: Api, demo_db: Database) -> None:
+    demo_api.log.clear()
+    response = await demo_api.get(KOJI, params={"size": 50, "repo_namespace": "packit"})
+    assert response.status_code == 200
+    assert demo_api.log.count == 2  # the page and the count, as without derived fields
+    items = response.json()["items"]
+    assert items
+    assert all(item["repo_namespace"] == "packit" for item in items)
+    expected = await reference_derived(demo_db, [item["packit_id"] for item in items])
+    assert {item["packit_id"]: {key: item[key] for key in DERIVED} for item in items} == expected
+
+
+@pytest.mark.parametrize(("params", "page_joins", "count_joins"), [
+    ({}, 1, 0),
+    ({"status": "success"}, 1, 0),
+    ({"repo_namespace": "packit"}, 2, 1),
+    ({"order_by": "repo_namespace"}, 2, 0),
+    ({"repo_namespace__ilike": "PACK%", "order_by": "-repo_namespace"}, 2, 1),
+], ids=["plain", "base-filter", "join-filter", "join-sort", "join-filter-and-sort"])
+async def test_filters_and_sorts_join_the_select_only_when_they_read_it(
+        demo_api: Api, params: dict[str, str], page_joins: int, count_joins: int) -> None:
+    demo_api.log.clear()
+    response = await demo_api.get(KOJI, params={**params, "size": 5})
+    assert response.status_code == 200
+    page = next(sql for sql in demo_api.log.statements if "LIMIT" in sql)
+    count = next(sql for sql in demo_api.log.statements if "count(*)" in sql)
+    assert page.count("FROM koji_build_groups") == page_joins  # display + filter/sort role
+    assert count.count("FROM koji_build_groups") == count_joins
+
+
+def _by(rows: list[Row], key: str, descending: bool) -> list[Row]:
+    """The documented order: NULLs last ascending and first descending, ties by packit_id."""
+
+    def compare(a: Row, b: Row) -> int:
+        x, y = a[key], b[key]
+        if x == y:
+            return a["packit_id"] - b["packit_id"]
+        result = (1 if x is None else -1) if x is None or y is None else (-1 if x < y else 1)
+        return -result if descending else result
+
+    return sorted(rows, key=functools.cmp_to_key(compare))
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
+async def test_sorting_by_a_join_column_places_nulls_as_documented(demo_api: Api,
+                                                                   descending: bool) -> None:
+    everything = await fetch_all(demo_api, KOJI)
+    order_by = f"{'-' if descending else ''}repo_namespace"
+    got = await fetch_all(demo_api, KOJI, {"order_by": order_by})
+    assert [row["packit_id"] for row in got] == [
+        row["packit_id"] for row in _by(everything, "repo_namespace", descending)]
+    assert any(row["repo_namespace"] is None for row in got)
+
+
+async def test_cursor_pages_seek_on_a_join_column(demo_api: Api) -> None:
+    params = {"order_by": "-repo_namespace", "size": 100, "count": "none"}
+    pages = await all_pages(demo_api, KOJI, params)
+    walked = [item["packit_id"] for page in pages for item in page.json()["items"]]
+    expected = await fetch_all(demo_api, KOJI, {"order_by": "-repo_namespace"})
+    assert walked == [row["packit_id"] for row in expected]
 
 
 # -- a composite key over a union, a nested object, search: the events resource ----------
