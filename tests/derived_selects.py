@@ -57,3 +57,10 @@ def unnamed() -> Select[Any]:
 def text_key() -> Select[Any]:
     return select(cast(KojiBuildGroupModel.id, String).label("group_id"),
                   cast(KojiBuildGroupModel.id, Integer).label("same"))
+
+
+def group_sizes(builds: Table) -> Select[Any]:
+    """An aggregate over the resource's own table: how many builds each group has."""
+    group = builds.c.koji_build_group_id
+    return (select(group.label("group_id"), func.count().label("builds"))
+            .where(group.is_not(None)).group_by(group))

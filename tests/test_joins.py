@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -360,3 +361,32 @@ async def test_a_reflected_table_joins_a_select_over_its_neighbours(
     dated = [row["group_submitted"] for row in rows[:-len(orphans)]]
     assert None not in dated
     assert dated == sorted(dated)
+
+
+GROUP_SIZES = """\
+resources:
+  builds:
+    model: resources.models:KojiBuildTargetModel
+    joins:
+      siblings:
+        select: "derived_selects:group_sizes"
+        on: {koji_build_group_id: group_id}
+    fields:
+      packit_id: id
+      group: koji_build_group_id
+      group_size: siblings.builds
+    filters: {group_size: [gte]}
+    sort: [group_size]
+"""
+
+
+async def test_a_join_may_aggregate_the_resources_own_table(
+        demo_db: Database, make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(GROUP_SIZES, demo_db.url, demo_db.backend)
+    rows = await fetch_all(api, "/api/v1/builds")
+    sizes = Counter(row["group"] for row in rows if row["group"] is not None)
+    assert all(row["group_size"] == sizes.get(row["group"]) for row in rows)
+    big = await fetch_all(api, "/api/v1/builds", {"group_size__gte": "2", "order_by": "-group_size"})
+    assert [row["packit_id"] for row in big] == [
+        row["packit_id"] for row in _by([row for row in rows if sizes[row["group"]] >= 2],
+                                         "group_size", descending=True)]
