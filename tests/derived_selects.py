@@ -64,3 +64,10 @@ def group_sizes(builds: Table) -> Select[Any]:
     group = builds.c.koji_build_group_id
     return (select(group.label("group_id"), func.count().label("builds"))
             .where(group.is_not(None)).group_by(group))
+
+
+def groups_twice() -> CompoundSelect[Any]:
+    """A broken promise: every group's row comes twice."""
+    once = select(KojiBuildGroupModel.id.label("group_id"),
+                  KojiBuildGroupModel.submitted_time.label("submitted"))
+    return union_all(once, once)
