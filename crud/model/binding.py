@@ -127,8 +127,7 @@ class _Binder:
         if leaf is None or not leaf.to_many:
             return leaf
         return ManyField(api_path=api_path, hops=_relationship_hops(all_hops), leaves=(leaf,),
-                         scalar=True,
-                         limit=spec.limit, description=spec.description)
+                         scalar=True, limit=spec.limit, description=spec.description)
 
     def column_leaf(self, api_path: tuple[str, ...], spec: FieldSpec, hops: tuple[Step, ...],
                     target: Entity | DerivedJoin, column: str,
