@@ -19,6 +19,7 @@ from crud.config.registry import RegistryError, load_registry
 from crud.config.settings import DEFAULT_DATABASE_URL, Settings
 from crud.sql.database import make_engine, missing_tables
 from crud.sql.indexes import LARGE_TABLE_ROWS, index_advice
+from crud.sql.joinkeys import duplicate_join_keys
 
 __all__ = ["main"]
 
@@ -78,9 +79,17 @@ def check(
                        "database (create it, or check --database-url)", err=True)
         if missing:
             raise typer.Exit(1)
+        _check_join_keys(loaded, settings)
         _warn_missing_indexes(loaded, settings, large_table_rows)
     names = ", ".join(resource.name for resource in loaded.resources)
     typer.echo(f"{settings.registry}: OK ({len(loaded.resources)} resources: {names})")
+
+
+def _check_join_keys(loaded: LoadedRegistry, settings: Settings) -> None:
+    issues = asyncio.run(duplicate_join_keys(loaded.resources, settings.database_url,
+                                             path=str(settings.registry), located=loaded.located))
+    if issues:
+        _fail(RegistryError(issues))
 
 
 def _warn_missing_indexes(loaded: LoadedRegistry, settings: Settings, min_rows: int) -> None:

@@ -1,16 +1,18 @@
-"""SQL expression fields for the demo registry.
+"""Derived data for the demo registry: a derived join and SQL expression fields.
 
 A project event is a polymorphic link: ``(type, event_id)`` names a pull request, a
 branch push or a release. The old Flask API resolved it per row in Python (4-6 queries a
-row); here each derived value is one correlated subquery, evaluated by the database for
-the rows of one page only.
+row). ``build_events`` resolves it once per build group as one SELECT of LEFT JOINs, which
+registry.yaml's koji-builds joins and reads six fields from. The expression functions
+reach the same values as one correlated subquery per value (the legacy profile's tests
+and the Flask stand-in use them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, select
 
 from resources.models import (
     GitBranchModel,
@@ -22,7 +24,15 @@ from resources.models import (
     PullRequestModel,
 )
 
-__all__ = ["branch_name", "pr_id", "project_url", "release", "repo_name", "repo_namespace"]
+__all__ = [
+    "branch_name",
+    "build_events",
+    "pr_id",
+    "project_url",
+    "release",
+    "repo_name",
+    "repo_namespace",
+]
 
 _LINKS: dict[ProjectEventType, Any] = {
     ProjectEventType.pull_request: PullRequestModel,
@@ -30,6 +40,31 @@ _LINKS: dict[ProjectEventType, Any] = {
     ProjectEventType.release: ProjectReleaseModel,
 }
 
+
+def build_events() -> Select[Any]:
+    """Per build group: what its event points at, and that object's project.
+
+    One row per group (``group_id``), so the registry joins it on ``koji_build_group_id``.
+    Every join is LEFT: a group whose event links nothing still gives one row of nulls.
+    """
+    event, pull, branch, release = (ProjectEventModel, PullRequestModel, GitBranchModel,
+                                    ProjectReleaseModel)
+    return (
+        select(KojiBuildGroupModel.id.label("group_id"), pull.pr_id,
+               branch.name.label("branch_name"), release.tag_name.label("release"),
+               GitProjectModel.project_url, GitProjectModel.namespace.label("repo_namespace"),
+               GitProjectModel.repo_name)
+        .select_from(KojiBuildGroupModel)
+        .outerjoin(event, event.id == KojiBuildGroupModel.project_event_id)
+        .outerjoin(pull, and_(event.type == ProjectEventType.pull_request,
+                              pull.id == event.event_id))
+        .outerjoin(branch, and_(event.type == ProjectEventType.branch_push,
+                                branch.id == event.event_id))
+        .outerjoin(release, and_(event.type == ProjectEventType.release,
+                                 release.id == event.event_id))
+        .outerjoin(GitProjectModel, GitProjectModel.id == func.coalesce(
+            pull.project_id, branch.project_id, release.project_id))
+    )
 
 def _via_event(builds: Table, event_type: ProjectEventType, column: Any) -> Any:
     """``column`` of the object the build's event points at, when the event has that type."""

@@ -22,6 +22,7 @@ __all__ = [
     "CountPolicy",
     "ExpressionSource",
     "FieldSpec",
+    "JoinSpec",
     "LegacySpec",
     "Mount",
     "Profile",
@@ -73,6 +74,22 @@ class FieldSpec(Spec):
     def _nested_short_forms(cls, value: Any) -> Any:
         if isinstance(value, dict):
             return {key: ({} if item is None else item) for key, item in value.items()}
+        return value
+
+
+class JoinSpec(Spec):
+    """A derived to-one relation: the rows of a select, LEFT OUTER JOINed on key columns."""
+
+    select: str = Field(description="'package.module:function' returning a SQLAlchemy select "
+                                    "with at most one row per key")
+    on: dict[str, str] = Field(description="the resource's column -> the select's column; "
+                                           "several pairs for a composite key")
+
+    @field_validator("on")
+    @classmethod
+    def _some_pair(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("name the key: {resource_column: select_column}")
         return value
 
 
@@ -131,6 +148,7 @@ class ResourceSpec(Spec):
     db_schema: str | None = Field(default=None, alias="schema")
     description: str | None = None
     primary_key: str | list[str] | None = None
+    joins: dict[str, JoinSpec] = Field(default_factory=dict)
     fields: dict[str, FieldSpec]
     # Operator names are checked against the operator table (crud.model.operators) when
     # the resource is bound, with the field's type at hand.
@@ -156,6 +174,16 @@ class ResourceSpec(Spec):
     def _field_short_forms(cls, value: Any) -> Any:
         if isinstance(value, dict):
             return {key: ({} if item is None else item) for key, item in value.items()}
+        return value
+
+    @field_validator("joins")
+    @classmethod
+    def _join_names(cls, value: dict[str, JoinSpec]) -> dict[str, JoinSpec]:
+        # A join's name is the first step of dotted field paths (event.pr_id).
+        for name in value:
+            if not _API_NAME.match(name) or "__" in name:
+                raise ValueError(f"join name {name!r} must be a letters/digits/_ identifier "
+                                 "without '__'")
         return value
 
     @field_validator("filters", mode="before")

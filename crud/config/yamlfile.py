@@ -67,10 +67,22 @@ def _build(node: yaml.Node, location: Location, located: LocatedData) -> Any:
     return yaml.constructor.SafeConstructor().construct_object(node)
 
 
+def _key(node: yaml.Node, location: Location, located: LocatedData) -> Any:
+    # YAML 1.1 reads the plain words on/off/yes/no as booleans. As keys they are names (a
+    # join's ``on:``), the way YAML 1.2 and GitHub Actions read them; values keep 1.1 rules.
+    if (isinstance(node, yaml.ScalarNode) and node.tag == _BOOL_TAG and node.style is None
+            and node.value.lower() not in {"true", "false"}):
+        return node.value
+    return _build(node, location, located)
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
 def _build_mapping(node: yaml.MappingNode, location: Location, located: LocatedData) -> Any:
     result: dict[Any, Any] = {}
     for key_node, value_node in node.value:
-        key = _build(key_node, location, located)
+        key = _key(key_node, location, located)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str | int) or isinstance(key, bool):
             located.problems.append(YamlProblem(line, "mapping keys must be plain scalars"))

@@ -6,48 +6,21 @@ valid name at that step), so a user fixes all of them in one pass.
 
 from __future__ import annotations
 
-import difflib
-import inspect as pyinspect
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy.orm import MANYTOONE, configure_mappers
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.config.registry import ExpressionSource, FieldSpec, RegistryIssue, ResourceSpec
-from crud.config.yamlfile import LocatedData
+from crud.config.registry import ExpressionSource, FieldSpec, ResourceSpec
 from crud.model.coltypes import declared_type, type_info, unsupported_reason
-from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode, Step
+from crud.model.issues import IssueCollector, hint
+from crud.model.joins import DerivedJoin, bind_joins
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import FilterParam, Resource, SortKey
-from crud.model.sources import Entity, import_object
+from crud.model.sources import Entity, call_with_table, import_object
 
 __all__ = ["IssueCollector", "bind_resource", "hint"]
-
-
-def hint(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    if choices:
-        return f" (valid: {', '.join(sorted(choices))})"
-    return ""
-
-
-@dataclass
-class IssueCollector:
-    path: str
-    located: LocatedData
-    issues: list[RegistryIssue] = field(default_factory=list)
-
-    def add(self, location: tuple[str | int, ...], message: str) -> None:
-        self.issues.append(RegistryIssue(
-            path=self.path,
-            line=self.located.line_of(location),
-            key=".".join(str(part) for part in location),
-            message=message,
-        ))
 
 
 class _Binder:
@@ -62,6 +35,7 @@ class _Binder:
         self.where: tuple[str | int, ...] = ("resources", name)
         self.labels = (f"c{index}" for index in range(10_000))
         self.declared = frozenset(_declared(spec.fields))
+        self.joins = bind_joins(spec.joins, entity, self.issue)
 
     def unknown(self, location: tuple[str | int, ...], api_name: str, leaves: dict[str, Leaf]) -> None:
         # A declared field that failed to bind was reported already; say nothing twice.
@@ -74,7 +48,7 @@ class _Binder:
     # -- fields ---------------------------------------------------------------------------
 
     def bind_nodes(self, fields: dict[str, FieldSpec], prefix: tuple[str, ...],
-                   base_hops: tuple[Hop, ...], at: Entity) -> list[Node]:
+                   base_hops: tuple[Step, ...], at: Entity | DerivedJoin) -> list[Node]:
         nodes: list[Node] = []
         for api_name, spec in fields.items():
             node = self.bind_node(api_name, spec, prefix, base_hops, at)
@@ -83,7 +57,7 @@ class _Binder:
         return nodes
 
     def bind_node(self, api_name: str, spec: FieldSpec, prefix: tuple[str, ...],
-                  base_hops: tuple[Hop, ...], at: Entity) -> Node | None:
+                  base_hops: tuple[Step, ...], at: Entity | DerivedJoin) -> Node | None:
         api_path = (*prefix, api_name)
         location = ("fields", *_spec_location(api_path))
         if spec.type is not None and (spec.fields is not None
@@ -103,7 +77,7 @@ class _Binder:
         return self.bind_column_path(api_path, spec, steps, base_hops, at, location)
 
     def bind_object(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
-                    base_hops: tuple[Hop, ...], at: Entity,
+                    base_hops: tuple[Step, ...], at: Entity | DerivedJoin,
                     location: tuple[str | int, ...]) -> Node | None:
         assert spec.fields is not None
         hops = self.walk(steps, at, (*location, "source"), allow_column=False)
@@ -112,13 +86,14 @@ class _Binder:
         all_hops = (*base_hops, *hops)
         target = all_hops[-1].target if all_hops else self.entity
         if any(hop.to_many for hop in hops):
-            return self.bind_many_objects(api_path, spec, all_hops, target, location)
+            return self.bind_many_objects(api_path, spec, _relationship_hops(all_hops),
+                                          target, location)
         children = self.bind_nodes(spec.fields, api_path, all_hops, target)
         return ObjectNode(api_path=api_path, children=tuple(children),
                           description=spec.description)
 
     def bind_many_objects(self, api_path: tuple[str, ...], spec: FieldSpec,
-                          hops: tuple[Hop, ...], target: Entity,
+                          hops: tuple[Hop, ...], target: Entity | DerivedJoin,
                           location: tuple[str | int, ...]) -> ManyField | None:
         assert spec.fields is not None
         leaves = []
@@ -138,7 +113,7 @@ class _Binder:
                          limit=spec.limit, description=spec.description)
 
     def bind_column_path(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
-                         base_hops: tuple[Hop, ...], at: Entity,
+                         base_hops: tuple[Step, ...], at: Entity | DerivedJoin,
                          location: tuple[str | int, ...]) -> Node | None:
         *relations, column = steps
         hops = self.walk(relations, at, (*location, "source"), allow_column=True)
@@ -149,13 +124,18 @@ class _Binder:
         leaf = self.column_leaf(api_path, spec, all_hops, target, column, (*location, "source"))
         if leaf is None or not leaf.to_many:
             return leaf
-        return ManyField(api_path=api_path, hops=all_hops, leaves=(leaf,), scalar=True,
-                         limit=spec.limit, description=spec.description)
+        return ManyField(api_path=api_path, hops=_relationship_hops(all_hops), leaves=(leaf,),
+                         scalar=True, limit=spec.limit, description=spec.description)
 
-    def column_leaf(self, api_path: tuple[str, ...], spec: FieldSpec, hops: tuple[Hop, ...],
-                    target: Entity, column: str,
+    def column_leaf(self, api_path: tuple[str, ...], spec: FieldSpec, hops: tuple[Step, ...],
+                    target: Entity | DerivedJoin, column: str,
                     location: tuple[str | int, ...]) -> Leaf | None:
         key = target.column_key(column)
+        if key is None and target is self.entity and column in self.joins:
+            join = self.joins[column]
+            self.issue(location, f"{join.label} is a row, not a value: name one of its columns "
+                                 f"({', '.join(f'{column}.{name}' for name in join.column_names())})")
+            return None
         if key is None:
             choices = target.column_names() + target.relationship_names()
             self.issue(location, f"{target.label} has no column {column!r}{hint(column, choices)}")
@@ -169,16 +149,18 @@ class _Binder:
                                  f"{unsupported_reason(sql_column.type)}")
             return None
         # A to-many hop makes a list (empty when nothing links), not a null item.
-        nullable = bool(sql_column.nullable) or any(
+        nullable = target.nullable(key) or any(
             self.hop_nullable(hop) for hop in hops if not hop.to_many)
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=info, sql_type=sql_type, nullable=nullable,
                     description=spec.description)
 
     @staticmethod
-    def hop_nullable(hop: Hop) -> bool:
+    def hop_nullable(hop: Step) -> bool:
         # A many-to-one link is optional when a local foreign-key column is nullable;
-        # a one-to-one link from the other side may always be missing.
+        # a one-to-one link from the other side, or a derived join, may always be missing.
+        if isinstance(hop, DerivedJoin):
+            return True
         relationship = hop.owner.relationship(hop.name)
         if relationship is None or relationship.direction is not MANYTOONE:
             return True
@@ -190,7 +172,7 @@ class _Binder:
         where = (*location, "source", "expression")
         try:
             function = import_object(spec.source.expression)
-            expression = _call_expression(function, self.entity)
+            expression = call_with_table(function, self.entity.table)
         except Exception as error:  # the user's function: report, never crash startup
             self.issue(where, _first_arg(error))
             return None
@@ -207,22 +189,36 @@ class _Binder:
                     expression=expression, info=info, sql_type=expression.type, nullable=True,
                     description=spec.description)
 
-    def walk(self, steps: list[str], at: Entity, location: tuple[str | int, ...],
-             *, allow_column: bool) -> tuple[Hop, ...] | None:
-        hops: list[Hop] = []
-        for step in steps:
-            relationship = at.relationship(step)
-            if relationship is None:
-                valid = at.relationship_names()
-                what = "relationship" if valid or not allow_column else "relationship (it has none)"
-                self.issue(location, f"{at.label} has no {what} {step!r}{hint(step, valid)}")
+    def walk(self, steps: list[str], at: Entity | DerivedJoin, location: tuple[str | int, ...],
+             *, allow_column: bool) -> tuple[Step, ...] | None:
+        hops: list[Step] = []
+        for name in steps:
+            hop = self.step(at, name, location, allow_column=allow_column)
+            if hop is None:
                 return None
-            target = at.related(relationship)
-            hops.append(Hop(name=step, owner=at, target=target,
-                            to_many=bool(relationship.uselist)))
-            at = target
+            hops.append(hop)
+            at = hop.target
         return tuple(hops)
 
+    def step(self, at: Entity | DerivedJoin, name: str, location: tuple[str | int, ...],
+             *, allow_column: bool) -> Step | None:
+        if at is self.entity and name in self.spec.joins:
+            return self.joins.get(name)  # a join that failed to bind was reported already
+        if isinstance(at, DerivedJoin):
+            self.issue(location, f"{at.label} has columns only, no relationship {name!r} to "
+                                 f"follow{hint(name, at.column_names())}")
+            return None
+        relationship = at.relationship(name)
+        if relationship is None:
+            joins = list(self.spec.joins) if at is self.entity else []
+            valid = at.relationship_names() + joins
+            what = "relationship or join" if joins else "relationship"
+            if not valid and allow_column:
+                what += " (it has none)"
+            self.issue(location, f"{at.label} has no {what} {name!r}{hint(name, valid)}")
+            return None
+        return Hop(name=name, owner=at, target=at.related(relationship),
+                   to_many=bool(relationship.uselist))
 
 def _declared(fields: dict[str, FieldSpec], prefix: str = "") -> Iterator[str]:
     for name, spec in fields.items():
@@ -231,16 +227,18 @@ def _declared(fields: dict[str, FieldSpec], prefix: str = "") -> Iterator[str]:
             yield from _declared(spec.fields, f"{prefix}{name}.")
 
 
+def _relationship_hops(hops: tuple[Step, ...]) -> tuple[Hop, ...]:
+    # Only relationships lead to many rows; a derived join has no relationships to follow.
+    relationships = tuple(hop for hop in hops if isinstance(hop, Hop))
+    assert len(relationships) == len(hops), hops
+    return relationships
+
+
 def _spec_location(api_path: tuple[str, ...]) -> Iterator[str]:
     yield api_path[0]
     for part in api_path[1:]:
         yield "fields"
         yield part
-
-
-def _call_expression(function: Callable[..., Any], entity: Entity) -> Any:
-    parameters = pyinspect.signature(function).parameters
-    return function(entity.table) if parameters else function()
 
 
 def _first_arg(error: Exception) -> str:

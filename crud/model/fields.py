@@ -1,7 +1,7 @@
 """Bound fields: what each registry field turned into once checked against the tables.
 
 A ``Leaf`` is one scalar value reached from the base table through zero or more
-relationship hops (or computed by a SQL expression). Objects group leaves; a ``ManyField``
+relationship hops or a derived join (or computed by a SQL expression). Objects group leaves; a ``ManyField``
 lists values from a to-many relationship. These are plain frozen data: the statement
 builders in ``crud.sql.statements`` read them, nothing here touches a database.
 """
@@ -15,9 +15,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from crud.model.coltypes import TypeInfo
+from crud.model.joins import DerivedJoin
 from crud.model.sources import Entity
 
-__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode"]
+__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,13 +35,17 @@ class Hop:
         return f"Hop({self.owner.label}.{self.name} {arrow} {self.target.label})"
 
 
+# A derived join is always a path's first and only step: its rows have no relationships.
+Step = Hop | DerivedJoin
+
+
 @dataclass(frozen=True, eq=False)
 class Leaf:
     """One scalar value of a row, named by its API path (``("project", "url")``)."""
 
     api_path: tuple[str, ...]
     label: str
-    hops: tuple[Hop, ...]
+    hops: tuple[Step, ...]
     column_key: str | None
     expression: ColumnElement[Any] | None
     info: TypeInfo

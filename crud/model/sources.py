@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect as pyinspect
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,14 @@ from sqlalchemy.ext.automap import AutomapBase, automap_base, generate_relations
 from sqlalchemy.orm import Mapper, RelationshipProperty
 from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["Entity", "ReflectedDatabase", "import_object", "model_entity", "quiet_reflection"]
+__all__ = [
+    "Entity",
+    "ReflectedDatabase",
+    "call_with_table",
+    "import_object",
+    "model_entity",
+    "quiet_reflection",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +66,9 @@ class Entity:
             if _is_plain_column(prop) and prop.columns[0].name == name:
                 return key
         return None
+
+    def nullable(self, key: str) -> bool:
+        return bool(self.column(key).nullable)
 
     def column(self, key: str) -> Column[Any]:
         mapper = self.mapper
@@ -122,6 +133,12 @@ def import_object(reference: str) -> Any:
         names = [name for name in dir(module) if not name.startswith("_")]
         raise ValueError(f"module {module_name!r} has no {attribute!r}", names) from None
     return target
+
+
+def call_with_table(function: Callable[..., Any], table: Table) -> Any:
+    """Call a registry hook (expression, join select) with the resource's table if it takes one."""
+    parameters = pyinspect.signature(function).parameters
+    return function(table) if parameters else function()
 
 
 def model_entity(reference: str) -> Entity:

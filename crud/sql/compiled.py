@@ -18,8 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Enum, literal_column
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Enum, cast, literal_column
+from sqlalchemy.engine import BindTyping, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
@@ -113,7 +113,12 @@ def _literal(element: Any, dialect: Dialect) -> ExternallyTraversible | None:
     write = element.type.dialect_impl(dialect).literal_processor(dialect)
     if write is None or value is None:
         return None
-    return literal_column(write(value), type_=element.type)
+    written = literal_column(write(value), type_=element.type)
+    # Where parameters carry casts (PostgreSQL: $1::project_event_type) the literal keeps
+    # its type too: an untyped literal in a UNION's column would become text.
+    if dialect.bind_typing is BindTyping.RENDER_CASTS:
+        return cast(written, element.type)
+    return written
 
 
 def passes_through(type_: Any) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import func as sql_func
 
 from crud.config.yamlfile import LocatedData
 from crud.model.fields import Leaf
+from crud.model.joins import DerivedJoin
 from crud.model.resource import Resource
 from crud.model.sources import quiet_reflection
 from crud.sql.database import make_engine
@@ -67,8 +68,8 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
     advice = []
     for resource in resources:
         for where, leaf in _checked_fields(resource):
-            table = leaf.hops[-1].target.table if leaf.hops else resource.entity.table
-            if not isinstance(table, Table) or leaf.column_key is None:
+            table = _table_of(resource, leaf)
+            if table is None or leaf.column_key is None:
                 continue
             name = table.fullname
             if not inspector.has_table(table.name, schema=table.schema):
@@ -100,6 +101,15 @@ def _checked_fields(resource: Resource) -> Iterator[tuple[tuple[str | int, ...],
     for where, leaf in pairs:
         if leaf.expression is None and not leaf.to_many:
             yield where, leaf
+
+
+def _table_of(resource: Resource, leaf: Leaf) -> Table | None:
+    # A derived join's columns come from a select whose tables only its author knows.
+    hop = leaf.hops[-1] if leaf.hops else None
+    if isinstance(hop, DerivedJoin):
+        return None
+    table = hop.target.table if hop is not None else resource.entity.table
+    return table if isinstance(table, Table) else None
 
 
 def _leading_columns(inspector: Any, table: Table) -> set[str]:

@@ -34,7 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.model.fields import Hop, Leaf, ManyField
+from crud.model.fields import Leaf, ManyField, Step
+from crud.model.joins import DerivedJoin
 from crud.model.operators import LIKE_ESCAPE, Pattern, escape_like
 from crud.model.resource import FilterParam, Resource, SortKey
 from crud.sql.backends import Backend, integer_parameter, sortable
@@ -91,15 +92,22 @@ class Joins:
             if not leaf.to_many and leaf.hops:
                 self._alias_for(leaf.hops)
 
-    def _alias_for(self, hops: tuple[Hop, ...]) -> Any:
+    def _alias_for(self, hops: tuple[Step, ...]) -> Any:
         path = tuple(hop.name for hop in hops)
         if path not in self.aliases:
             parent = self._alias_for(hops[:-1]) if len(hops) > 1 else self.resource.entity.selectable
-            hop = hops[-1]
-            alias = aliased(hop.target.mapped_class, name=f"j{len(self.aliases)}")  # type: ignore[arg-type]
-            self.onclauses[path] = getattr(parent, hop.name).of_type(alias)
+            alias, self.onclauses[path] = self._join(parent, hops[-1], f"j{len(self.aliases)}")
             self.aliases[path] = alias
         return self.aliases[path]
+
+    @staticmethod
+    def _join(parent: Any, hop: Step, name: str) -> tuple[Any, tuple[Any, ...]]:
+        """A new alias for ``hop`` and the ``outerjoin()`` arguments that reach it from ``parent``."""
+        if isinstance(hop, DerivedJoin):  # a subquery of its select, as aliased() is of a class
+            subquery = hop.subquery(name)
+            return subquery, (subquery, hop.onclause(subquery))
+        alias = aliased(hop.target.mapped_class, name=name)  # type: ignore[arg-type]
+        return alias, (getattr(parent, hop.name).of_type(alias),)
 
     def column(self, leaf: Leaf) -> ColumnElement[Any]:
         if leaf.expression is not None:
@@ -119,9 +127,9 @@ class Joins:
                 path = leaf.entity_path
                 needed.update(path[:end] for end in range(1, len(path) + 1))
         # Insertion order of onclauses already puts every prefix before its extensions.
-        for path, onclause in self.onclauses.items():
+        for path, join in self.onclauses.items():
             if path in needed:
-                statement = statement.outerjoin(onclause)
+                statement = statement.outerjoin(*join)
         return statement
 
 
