@@ -68,7 +68,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     """
     api = loaded.registry.api
     operations = Operations(loaded.registry, engine, settings or Settings(),
-                            path=loaded.path, located=loaded.located)
+                            path=loaded.path, located=loaded.located, resources=loaded.resources)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ for every resource router and ``install`` once at the end.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -42,7 +43,8 @@ class Operations:
     """Validates the operational settings against the registry; installs the features."""
 
     def __init__(self, registry: Registry, engine: AsyncEngine, settings: Settings, *,
-                 path: str = "registry.yaml", located: LocatedData | None = None) -> None:
+                 path: str = "registry.yaml", located: LocatedData | None = None,
+                 resources: Sequence[Resource] = ()) -> None:
         issues = missing_credentials(registry.api, registry.resources, settings, path, located)
         if issues:
             raise RegistryError(issues)
@@ -51,6 +53,7 @@ class Operations:
         self.settings = settings
         self.credentials = Credentials(settings)
         self.labels = RouteLabels()
+        self.resources = tuple(resources)  # whose tables /readyz looks for
 
     def __repr__(self) -> str:
         return (f"Operations(metrics={self.settings.metrics}, "
@@ -68,7 +71,8 @@ class Operations:
 
     def install(self, app: FastAPI) -> None:
         settings = self.settings
-        app.include_router(health_router(self.engine, timeout_ms=settings.readiness_timeout_ms))
+        app.include_router(health_router(self.engine, timeout_ms=settings.readiness_timeout_ms,
+                                         resources=self.resources))
         observers: list[Observer] = []
         if settings.metrics:
             metrics = Metrics()
