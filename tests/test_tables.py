@@ -1,17 +1,20 @@
-"""A registry whose tables are missing: ``/readyz`` is not ready.
+"""A registry whose tables are missing: ``crud serve`` refuses, ``/readyz`` is not ready.
 
 The models bind without a database, so nothing but the database itself can say that the
-tables were never created. Real servers.
+tables were never created. Real servers, a real ``crud serve`` process.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Api, Database
+from test_cli import crud
 from test_health import with_tables
 
 from crud.ops.tables import TableCheck
@@ -26,6 +29,41 @@ resources:
     fields: {id:, namespace:}
 """
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
+
+
+def _missing_lines(path: Path) -> list[str]:
+    hint = "is not in the database (create it, or check --database-url)"
+    return [f"{path}:2: resources.koji-builds: table 'koji_build_targets' {hint}",
+            f"{path}:5: resources.projects: table 'git_projects' {hint}",
+            "2 problem(s) in the registry."]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+@pytest.mark.parametrize("empty_db", BACKENDS, indirect=True)
+def test_serve_and_check_refuse_a_database_without_the_tables(
+        empty_db: Database, command: str, tmp_path: Path) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    more = ["--port", str(_free_port())] if command == "serve" else []
+    result = crud(command, "--registry", str(path), "--database-url", empty_db.url, *more,
+                  cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == _missing_lines(path)
+
+
+def test_serve_creates_no_sqlite_file_while_checking(tmp_path: Path) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    result = crud("serve", "--registry", str(path), "--database-url",
+                  f"sqlite+aiosqlite:///{tmp_path / 'absent.db'}", cwd=tmp_path)
+    assert result.stderr.splitlines() == _missing_lines(path)
+    assert sorted(item.name for item in tmp_path.iterdir()) == ["registry.yaml"]
 
 
 @pytest.mark.parametrize("empty_db", BACKENDS, indirect=True)

@@ -59,7 +59,8 @@ async def missing_table_issues(resources: Sequence[Resource], url: str, *, path:
 def _no_sqlite_file(url: str) -> bool:
     parsed = make_url(url)
     name = parsed.database or ""
-    in_memory = name in ("", ":memory:") or name.startswith("file:")  # URI names: not ours
+    # A "file:" URI may name a memory database: only plain paths are looked up.
+    in_memory = name in ("", ":memory:") or name.startswith("file:")
     return parsed.get_backend_name() == "sqlite" and not in_memory and not Path(name).exists()
 
 
