@@ -40,6 +40,7 @@ UrlOption = Annotated[Optional[str], typer.Option("--database-url",  # noqa: UP0
 # by SQLAlchemy), the socket's (refused, unknown host: asyncpg does not wrap these), a URL
 # SQLAlchemy cannot parse or a driver it does not know.
 DATABASE_ERRORS = (DBAPIError, OSError, ArgumentError)
+FLAGS = {"registry": "--registry", "host": "--host", "port": "--port", "workers": "--workers"}
 
 
 def _version(wanted: bool) -> None:
@@ -72,7 +73,7 @@ def _setting_problem(problem: Any) -> str:
     name = str(problem["loc"][0]) if problem["loc"] else "settings"
     field = Settings.model_fields.get(name)
     variable = f"CRUD_{name.upper()}" if field is not None else name  # else an alias already
-    flag = f" (--{name.replace('_', '-')})" if field is not None else ""
+    flag = f" ({FLAGS[name]})" if name in FLAGS else ""
     # A secret's rejected value must not reach a terminal or a CI log.
     secret = field is not None and "SecretStr" in str(field.annotation)
     got = "" if secret else f" (got {problem.get('input')!r})"

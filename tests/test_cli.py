@@ -93,7 +93,10 @@ def test_serve_with_a_broken_registry_creates_no_demo_database(tmp_path: Path) -
                               "unable to parse string as an integer (got 'eighty')"),
     ({"CRUD_WORKERS": "0"}, "settings: CRUD_WORKERS (--workers): Input should be greater than or "
                             "equal to 1 (got '0')"),
-], ids=["port", "workers"])
+    ({"CRUD_PUBLIC_URL": "api.example.org"},
+     "settings: CRUD_PUBLIC_URL: Value error, 'api.example.org' is not an absolute http(s) URL "
+     "(e.g. https://api.example.org) (got 'api.example.org')"),
+], ids=["port", "workers", "public-url"])
 def test_a_bad_setting_is_one_line_naming_the_variable(env: dict[str, str], expected: str,
                                                        tmp_path: Path) -> None:
     result = crud("check", "--registry", str(ROOT / "registry.yaml"), cwd=tmp_path, env=env)

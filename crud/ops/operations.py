@@ -1,8 +1,8 @@
 """What an operated service adds around the generated routers, wired in one place.
 
-Probes, metrics, access logs with request ids, CORS and per-resource auth, each from its
-own module, configured from ``Settings``. ``create_app`` calls ``guard`` and ``label``
-for every resource router and ``install`` once at the end.
+Probes, metrics, access logs with request ids, CORS, trusted hosts and per-resource auth,
+each from its own module, configured from ``Settings``. ``create_app`` calls ``guard``
+and ``label`` for every resource router and ``install`` once at the end.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from crud.config.yamlfile import LocatedData
 from crud.http.auth import Credentials, auth_kind, guard, missing_credentials
 from crud.model.resource import Resource
 from crud.ops.health import health_router
+from crud.ops.hosts import TrustedHosts
 from crud.ops.metrics import Metrics
 from crud.ops.requestlog import (
     REQUEST_ID_HEADER,
@@ -92,4 +93,7 @@ class Operations:
                 CORSMiddleware, allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "HEAD"], allow_headers=list(CORS_ALLOWED_HEADERS),
                 expose_headers=list(CORS_EXPOSED_HEADERS))
+        if settings.trusted_hosts and "*" not in settings.trusted_hosts:
+            # Outside CORS, inside ObserveRequests: a refused Host is logged and counted.
+            app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts)
         app.add_middleware(ObserveRequests, observers=observers, labels=self.labels)
