@@ -9,6 +9,7 @@ import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
@@ -40,7 +41,8 @@ UrlOption = Annotated[Optional[str], typer.Option("--database-url",  # noqa: UP0
 # by SQLAlchemy), the socket's (refused, unknown host: asyncpg does not wrap these), a URL
 # SQLAlchemy cannot parse or a driver it does not know.
 DATABASE_ERRORS = (DBAPIError, OSError, ArgumentError)
-FLAGS = {"registry": "--registry", "host": "--host", "port": "--port", "workers": "--workers"}
+FLAGS = {"registry": "--registry", "host": "--host", "port": "--port", "workers": "--workers",
+         "reload_registry": "--reload-registry"}
 
 
 def _version(wanted: bool) -> None:
@@ -166,11 +168,17 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="Port")] = None,  # noqa: UP045
     workers: Annotated[Optional[int], typer.Option(help="Worker processes")] = None,  # noqa: UP045
+    reload_registry: Annotated[Optional[bool], typer.Option(  # noqa: UP045
+        "--reload-registry", help="Reload the registry when the file changes (SIGHUP reloads "
+                                  "it either way) [env CRUD_RELOAD_REGISTRY]")] = None,
 ) -> None:
     """Serve the API (with no options: ./registry.yaml over a local SQLite demo database)."""
     import uvicorn
 
-    settings = _settings(registry, database_url, host=host, port=port, workers=workers)
+    from crud.ops.reloading import Reloadable, build_app
+
+    settings = _settings(registry, database_url, host=host, port=port, workers=workers,
+                         reload_registry=reload_registry)
     loaded = _load_for_serving(settings)
     with _reaching(settings.database_url):  # a URL SQLAlchemy cannot parse
         engine = make_engine(settings.database_url, pool_size=settings.pool_size,
@@ -189,12 +197,16 @@ def serve(
         # Each worker builds its own app from the same settings, passed through the env.
         os.environ["CRUD_REGISTRY"] = str(settings.registry)
         os.environ["DATABASE_URL"] = settings.database_url
+        os.environ["CRUD_RELOAD_REGISTRY"] = str(settings.reload_registry).lower()
         # One cursor-signing key for all workers, or a cursor one issued fails on another.
         os.environ.setdefault("CRUD_CURSOR_SECRET", secrets.token_urlsafe(32))
-        uvicorn.run("crud.app:app_from_environment", factory=True, workers=settings.workers,
-                    **options)
+        # SIGHUP to this (parent) process: uvicorn replaces the workers one by one, each
+        # reading the registry anew; SIGHUP to a worker reloads that worker in place.
+        uvicorn.run("crud.ops.reloading:app_from_environment", factory=True,
+                    workers=settings.workers, **options)
         return
-    uvicorn.run(app, **options)
+    watch = settings.registry if settings.reload_registry else None
+    uvicorn.run(Reloadable(app, partial(build_app, settings), watch=watch), **options)
 
 
 def _load_for_serving(settings: Settings) -> LoadedRegistry:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL (sqlite+aiosqlite, postgresql+asyncpg, mysql+aiomysql)",
     )
     registry: Path = Field(Path("registry.yaml"), description="Path of the registry file")
+    reload_registry: bool = Field(
+        False, description="Watch the registry file and reload it when its content changes "
+                           "(SIGHUP reloads it either way)")
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)
