@@ -23,6 +23,7 @@ from crud.http.routing import build_endpoints, build_router
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
 from crud.ops.extensions import Extensions, include_routers, resolve_extensions
+from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
 from crud.sql.backends import backend_for
@@ -77,7 +78,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     api = loaded.registry.api
     settings = settings or Settings()
     operations = Operations(loaded.registry, engine, settings,
-                            path=loaded.path, located=loaded.located)
+                            path=loaded.path, located=loaded.located, resources=loaded.resources)
 
     reader = Reader(engine, backend_for(engine.dialect), keep=settings.pool_size)
 
@@ -99,7 +100,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reads = ReadTable(api.prefix)
     for resource in loaded.resources:
         endpoints = build_endpoints(resource, reader, api, secret=secret,
-                                    credentials=operations.credentials)
+                                    credentials=operations.credentials,
+                                    public_url=public_base_url(settings))
         router = build_router(endpoints)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)

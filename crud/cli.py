@@ -7,17 +7,25 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from fastapi import FastAPI
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crud.app import LoadedRegistry, create_app, load
-from crud.config.registry import RegistryError, load_registry
+from crud.config.registry import RegistryError, RegistryIssue, load_registry
 from crud.config.settings import DEFAULT_DATABASE_URL, Settings
-from crud.sql.database import make_engine, missing_tables
+from crud.ops.tables import missing_table_issues, unreachable_reason
+from crud.sql.database import make_engine
 from crud.sql.indexes import LARGE_TABLE_ROWS, index_advice
 from crud.sql.joinkeys import duplicate_join_keys
 
@@ -30,20 +38,79 @@ RegistryOption = Annotated[Optional[Path], typer.Option("--registry", "-r",  # n
                                                         help="Registry file [env CRUD_REGISTRY]")]
 UrlOption = Annotated[Optional[str], typer.Option("--database-url",  # noqa: UP045
                                                   help="Async SQLAlchemy URL [env DATABASE_URL]")]
+# What reaching a database can raise before any statement runs: the server's refusal (wrapped
+# by SQLAlchemy), the socket's (refused, unknown host: asyncpg does not wrap these), a URL
+# SQLAlchemy cannot parse or a driver it does not know.
+DATABASE_ERRORS = (DBAPIError, OSError, ArgumentError)
+FLAGS = {"registry": "--registry", "host": "--host", "port": "--port", "workers": "--workers",
+         "reload_registry": "--reload-registry"}
+
+
+def _version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"crud {installed_version('crud')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit")] = False,
+) -> None:
+    """Serve a read-only REST API described by registry.yaml."""
 
 
 def _settings(registry: Path | None, database_url: str | None, **more: object) -> Settings:
     overrides = {key: value for key, value in
                  {"registry": registry, "database_url": database_url, **more}.items()
                  if value is not None}
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        for problem in error.errors():
+            typer.echo(f"settings: {_setting_problem(problem)}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _setting_problem(problem: Any) -> str:
+    name = str(problem["loc"][0]) if problem["loc"] else "settings"
+    field = Settings.model_fields.get(name)
+    variable = f"CRUD_{name.upper()}" if field is not None else name  # else an alias already
+    flag = f" ({FLAGS[name]})" if name in FLAGS else ""
+    # A secret's rejected value must not reach a terminal or a CI log.
+    secret = field is not None and "SecretStr" in str(field.annotation)
+    got = "" if secret else f" (got {problem.get('input')!r})"
+    return f"{variable}{flag}: {problem['msg']}{got}"
 
 
 def _load(settings: Settings) -> LoadedRegistry:
     try:
-        return asyncio.run(load(settings.registry, settings.database_url))
+        with _reaching(settings.database_url):
+            return asyncio.run(load(settings.registry, settings.database_url))
     except RegistryError as error:
         _fail(error)
+
+
+@contextmanager
+def _reaching(url: str) -> Iterator[None]:
+    """A database that cannot be reached is one line naming it, and exit 1."""
+    try:
+        yield
+    except DATABASE_ERRORS as error:
+        _fail_line(f"{_shown(url)}: {unreachable_reason(error)} "
+                   "(check --database-url or DATABASE_URL)")
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _fail_line(line: str) -> NoReturn:
+    typer.echo(line, err=True)
+    raise typer.Exit(1)
 
 
 def _app_or_fail(loaded: LoadedRegistry, engine: AsyncEngine, settings: Settings) -> FastAPI:
@@ -72,13 +139,10 @@ def check(
     settings = _settings(registry, database_url)
     loaded = _load(settings)
     if database_url is not None:
-        missing = asyncio.run(missing_tables(loaded.resources, settings.database_url))
-        for name in missing:
-            table = next(r.entity.table.name for r in loaded.resources if r.name == name)
-            typer.echo(f"{settings.registry}: resources.{name}: table {table!r} is not in the "
-                       "database (create it, or check --database-url)", err=True)
-        if missing:
-            raise typer.Exit(1)
+        with _reaching(settings.database_url):
+            issues = _missing_tables(loaded, settings)
+        if issues:
+            _fail(RegistryError(issues))
         _check_join_keys(loaded, settings)
         _warn_missing_indexes(loaded, settings, large_table_rows)
     names = ", ".join(resource.name for resource in loaded.resources)
@@ -90,6 +154,11 @@ def _check_join_keys(loaded: LoadedRegistry, settings: Settings) -> None:
                                              path=str(settings.registry), located=loaded.located))
     if issues:
         _fail(RegistryError(issues))
+
+
+def _missing_tables(loaded: LoadedRegistry, settings: Settings) -> list[RegistryIssue]:
+    return asyncio.run(missing_table_issues(loaded.resources, settings.database_url,
+                                            path=loaded.path, located=loaded.located))
 
 
 def _warn_missing_indexes(loaded: LoadedRegistry, settings: Settings, min_rows: int) -> None:
@@ -108,16 +177,22 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="Port")] = None,  # noqa: UP045
     workers: Annotated[Optional[int], typer.Option(help="Worker processes")] = None,  # noqa: UP045
+    reload_registry: Annotated[Optional[bool], typer.Option(  # noqa: UP045
+        "--reload-registry", help="Reload the registry when the file changes (SIGHUP reloads "
+                                  "it either way) [env CRUD_RELOAD_REGISTRY]")] = None,
 ) -> None:
     """Serve the API (with no options: ./registry.yaml over a local SQLite demo database)."""
     import uvicorn
 
-    settings = _settings(registry, database_url, host=host, port=port, workers=workers)
-    if settings.database_url == DEFAULT_DATABASE_URL:
-        _ensure_demo_database(settings.database_url)
-    loaded = _load(settings)
-    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
-                         statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+    from crud.ops.reloading import Reloadable, build_app
+
+    settings = _settings(registry, database_url, host=host, port=port, workers=workers,
+                         reload_registry=reload_registry)
+    loaded = _load_for_serving(settings)
+    with _reaching(settings.database_url):  # a URL SQLAlchemy cannot parse
+        engine = make_engine(settings.database_url, pool_size=settings.pool_size,
+                             statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+    _refuse_missing_tables(loaded, settings)
     # Built here even for several workers: settings problems (a protected resource without
     # keys) show as messages before any process starts.
     app = _app_or_fail(loaded, engine, settings)
@@ -131,12 +206,48 @@ def serve(
         # Each worker builds its own app from the same settings, passed through the env.
         os.environ["CRUD_REGISTRY"] = str(settings.registry)
         os.environ["DATABASE_URL"] = settings.database_url
+        os.environ["CRUD_RELOAD_REGISTRY"] = str(settings.reload_registry).lower()
         # One cursor-signing key for all workers, or a cursor one issued fails on another.
         os.environ.setdefault("CRUD_CURSOR_SECRET", secrets.token_urlsafe(32))
-        uvicorn.run("crud.app:app_from_environment", factory=True, workers=settings.workers,
-                    **options)
+        # SIGHUP to this (parent) process: uvicorn replaces the workers one by one, each
+        # reading the registry anew; SIGHUP to a worker reloads that worker in place.
+        uvicorn.run("crud.ops.reloading:app_from_environment", factory=True,
+                    workers=settings.workers, **options)
         return
-    uvicorn.run(app, **options)
+    watch = settings.registry if settings.reload_registry else None
+    uvicorn.run(Reloadable(app, partial(build_app, settings), watch=watch), **options)
+
+
+def _load_for_serving(settings: Settings) -> LoadedRegistry:
+    """The bound registry; the demo database is created only once the registry is valid."""
+    demo = settings.database_url == DEFAULT_DATABASE_URL
+    if demo and _reflects(settings):
+        _ensure_demo_database(settings.database_url)  # binding 'table:' resources reads it
+    loaded = _load(settings)
+    if demo:
+        _ensure_demo_database(settings.database_url)
+    return loaded
+
+
+def _reflects(settings: Settings) -> bool:
+    try:
+        registry = load_registry(settings.registry)[0]
+    except RegistryError as error:
+        _fail(error)
+    return any(spec.table for spec in registry.resources.values())
+
+
+def _refuse_missing_tables(loaded: LoadedRegistry, settings: Settings) -> None:
+    # A database that is down now may be up in a second: serve, and /readyz says 503 until
+    # it answers and has the tables. A database that answers without them will not heal.
+    try:
+        issues = _missing_tables(loaded, settings)
+    except (DBAPIError, OSError) as error:
+        typer.echo(f"warning: {_shown(settings.database_url)}: {unreachable_reason(error)}: "
+                   "tables not checked; /readyz answers 503 until they are", err=True)
+        return
+    if issues:
+        _fail(RegistryError(issues))
 
 
 def _ensure_demo_database(url: str) -> None:
@@ -165,16 +276,20 @@ def demo_data(
     """Create the example tables and fill them with deterministic demo data."""
     from resources.demo import load_demo_data
 
-    url = database_url or Settings().database_url
-    engine = make_engine(url, read_only=False)
+    url = database_url or _settings(None, None).database_url
 
     async def fill() -> dict[str, int]:
+        engine = make_engine(url, read_only=False)
         try:
             return await load_demo_data(engine, scale=scale)
         finally:
             await engine.dispose()
 
-    counts = asyncio.run(fill())
+    try:
+        with _reaching(url):
+            counts = asyncio.run(fill())
+    except ValueError as error:  # tables already filled, a scale below one
+        _fail_line(f"{_shown(url)}: {error}")
     for table, count in counts.items():
         typer.echo(f"{table}: {count}")
 
@@ -188,7 +303,9 @@ def openapi(
     """Write the OpenAPI document (to stdout, or --output FILE)."""
     settings = _settings(registry, database_url)
     loaded = _load(settings)
-    app = _app_or_fail(loaded, make_engine(settings.database_url), settings)
+    with _reaching(settings.database_url):
+        engine = make_engine(settings.database_url)
+    app = _app_or_fail(loaded, engine, settings)
     text = json.dumps(app.openapi(), indent=2)
     if output is None:
         sys.stdout.write(text + "\n")
@@ -198,7 +315,6 @@ def openapi(
 
 def main() -> None:
     cli()
-
 
 
 if __name__ == "__main__":

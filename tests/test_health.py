@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from crud.config.settings import Settings
+from crud.sql.database import make_engine
+from resources.demo import create_schema
 
 REGISTRY = """\
 resources:
@@ -27,6 +29,16 @@ def _problem(detail: str) -> dict[str, Any]:
     return {"type": "about:blank", "title": "Service Unavailable", "status": 503,
             "detail": detail, "instance": "/readyz", "code": "service_unavailable",
             "request_id": "probe-1"}
+
+
+async def with_tables(database: Database) -> Database:
+    """``database`` with the demo tables (empty): ``/readyz`` looks for the resources' tables."""
+    writer = make_engine(database.url, read_only=False)
+    try:
+        await create_schema(writer)
+    finally:
+        await writer.dispose()
+    return database
 
 
 def _unused_port() -> int:
@@ -48,6 +60,7 @@ async def test_healthz_answers_without_the_database(make_api: Callable[..., Any]
 @pytest.mark.parametrize("empty_db", ["sqlite", "postgresql", "mariadb"], indirect=True)
 async def test_readyz_is_200_when_the_database_answers(
         make_api: Callable[..., Any], empty_db: Database) -> None:
+    await with_tables(empty_db)
     api: Api = await make_api(REGISTRY, empty_db.url, empty_db.backend)
     response = await api.get("/readyz", headers=RID)
     assert (response.status_code, response.json()) == (200, {"status": "ready"})
@@ -108,6 +121,7 @@ async def _allow_connections(database: Database, allowed: bool) -> None:
 @pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
 async def test_readyz_survives_dropped_connections(
         make_api: Callable[..., Any], empty_db: Database) -> None:
+    await with_tables(empty_db)
     api: Api = await make_api(REGISTRY, empty_db.url, empty_db.backend)
     assert (await api.get("/readyz")).status_code == 200
     await _kick_connections(empty_db)
@@ -118,6 +132,7 @@ async def test_readyz_survives_dropped_connections(
 @pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
 async def test_readyz_recovers_when_the_database_comes_back(
         make_api: Callable[..., Any], empty_db: Database) -> None:
+    await with_tables(empty_db)
     api: Api = await make_api(REGISTRY, empty_db.url, empty_db.backend)
     before = await api.get("/readyz")
     # The database goes away for this API: existing sessions killed, new ones refused.
@@ -179,6 +194,7 @@ class StoppableDatabase:
                          ids=["postgresql", "mariadb"], indirect=["empty_db"])
 async def test_readyz_follows_the_database_server_down_and_up(
         make_api: Callable[..., Any], empty_db: Database, server_port: int) -> None:
+    await with_tables(empty_db)
     database = StoppableDatabase(server_port)
     await database.start()
     url = make_url(empty_db.url).set(port=database.port).render_as_string(hide_password=False)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -11,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = ["DEFAULT_DATABASE_URL", "Settings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./crud-demo.db"
+# What Starlette's TrustedHostMiddleware can match: a name or address as the Host header
+# carries it without the port (IPv6 in brackets), '*' or a leading '*.' for subdomains.
+_HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]")
 
 
 class Settings(BaseSettings):
@@ -22,6 +27,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL (sqlite+aiosqlite, postgresql+asyncpg, mysql+aiomysql)",
     )
     registry: Path = Field(Path("registry.yaml"), description="Path of the registry file")
+    reload_registry: bool = Field(
+        False, description="Watch the registry file and reload it when its content changes "
+                           "(SIGHUP reloads it either way)")
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)
@@ -43,13 +51,44 @@ class Settings(BaseSettings):
     opentelemetry: bool = Field(
         False, description="FastAPI's native OpenTelemetry instrumentation (traces, metrics, "
                            "logs through the globally configured providers)")
+    trusted_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Host header values the API answers, comma-separated ('*.example.org' "
+                        "for subdomains); others get 400. Empty: any host")
+    public_url: str | None = Field(
+        None, description="Scheme, host and optional path prefix clients reach the API at "
+                          "(https://api.example.org); absolute links start with it instead "
+                          "of the request's Host")
 
-    @field_validator("cors_origins", "api_keys", "bearer_tokens", mode="before")
+    @field_validator("cors_origins", "api_keys", "bearer_tokens", "trusted_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         # Env values arrive as one string; blanks around commas and empty items are dropped.
         if isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return value
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _host_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        hosts = tuple(host.lower() for host in value)
+        for host in hosts:
+            if not _HOST_PATTERN.fullmatch(host):
+                raise ValueError(f"{host!r} is not a host name: give the name alone, without "
+                                 "scheme, port or path ('api.example.org', '*.example.org')")
+        return hosts
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_base(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an absolute http(s) URL "
+                             "(e.g. https://api.example.org)")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{value!r}: a base URL has no query, fragment or credentials")
+        # Links append the path from the prefix on: one slash between them, never two.
+        return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
     cursor_secret: SecretStr | None = Field(
         None, description="Key that signs pagination cursors; random per process when unset")

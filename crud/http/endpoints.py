@@ -38,13 +38,14 @@ class Endpoints:
     """``list_rows`` and ``get_row`` for one resource under one profile."""
 
     def __init__(self, resource: Resource, profile: Profile, pages: Pages, *,
-                 cache: CachePolicy, max_query_length: int, check: Check | None = None) -> None:
+                 cache: CachePolicy, max_query_length: int, check: Check | None = None,
+                 public_url: str | None = None) -> None:
         self.resource = resource
         self.profile = profile
         self.pages = pages
         self.cache = cache
         self.check = check
-        self.parser = QueryParser(profile.steps, max_query_length)
+        self.parser = QueryParser(profile.steps, max_query_length, public_url)
         self.shaper = RowShaper(resource)
         self.pk_adapters = [TypeAdapter(value_type(leaf)) for leaf in resource.primary_key]
         self.noun = resource.singular.replace("_", " ")

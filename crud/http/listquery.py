@@ -93,6 +93,9 @@ class QueryParser:
 
     steps: Sequence[Step[Any]]
     max_query_length: int
+    # Where clients reach the API (CRUD_PUBLIC_URL): links start with it, not with the
+    # request's Host header.
+    public_url: str | None = None
     known: frozenset[str] = field(init=False)
     repeatable: frozenset[str] = field(init=False)
     header_names: tuple[tuple[str, str], ...] = field(init=False)
@@ -116,7 +119,8 @@ class QueryParser:
         if errors:
             raise InvalidParameter(summary(errors), errors=errors)
         url = request.url
-        return ListQuery(parts=parts, given=given, url=f"{url.scheme}://{url.netloc}{url.path}")
+        base = self.public_url or f"{url.scheme}://{url.netloc}"
+        return ListQuery(parts=parts, given=given, url=f"{base}{url.path}")
 
     def given(self, raw: str, request: Request) -> Given:
         if len(raw) > self.max_query_length:

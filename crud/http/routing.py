@@ -27,7 +27,7 @@ __all__ = ["build_endpoints", "build_router"]
 
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
-                    credentials: Credentials) -> Endpoints:
+                    credentials: Credentials, public_url: str | None = None) -> Endpoints:
     codec = CursorCodec(secret, list(resource.leaves.values()))
     profile = profile_for(resource, api, codec)
     budget = reader.backend.statement_budget(resource.spec.statement_timeout_ms,
@@ -36,7 +36,8 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
     pages = Pages(resource, statements, reader, budget_ms=budget)
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
-                     check=credentials.check(auth_kind(resource.spec, api)))
+                     check=credentials.check(auth_kind(resource.spec, api)),
+                     public_url=public_url)
 
 
 def build_router(endpoints: Endpoints) -> APIRouter:

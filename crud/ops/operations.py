@@ -1,13 +1,14 @@
 """What an operated service adds around the generated routers, wired in one place.
 
-Probes, metrics, access logs with request ids, CORS and per-resource auth, each from its
-own module, configured from ``Settings``. ``create_app`` calls ``guard`` and ``label``
-for every resource router and ``install`` once at the end.
+Probes, metrics, access logs with request ids, CORS, trusted hosts and per-resource auth,
+each from its own module, configured from ``Settings``. ``create_app`` calls ``guard``
+and ``label`` for every resource router and ``install`` once at the end.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -21,6 +22,7 @@ from crud.config.yamlfile import LocatedData
 from crud.http.auth import Credentials, auth_kind, guard, missing_credentials
 from crud.model.resource import Resource
 from crud.ops.health import health_router
+from crud.ops.hosts import TrustedHosts
 from crud.ops.metrics import Metrics
 from crud.ops.requestlog import (
     REQUEST_ID_HEADER,
@@ -42,7 +44,8 @@ class Operations:
     """Validates the operational settings against the registry; installs the features."""
 
     def __init__(self, registry: Registry, engine: AsyncEngine, settings: Settings, *,
-                 path: str = "registry.yaml", located: LocatedData | None = None) -> None:
+                 path: str = "registry.yaml", located: LocatedData | None = None,
+                 resources: Sequence[Resource] = ()) -> None:
         issues = missing_credentials(registry.api, registry.resources, settings, path, located)
         if issues:
             raise RegistryError(issues)
@@ -51,6 +54,7 @@ class Operations:
         self.settings = settings
         self.credentials = Credentials(settings)
         self.labels = RouteLabels()
+        self.resources = tuple(resources)  # whose tables /readyz looks for
 
     def __repr__(self) -> str:
         return (f"Operations(metrics={self.settings.metrics}, "
@@ -68,7 +72,8 @@ class Operations:
 
     def install(self, app: FastAPI) -> None:
         settings = self.settings
-        app.include_router(health_router(self.engine, timeout_ms=settings.readiness_timeout_ms))
+        app.include_router(health_router(self.engine, timeout_ms=settings.readiness_timeout_ms,
+                                         resources=self.resources))
         observers: list[Observer] = []
         if settings.metrics:
             metrics = Metrics()
@@ -88,4 +93,7 @@ class Operations:
                 CORSMiddleware, allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "HEAD"], allow_headers=list(CORS_ALLOWED_HEADERS),
                 expose_headers=list(CORS_EXPOSED_HEADERS))
+        if settings.trusted_hosts and "*" not in settings.trusted_hosts:
+            # Outside CORS, inside ObserveRequests: a refused Host is logged and counted.
+            app.add_middleware(TrustedHosts, hosts=settings.trusted_hosts)
         app.add_middleware(ObserveRequests, observers=observers, labels=self.labels)

@@ -13,7 +13,6 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy import inspect as sqlalchemy_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -25,7 +24,7 @@ from crud.model.resource import Resource
 from crud.model.sources import Entity, ReflectedDatabase, model_entity
 from crud.sql.backends import backend_for
 
-__all__ = ["bind_registry", "make_engine", "missing_tables", "reflect", "run_blocking"]
+__all__ = ["bind_registry", "make_engine", "reflect", "run_blocking"]
 
 T = TypeVar("T")
 
@@ -91,23 +90,6 @@ async def reflect(url: str, registry: Registry,
                     "(check --database-url or DATABASE_URL)")]) from None
     finally:
         await engine.dispose()
-
-
-async def missing_tables(resources: list[Resource], url: str) -> list[str]:
-    """Names of resources whose base table is not in the database at ``url``."""
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(_missing, resources)
-    finally:
-        await engine.dispose()
-
-
-def _missing(connection: Any, resources: list[Resource]) -> list[str]:
-    inspector = sqlalchemy_inspect(connection)
-    return [resource.name for resource in resources
-            if not inspector.has_table(resource.entity.table.name,
-                                       schema=resource.entity.table.schema)]
 
 
 def bind_registry(registry: Registry, located: LocatedData, path: str,

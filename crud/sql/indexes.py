@@ -73,7 +73,7 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
                 continue
             name = table.fullname
             if not inspector.has_table(table.name, schema=table.schema):
-                continue  # reported as an error by crud.sql.database.missing_tables
+                continue  # reported as an error by crud.ops.tables
             if name not in sizes:
                 sizes[name] = _row_estimate(connection, table)
                 leading[name] = _leading_columns(inspector, table)

@@ -1,0 +1,88 @@
+"""Whether the tables the resources read exist in the database at all.
+
+A resource bound to a SQLAlchemy model binds without any database, so a model whose table
+was never created passes ``crud check`` and then answers every request with a 500.
+``crud check --database-url``, ``crud serve`` and each registry reload ask the database
+once, and refuse with located messages. ``/readyz`` asks until one answer finds every
+table, then trusts it: a probe every few seconds must not cost a catalog query per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import Connection, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from crud.config.registry import RegistryIssue
+from crud.config.yamlfile import LocatedData
+from crud.model.resource import Resource
+from crud.sql.database import make_engine
+
+__all__ = ["TableCheck", "absent", "missing_table_issues", "table_issues", "unreachable_reason"]
+
+
+def absent(connection: Connection, resources: Sequence[Resource]) -> list[Resource]:
+    """The resources whose table (or view) is not in the database; one catalog query each."""
+    inspector = inspect(connection)
+    return [resource for resource in resources
+            if not inspector.has_table(resource.entity.table.name,
+                                       schema=resource.entity.table.schema)]
+
+
+def table_issues(missing: Sequence[Resource], path: str,
+           located: LocatedData | None) -> list[RegistryIssue]:
+    return [RegistryIssue(
+        path=path, line=located.line_of(("resources", resource.name)) if located else None,
+        key=f"resources.{resource.name}",
+        message=f"table {resource.entity.table.name!r} is not in the database "
+                "(create it, or check --database-url)") for resource in missing]
+
+
+async def missing_table_issues(resources: Sequence[Resource], url: str, *, path: str,
+                               located: LocatedData | None) -> list[RegistryIssue]:
+    """One located issue per resource without its table; database errors propagate."""
+    if _no_sqlite_file(url):
+        return table_issues(resources, path, located)  # connecting would create an empty file
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            missing = await connection.run_sync(absent, resources)
+    finally:
+        await engine.dispose()
+    return table_issues(missing, path, located)
+
+
+def _no_sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    name = parsed.database or ""
+    # A "file:" URI may name a memory database: only plain paths are looked up.
+    in_memory = name in ("", ":memory:") or name.startswith("file:")
+    return parsed.get_backend_name() == "sqlite" and not in_memory and not Path(name).exists()
+
+
+def unreachable_reason(error: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's wrapping and links."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return (str(cause).strip() or type(cause).__name__).splitlines()[0]
+
+
+class TableCheck:
+    """For ``/readyz``: which resources lack their table, until the first time none does."""
+
+    def __init__(self, resources: Sequence[Resource]) -> None:
+        self.resources = tuple(resources)
+        self.verified = not self.resources
+
+    def __repr__(self) -> str:
+        return f"TableCheck(resources={len(self.resources)}, verified={self.verified})"
+
+    async def missing(self, connection: AsyncConnection) -> list[Resource]:
+        if self.verified:
+            return []
+        found = await connection.run_sync(absent, self.resources)
+        self.verified = not found
+        return found
