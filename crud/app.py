@@ -19,6 +19,7 @@ from crud.http.openapi import install_openapi
 from crud.http.routing import build_router
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
+from crud.ops.docs import install_docs
 from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
@@ -75,10 +76,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         yield
         await engine.dispose()
 
+    # docs_url/redoc_url None: FastAPI's pages load their UI from a CDN; ours do not.
     app = FastAPI(title=api.title, version=api.version, description=api.description or "",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     for resource in loaded.resources:
         router = build_router(resource, engine, api)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
