@@ -5,8 +5,8 @@
 //                     "evaluate": "(async () => ...)()"}'
 //
 // Prints one JSON object: the page's text once `waitFor` shows, the value of `evaluate`,
-// console errors, every request to a host not in `hosts` (aborted: the page must work
-// without them) and, if the page never got there, why (`failure`). Name resolution sends
+// console errors, every request to a host not in `hosts` with how it ended (they cannot
+// succeed: the page must work without them) and, if the page never got there, why. Name resolution sends
 // only `hosts` to their addresses and fails every other name, so nothing reaches the
 // network even where a network exists.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -18,7 +18,7 @@ const job = JSON.parse(process.argv[2]);
 const hosts = Object.keys(job.hosts);
 const rules = [...hosts.map((host) => `MAP ${host} ${job.hosts[host]}`), "MAP * ~NOTFOUND"];
 const profile = mkdtempSync(join(tmpdir(), "crud-chromium-"));  // an empty --user-data-dir
-const report = { text: "", result: null, offHost: [], errors: [], failure: null };
+const report = { text: "", result: null, offHost: {}, errors: [], failure: null };
 
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: job.chromium,
@@ -28,11 +28,22 @@ const context = await chromium.launchPersistentContext(profile, {
          `--host-resolver-rules=${rules.join(", ")}`],
 });
 try {
-  await context.route("**/*", (route) => {
-    const url = new URL(route.request().url());
-    if (hosts.includes(url.hostname)) return route.continue();
-    report.offHost.push(url.href);
-    return route.abort();
+  // Watched, not intercepted: with a route installed, Playwright answers CORS preflights
+  // itself, and the server's own answer is what is under test. Name resolution fails them.
+  // Each off-host request is reported with how it ended: refused by the page's own policy
+  // (net::ERR_BLOCKED_BY_CSP) never left the browser; a failed lookup did try.
+  const offHost = (request) => {
+    const url = new URL(request.url());
+    return /^(https?|wss?):$/.test(url.protocol) && !hosts.includes(url.hostname);
+  };
+  context.on("request", (request) => {
+    if (offHost(request)) report.offHost[request.url()] = "pending";
+  });
+  context.on("requestfailed", (request) => {
+    if (offHost(request)) report.offHost[request.url()] = request.failure()?.errorText ?? "failed";
+  });
+  context.on("requestfinished", (request) => {
+    if (offHost(request)) report.offHost[request.url()] = "loaded";
   });
   const page = context.pages()[0] ?? await context.newPage();
   page.on("console", (message) => {
