@@ -22,6 +22,7 @@ from crud.http.profiles import parameter_clashes
 from crud.http.routing import build_endpoints, build_router
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
+from crud.ops.docs import install_docs
 from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
@@ -89,13 +90,15 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         await engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks ask the global providers on every request; off
-    # unless asked for (/metrics is this API's own).
+    # unless asked for (/metrics is this API's own). docs_url/redoc_url None: FastAPI's
+    # pages load their UI from a CDN; ours do not.
     telemetry = settings.opentelemetry
     app = FastAPI(title=api.title, version=api.version, description=api.description or "",
-                  lifespan=lifespan,
+                  lifespan=lifespan, docs_url=None, redoc_url=None,
                   telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry})
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     secret = cursor_secret(settings.cursor_secret)
     reads = ReadTable(api.prefix)
     for resource in loaded.resources:

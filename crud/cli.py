@@ -295,6 +295,30 @@ def demo_data(
 
 
 @cli.command()
+def init(
+    database_url: UrlOption = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")] = Path(
+        "registry.yaml"),
+    schema: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Schema to list (default: the connection's)")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+) -> None:
+    """Write a commented starter registry for every table and view of the database."""
+    from crud.ops.starter import StarterError, write_starter
+
+    url = _settings(None, database_url).database_url
+    try:
+        drafts = asyncio.run(write_starter(url, output, force=force, schema=schema))
+    except StarterError as error:
+        typer.echo(f"crud init: {error}", err=True)
+        raise typer.Exit(1) from None
+    disabled = [draft.name for draft in drafts if draft.disabled]
+    note = f" ({len(disabled)} commented out: {', '.join(disabled)})" if disabled else ""
+    typer.echo(f"Wrote {output}: {len(drafts)} resources{note}. Review it, then: "
+               f"crud check --registry {output} --database-url URL")
+
+
+@cli.command()
 def openapi(
     registry: RegistryOption = None,
     database_url: UrlOption = None,

@@ -1,13 +1,16 @@
-"""A real ``crud serve`` process on a free port, for tests that need uvicorn and signals."""
+"""A real ``crud serve`` process on a free port, for tests that need a socket: uvicorn and
+signals, a browser, a generated TypeScript client."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,10 @@ class Server:
     process: subprocess.Popen[bytes]
     base: str
     log: Path
+    port: int = 0
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}"
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -67,4 +74,17 @@ def serve(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Server:
         process = subprocess.Popen(command, cwd=cwd, env={**clean, **(env or {})},
                                    stdout=output, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-    return Server(process, f"http://127.0.0.1:{port}", log)
+    return Server(process, f"http://127.0.0.1:{port}", log, port)
+
+
+@contextlib.contextmanager
+def served(registry: Path, database_url: str, workdir: Path,
+           env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``crud serve`` over ``database_url``, up; stopped (and its log kept) on exit."""
+    server = serve("--registry", str(registry), "--database-url", database_url, cwd=workdir,
+                   env={"CRUD_CURSOR_SECRET": "served-test", **(env or {})})
+    try:
+        server.wait_until_up()
+        yield server
+    finally:
+        server.stop()

@@ -51,8 +51,17 @@ async def problems(path: Path) -> list[str]:
     (GOOD.replace("submitted: build_submitted_time", "submitted: group.nope.id"),
      ["registry.yaml:7: resources.builds.fields.submitted.source: KojiBuildGroupModel has no "
       "relationship 'nope' (valid: builds, project_event, runs)"]),
+    (GOOD.replace("      status:\n", "      status: {json_schema: {type: string}}\n"),
+     ["registry.yaml:6: resources.builds.fields.status.json_schema: 'json_schema:' describes "
+      "JSON values; column 'status' of KojiBuildTargetModel is enum, which has its own schema"]),
+    (GOOD.replace("      status:\n", "      status: {fields: {id:}, json_schema: {}}\n"),
+     ["registry.yaml:6: resources.builds.fields.status.json_schema: 'json_schema:' describes a "
+      "JSON column's values; an object's schema is its fields"]),
+    (GOOD.replace("      status:\n", "      status: {json_schema: [string]}\n"),
+     ["registry.yaml:6: resources.builds.fields.status.json_schema: Input should be a valid "
+      "dictionary"]),
 ], ids=["misspelt-column", "operator-type", "sort-key", "model", "duplicate-key", "unknown-key",
-        "path-step"])
+        "path-step", "json-schema-on-a-column", "json-schema-on-an-object", "json-schema-shape"])
 async def test_registry_mistakes_are_located_with_hints(registry_path: Any, text: str,
                                                         expected: list[str]) -> None:
     path = registry_path(text)

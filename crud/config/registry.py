@@ -58,6 +58,9 @@ class FieldSpec(Spec):
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     # For columns the database does not type (SQLite view expressions, unknown types).
     type: Literal["string", "integer", "number", "boolean", "date", "datetime"] | None = None
+    # The shape of a JSON column's values, for the OpenAPI document: without it, generated
+    # clients type the field as `unknown`. Documentation only; values are sent as stored.
+    json_schema: dict[str, Any] | None = None
 
     @model_validator(mode="before")
     @classmethod

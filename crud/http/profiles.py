@@ -33,9 +33,19 @@ from crud.http.steps.search import SearchStep
 from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
 
-__all__ = ["Profile", "legacy_profile", "parameter_clashes", "profile_for", "standard_profile"]
+__all__ = [
+    "RESERVED_NAMES",
+    "Profile",
+    "legacy_profile",
+    "parameter_clashes",
+    "profile_for",
+    "standard_profile",
+]
 
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+# Query parameters of the standard profile that are not filters: a filter may not take one.
+RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep)
+                           for name in step.names)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ the same types the parser validates with, so the spec and the behaviour cannot d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, TypeAdapter, create_model
+from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema, create_model
 
 from crud.http.filtering import value_type
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode
@@ -60,6 +60,9 @@ def _node_type(owner: str, node: Node) -> Any:
 
 def _leaf_type(leaf: Leaf) -> Any:
     python_type = leaf.info.python_type
+    if leaf.json_schema is not None:
+        declared = Annotated[Any, WithJsonSchema(leaf.json_schema)]  # JSON leaves only
+        return declared | None if leaf.nullable else declared
     if leaf.info.kind == "json" or not leaf.nullable:
         return python_type
     return python_type | None

@@ -65,6 +65,10 @@ class _Binder:
             self.issue((*location, "type"), "'type:' declares a column's type; objects and "
                                             "expressions have their own")
             return None
+        if spec.json_schema is not None and spec.fields is not None:
+            self.issue((*location, "json_schema"), "'json_schema:' describes a JSON column's "
+                                                   "values; an object's schema is its fields")
+            return None
         if isinstance(spec.source, ExpressionSource):
             if spec.fields:
                 self.issue(location, "an expression field cannot have nested 'fields'")
@@ -148,12 +152,18 @@ class _Binder:
             self.issue(location, f"column {column!r} of {target.label} "
                                  f"{unsupported_reason(sql_column.type)}")
             return None
+        if spec.json_schema is not None and info.kind != "json":
+            field_location = location[:-1] if location[-1] == "source" else location
+            self.issue((*field_location, "json_schema"),
+                       f"'json_schema:' describes JSON values; column {column!r} of "
+                       f"{target.label} is {info.kind}, which has its own schema")
+            return None
         # A to-many hop makes a list (empty when nothing links), not a null item.
         nullable = target.nullable(key) or any(
             self.hop_nullable(hop) for hop in hops if not hop.to_many)
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=info, sql_type=sql_type, nullable=nullable,
-                    description=spec.description)
+                    description=spec.description, json_schema=spec.json_schema)
 
     @staticmethod
     def hop_nullable(hop: Step) -> bool:
@@ -185,9 +195,13 @@ class _Binder:
             self.issue(where, "the expression has no JSON-compatible type; wrap it in "
                               "sqlalchemy.type_coerce(expr, Integer) or similar")
             return None
+        if spec.json_schema is not None and info.kind != "json":
+            self.issue((*location, "json_schema"), "'json_schema:' describes JSON values; the "
+                                                   f"expression is {info.kind}")
+            return None
         return Leaf(api_path=api_path, label=next(self.labels), hops=(), column_key=None,
                     expression=expression, info=info, sql_type=expression.type, nullable=True,
-                    description=spec.description)
+                    description=spec.description, json_schema=spec.json_schema)
 
     def walk(self, steps: list[str], at: Entity | DerivedJoin, location: tuple[str | int, ...],
              *, allow_column: bool) -> tuple[Step, ...] | None:

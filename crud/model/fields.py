@@ -52,6 +52,7 @@ class Leaf:
     sql_type: TypeEngine[Any]
     nullable: bool
     description: str | None
+    json_schema: dict[str, Any] | None = None  # declared in the registry for JSON values
 
     @property
     def name(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from crud.config.registry import CountPolicy
 from crud.http.errors import ParameterError
 from crud.http.listquery import Given, Parameter, Step
@@ -12,6 +14,8 @@ __all__ = ["CountStep"]
 
 class CountStep(Step[CountPolicy]):
     """The count policy one request runs under: the configured one, or a cheaper one asked."""
+
+    names: ClassVar[tuple[str, ...]] = ("count",)  # the query parameters it may read
 
     def __init__(self, policy: CountPolicy) -> None:
         self.policy = policy

@@ -8,7 +8,7 @@ exist here (a Range header is ignored, as the old API ignored it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi_pagination import Params
 from pydantic import ValidationError
@@ -30,6 +30,8 @@ __all__ = ["LegacyPageStep"]
 
 
 class LegacyPageStep(Step[PageAsk]):
+
+    names: ClassVar[tuple[str, ...]] = ("page", "per_page")  # the query parameters it may read
     def __init__(self, resource: Resource, options: LegacySpec, *,
                  max_offset: int | None) -> None:
         self.unit = options.unit or resource.name

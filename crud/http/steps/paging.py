@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from fastapi_pagination import Params
@@ -63,6 +63,8 @@ class Window:
 
 class PageStep(Step[PageAsk]):
     """``page``, ``size``, ``cursor`` and the ``Range`` header of the standard profile."""
+
+    names: ClassVar[tuple[str, ...]] = ("page", "size", "cursor")  # the query parameters it may read
 
     def __init__(self, resource: Resource, codec: CursorCodec, *,
                  max_offset: int | None) -> None:

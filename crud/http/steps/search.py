@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from crud.http.errors import ParameterError
 from crud.http.listquery import Given, Parameter, Step
 from crud.model.resource import Resource
@@ -11,6 +13,8 @@ __all__ = ["SearchStep"]
 
 
 class SearchStep(Step[str | None]):
+
+    names: ClassVar[tuple[str, ...]] = ("search",)  # the query parameters it may read
     def __init__(self, resource: Resource) -> None:
         fields = ", ".join(leaf.name for leaf in resource.search)
         self.parameters = (Parameter(

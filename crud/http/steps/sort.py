@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from crud.http.errors import ParameterError
 from crud.http.listquery import Given, Parameter, Step
 from crud.model.binding import hint
@@ -13,6 +15,8 @@ __all__ = ["SortStep"]
 
 class SortStep(Step[tuple[OrderItem, ...]]):
     """The order of a list: the client's ``order_by`` (or the default) plus the primary key."""
+
+    names: ClassVar[tuple[str, ...]] = ("order_by",)  # the query parameters it may read
 
     def __init__(self, resource: Resource) -> None:
         self.keys = resource.sort
