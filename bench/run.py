@@ -268,7 +268,7 @@ async def run(args: argparse.Namespace) -> int:
         results = await measure(items, plan, servers, load, 1 if args.smoke else args.rounds,
                                 args.smoke_requests if args.smoke else 0)
         if not args.smoke and not args.no_profile:
-            path = plan.paths["list-narrow"]["generated"]
+            path = plan.paths["list-nocount"]["generated"]
             assert path is not None
             profile = await profile_list(servers[0], path, load)
         rss = {server.name: peak_rss_kib(server.pid) for server in servers}
