@@ -184,7 +184,7 @@ def serve(
     """Serve the API (with no options: ./registry.yaml over a local SQLite demo database)."""
     import uvicorn
 
-    from crud.ops.reloading import Reloadable, build_app
+    from crud.reloading import Reloadable, build_app
 
     settings = _settings(registry, database_url, host=host, port=port, workers=workers,
                          reload_registry=reload_registry)
@@ -211,7 +211,7 @@ def serve(
         os.environ.setdefault("CRUD_CURSOR_SECRET", secrets.token_urlsafe(32))
         # SIGHUP to this (parent) process: uvicorn replaces the workers one by one, each
         # reading the registry anew; SIGHUP to a worker reloads that worker in place.
-        uvicorn.run("crud.ops.reloading:app_from_environment", factory=True,
+        uvicorn.run("crud.reloading:app_from_environment", factory=True,
                     workers=settings.workers, **options)
         return
     watch = settings.registry if settings.reload_registry else None
@@ -304,7 +304,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
 ) -> None:
     """Write a commented starter registry for every table and view of the database."""
-    from crud.ops.starter import StarterError, write_starter
+    from crud.starter import StarterError, write_starter
 
     url = _settings(None, database_url).database_url
     try:

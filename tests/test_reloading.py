@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, Database
 from served import Server, serve
 
-from crud.ops.reloading import Generation, Lifespan, Reloadable
+from crud.reloading import Generation, Lifespan, Reloadable
 
 BUILDS = """\
   koji-builds:

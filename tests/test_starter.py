@@ -25,8 +25,8 @@ from served import served
 from sqlalchemy import text
 from test_reflection import create_schema, dialect_sql
 
-from crud.ops.starter import api_name, looks_secret
 from crud.sql.database import make_engine
+from crud.starter import api_name, looks_secret
 
 EXTRA = [
     'CREATE TABLE "Users" ("UserId" INTEGER NOT NULL PRIMARY KEY, '
