@@ -84,3 +84,27 @@ async def test_head_with_range_has_the_headers_of_get(readings_db: Database,
     assert head.headers["content-length"] == str(len(get.content))
     for name in ("content-range", "total-count-kind", "link", "accept-ranges"):
         assert head.headers[name] == get.headers[name]
+
+
+@pytest.mark.parametrize(("params", "status"), [
+    pytest.param({"page": 1, "size": 7}, 206, id="the-defaults-a-docs-form-sends"),
+    pytest.param({"page": 2, "size": 10}, 206, id="the-same-rows"),
+    pytest.param({"page": 2, "size": 7}, 400, id="other-rows"),
+    pytest.param({"size": 5}, 400, id="another-size"),
+])
+async def test_range_with_agreeing_page_and_size_is_served(
+        readings_db: Database, make_api: Callable[..., Any], params: dict[str, int],
+        status: int) -> None:
+    api = await serve(make_api, readings_db, registry())  # page_size 7
+    response = await api.get(READINGS, params=params, headers={"Range": "items=10-19"})
+    assert response.status_code == status
+    if status == 206:
+        assert response.headers["content-range"] == f"items 10-19/{ROWS}"
+
+
+async def test_an_empty_cursor_is_the_first_page(readings_db: Database,
+                                                 make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    first = await api.get(READINGS, params={"cursor": ""})
+    assert first.status_code == 200
+    assert first.json() == (await api.get(READINGS)).json()

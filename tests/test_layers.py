@@ -1,0 +1,45 @@
+"""The layers of crud/ import downwards only: config, model, sql, http, ops, then the entry points."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+LAYERS = ("config", "model", "sql", "http", "ops")
+MODULES = sorted(path for path in (ROOT / "crud").rglob("*.py") if path.parent != ROOT / "crud")
+
+
+def _layer(path: Path) -> str:
+    return path.relative_to(ROOT / "crud").parts[0]
+
+
+def _imported_layers(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                 [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "crud" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(ROOT)) for p in MODULES])
+def test_a_module_imports_only_its_own_layer_and_those_below(path: Path) -> None:
+    allowed = set(LAYERS[:LAYERS.index(_layer(path)) + 1])
+    assert _imported_layers(path) <= allowed
+
+
+def test_the_legacy_profile_does_not_import_the_router() -> None:
+    # Profiles are peers built from the same steps: the legacy one never reaches into routing.
+    check = ("import sys, crud.http.legacy, crud.http.steps.legacy_paging; "
+             "print('crud.http.routing' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
