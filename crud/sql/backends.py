@@ -31,6 +31,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal,
     select,
     table,
     text,
@@ -208,7 +209,7 @@ class PostgreSQL(Backend):
         pg_class = _pg_class()
         estimate = cast(pg_class.c.reltuples, BigInteger)
         return (select(func.nullif(estimate, -1))
-                .where(pg_class.c.oid == func.to_regclass(name)).scalar_subquery())
+                .where(pg_class.c.oid == func.to_regclass(literal(name, Text()))).scalar_subquery())
 
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         # row_to_json writes compact objects with keys in column order, like orjson; the
