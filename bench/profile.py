@@ -30,6 +30,7 @@ class Profile:
     by_package: Counter[str] = field(default_factory=Counter)
     inclusive: Counter[str] = field(default_factory=Counter)
     self_time: Counter[str] = field(default_factory=Counter)
+    package_of: dict[str, str] = field(default_factory=dict)
 
     def share(self, count: int) -> float:
         return 100 * count / self.samples if self.samples else 0.0
@@ -69,8 +70,9 @@ def summarise(collapsed: str) -> Profile:
         leaf, package = frames[-1]
         profile.by_package[package] += count
         profile.self_time[leaf] += count
-        for label in {label for label, _ in frames}:
+        for label, owner in set(frames):
             profile.inclusive[label] += count
+            profile.package_of[label] = owner
     return profile
 
 
