@@ -34,7 +34,7 @@ from crud.config.registry import RegistryError, parse_registry
 from crud.http.profiles import RESERVED_NAMES
 from crud.model.coltypes import type_info, unsupported_reason
 from crud.model.sources import Entity, ReflectedDatabase
-from crud.sql.database import make_engine
+from crud.sql.database import make_engine, reflect_database
 
 __all__ = ["SECRET_WORDS", "Draft", "StarterError", "draft_resources", "render", "write_starter"]
 
@@ -376,7 +376,7 @@ async def write_starter(url: str, output: Path, *, force: bool = False,
 def _reflect(connection: Connection, schema: str | None) -> tuple[ReflectedDatabase, list[Draft]]:
     if schema is not None and schema not in inspect(connection).get_schema_names():
         raise StarterError(f"no schema {schema!r} in the database")
-    database = ReflectedDatabase.reflect(connection, [schema])
+    database = reflect_database(connection, [schema])
     return database, draft_resources(database, schema)
 
 

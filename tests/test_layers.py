@@ -43,3 +43,28 @@ def test_the_legacy_profile_does_not_import_the_router() -> None:
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "False"
+
+
+DIALECT_NAMES = ("postgresql", "mysql", "mariadb", "sqlite")
+
+
+def _dialect_comparisons(path: Path) -> list[int]:
+    """Lines comparing a dialect's name with a string: the Backend's business alone."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        names_dialect = any(isinstance(part, ast.Attribute) and part.attr == "name"
+                            and "dialect" in ast.unparse(part.value) for part in operands)
+        literals = {constant.value for part in operands for constant in ast.walk(part)
+                    if isinstance(constant, ast.Constant) and isinstance(constant.value, str)}
+        if names_dialect or literals & set(DIALECT_NAMES) and "dialect" in ast.unparse(node):
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("path", [path for path in MODULES if path.name != "backends.py"],
+                         ids=[str(p.relative_to(ROOT)) for p in MODULES if p.name != "backends.py"])
+def test_only_the_backends_compare_dialect_names(path: Path) -> None:
+    assert _dialect_comparisons(path) == []

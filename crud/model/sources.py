@@ -167,7 +167,10 @@ class ReflectedDatabase:
         self.home = home  # the schema name the default schema's tables are keyed under
 
     @classmethod
-    def reflect(cls, connection: Connection, schemas: Iterable[str | None]) -> ReflectedDatabase:
+    def reflect(cls, connection: Connection, schemas: Iterable[str | None], *,
+                names_default_schema: bool = False) -> ReflectedDatabase:
+        """``names_default_schema``: the backend's foreign keys from other schemas name the
+        default one (``Backend.names_default_schema``)."""
         metadata = MetaData()
         views: set[str] = set()
         inspector = inspect(connection)
@@ -175,7 +178,7 @@ class ReflectedDatabase:
         # "schema: public" is the default schema: reflecting it under both names would map
         # every table twice. MySQL/MariaDB name the default database in foreign keys from
         # other databases ("shop.people"), so there it is reflected under its name too.
-        home = default_schema if connection.dialect.name in {"mysql", "mariadb"} else None
+        home = default_schema if names_default_schema else None
         schemas = {home if schema in (None, default_schema) else schema for schema in schemas}
         with quiet_reflection():
             for schema in sorted(set(schemas), key=lambda s: s or ""):

@@ -85,6 +85,9 @@ class Backend:
     session_budget: ClassVar[bool] = True
     # Items can be written as JSON by the database, in the bytes orjson would send.
     renders_json: ClassVar[bool] = False
+    # Foreign keys from another schema name the default one too ("shop.people"): reflection
+    # must key the default schema's tables under that name as well.
+    names_default_schema: ClassVar[bool] = False
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -271,6 +274,7 @@ class PostgreSQL(Backend):
 
 class MariaDB(Backend):
     name = "mariadb"
+    names_default_schema = True
     _TIMEOUT_CODES = frozenset({1969, 3024})  # MariaDB max_statement_time, MySQL's hint
     _GONE_CODES = frozenset({2006, 2013, 2055})  # server gone away, lost connection
 

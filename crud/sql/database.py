@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -80,7 +80,7 @@ async def reflect(url: str, registry: Registry,
     engine = make_engine(url)
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(ReflectedDatabase.reflect, schemas)
+            return await connection.run_sync(reflect_database, schemas)
     except (DBAPIError, OSError) as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         target = make_url(url).render_as_string(hide_password=True)
@@ -135,3 +135,10 @@ def _entity(name: str, model: str | None, table: str | None, schema: str | None,
         collector.add((*where, "table"), f"no table or view {table!r} in {place}"
                                          f"{hint(table, names)}")
         return None
+
+
+def reflect_database(connection: Connection, schemas: Iterable[str | None]) -> ReflectedDatabase:
+    """The live database's tables and views, as its backend keys them."""
+    backend = backend_for(connection.dialect)
+    return ReflectedDatabase.reflect(connection, schemas,
+                                     names_default_schema=backend.names_default_schema)

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, inspect, select, text
-from sqlalchemy import func as sql_func
+from sqlalchemy import Connection, Table, inspect
 
 from crud.config.yamlfile import LocatedData
 from crud.model.fields import Leaf
 from crud.model.joins import DerivedJoin
 from crud.model.resource import Resource
 from crud.model.sources import quiet_reflection
+from crud.sql.backends import backend_for
 from crud.sql.database import make_engine
 
 __all__ = ["LARGE_TABLE_ROWS", "IndexAdvice", "index_advice"]
@@ -75,7 +75,7 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
             if not inspector.has_table(table.name, schema=table.schema):
                 continue  # reported as an error by crud.ops.tables
             if name not in sizes:
-                sizes[name] = _row_estimate(connection, table)
+                sizes[name] = backend_for(connection.dialect).row_estimate(connection, table)
                 leading[name] = _leading_columns(inspector, table)
             column = table.c[leaf.column_key].name
             if sizes[name] >= min_rows and column not in leading[name]:
@@ -121,19 +121,3 @@ def _leading_columns(inspector: Any, table: Table) -> set[str]:
     if primary:
         columns.add(primary[0])
     return columns
-
-
-def _row_estimate(connection: Connection, table: Table) -> int:
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        found = connection.execute(text("SELECT reltuples FROM pg_class WHERE oid = "
-                                        "to_regclass(:name)"), {"name": table.fullname})
-    elif dialect in {"mysql", "mariadb"}:
-        found = connection.execute(text(
-            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_NAME = :name "
-            "AND TABLE_SCHEMA = COALESCE(:schema, DATABASE())"),
-            {"name": table.name, "schema": table.schema})
-    else:
-        found = connection.execute(select(sql_func.count()).select_from(table))
-    value = found.scalar()
-    return max(int(value or 0), 0)
