@@ -67,6 +67,9 @@ class EngineArguments:
     options: dict[str, Any] = field(default_factory=dict)
     # Run once per new connection (the pool's "connect" event): zero statements per request.
     session_statements: list[str] = field(default_factory=list)
+    # Run when a connection someone else than the read path used goes back to the pool: a
+    # hand-written router may have switched read-only (or the budget) off for its session.
+    reset_statements: list[str] = field(default_factory=list)
 
 
 class Backend:
@@ -189,6 +192,9 @@ class PostgreSQL(Backend):
             # its own snapshot anyway, and default_transaction_read_only applies to these
             # implicit transactions as well.
             arguments.options["isolation_level"] = "AUTOCOMMIT"
+            # Back to the values of the startup packet (read-only, budget, no JIT), whatever
+            # SET a session issued since.
+            arguments.reset_statements.append("RESET ALL")
         return arguments
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
@@ -285,6 +291,8 @@ class MariaDB(Backend):
             # MariaDB's name; MySQL's is max_execution_time (ms, SELECT only).
             arguments.session_statements.append(
                 f"SET SESSION max_statement_time = {statement_timeout_ms / 1000:.3f}")
+        if read_only:
+            arguments.reset_statements.extend(arguments.session_statements)
         return arguments
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
@@ -347,6 +355,8 @@ class SQLite(Backend):
         # LIKE is case-insensitive for ASCII unless told otherwise; ``like`` and
         # ``startswith`` are documented case-sensitive (``ilike`` stays lower() = lower()).
         arguments.session_statements.append("PRAGMA case_sensitive_like = ON")
+        if read_only:
+            arguments.reset_statements.extend(arguments.session_statements)
         return arguments
 
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
