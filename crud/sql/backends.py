@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     BigInteger,
     Connection,
+    DateTime,
     Enum,
+    Float,
     String,
     Table,
     Text,
@@ -123,6 +125,10 @@ class Backend:
 
     def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """``column`` for a case-sensitive LIKE (PostgreSQL's LIKE always is)."""
+        return column
+
+    def comparable(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``column`` as filters, sorts and cursors compare it: by what its values mean."""
         return column
 
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
@@ -373,6 +379,21 @@ class SQLite(Backend):
         finally:
             if timer is not None:
                 timer.cancel()
+
+    def comparable(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # SQLite keeps date-times as text and compares text: another tool's
+        # '2024-01-01 08:00:00' sorts before our bound '2024-01-01 08:00:00.000000', a 'T'
+        # after every space. Compared as SQLAlchemy writes them instead (UTC, six-digit
+        # fraction), whatever the stored spelling: date only, 'T', no or short fraction,
+        # 'Z' or an offset. No index on the column serves such a comparison.
+        if not isinstance(column.type, DateTime):
+            return column
+        # The digits after '.' (CAST stops at a 'Z' or an offset), as microseconds.
+        digits = func.substr(column, func.instr(column, ".") + 1, type_=Text())
+        micro = func.round(cast(literal("0.", Text()) + digits, Float()) * 1_000_000)
+        fraction = case((func.instr(column, ".") > 0, func.min(micro, 999_999)), else_=0)
+        whole = func.strftime("%Y-%m-%d %H:%M:%S", column, type_=Text())
+        return type_coerce(whole + func.printf(".%06d", fraction, type_=Text()), column.type)
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)
