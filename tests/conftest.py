@@ -135,11 +135,12 @@ async def make_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     opened: list[Api] = []
 
     async def factory(registry_text: str, url: str, backend: str = "", *,
-                      settings: Settings | None = None) -> Api:
+                      settings: Settings | None = None, **engine_options: Any) -> Api:
         path = tmp_path / "registry.yaml"
         path.write_text(registry_text, encoding="utf-8")
         loaded = await load(path, url)
-        engine = make_engine(url, statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+        engine = make_engine(url, statement_timeout_ms=loaded.registry.api.statement_timeout_ms,
+                             **engine_options)
         app = create_app(loaded, engine, settings=settings)
         log = count_statements(engine, app)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

@@ -135,3 +135,20 @@ def test_constants_are_written_into_the_sql_and_values_stay_parameters() -> None
         compiled.sql.replace("\n", " ")
     assert compiled.sql.rstrip().endswith("LIMIT $1::INTEGER")
     assert compiled.arguments({"limit": 20}) == [20]
+
+
+@pytest.mark.parametrize(("backend", "reset"), [
+    pytest.param("postgresql", ["RESET ALL"], id="postgresql"),
+    pytest.param("mariadb", ["SET SESSION TRANSACTION READ ONLY",
+                             "SET SESSION max_statement_time = 5.000"], id="mariadb"),
+    pytest.param("sqlite", ["PRAGMA query_only = ON", "PRAGMA case_sensitive_like = ON"],
+                 id="sqlite"),
+])
+def test_connections_returned_to_the_pool_are_made_read_only_again(
+        backend: str, reset: list[str]) -> None:
+    # A hand-written router may have switched its session writable (tests/test_pool.py).
+    chosen = backend_for(DIALECTS[backend])
+    assert chosen.engine_arguments("x://", read_only=True,
+                                   statement_timeout_ms=5000).reset_statements == reset
+    assert chosen.engine_arguments("x://", read_only=False,
+                                   statement_timeout_ms=5000).reset_statements == []

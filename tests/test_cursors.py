@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -226,3 +228,66 @@ def test_seek_predicate_places_nulls_like_order_by(descending: bool, value: int 
     compiled = predicate.compile(dialect=sqlite.dialect(),
                                  compile_kwargs={"literal_binds": True})
     assert str(compiled) == sql
+
+
+def _forged(cursor: str, secret: str, values: bytes, position: bytes = b"7") -> str:
+    """``cursor`` with other values, signed with the deployment's own secret."""
+    body = cursor.partition(".")[0]
+    bound_to = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["f"]
+    payload = b'{"v":' + values + b',"p":' + position + b',"f":' + orjson.dumps(bound_to) + b"}"
+    signature = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
+    return ".".join(base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+                    for part in (payload, signature))
+
+
+WRONG_VALUES = [
+    pytest.param("", b'[{"a":1}]', id="object-for-int"),
+    pytest.param("", b'["1"]', id="string-for-int"),
+    pytest.param("", b"[1.5]", id="float-for-int"),
+    pytest.param("", b"[true]", id="bool-for-int"),
+    pytest.param("", b"[2147483648]", id="beyond-int32"),
+    pytest.param("", b"[9223372036854775807]", id="int64-max"),
+    pytest.param("", b"[18446744073709551616]", id="beyond-64-bits"),
+    pytest.param("", b"[1,2]", id="too-many"),
+    pytest.param("", b'{"id":1}', id="not-a-list"),
+    pytest.param("name", b"[7,1]", id="int-for-string"),
+    pytest.param("name", b'["a\\u0000",1]', id="nul-in-string"),
+    pytest.param("taken_at", b'["99999-01-01T00:00:00",1]', id="year-99999"),
+    pytest.param("taken_at", b'["0001-01-01T00:00:00+01:00",1]', id="before-year-1-in-utc"),
+    pytest.param("taken_at", b'["9999-12-31T23:59:59-01:00",1]', id="after-year-9999-in-utc"),
+    pytest.param("taken_at", b'[{"a":1},1]', id="object-for-datetime"),
+    pytest.param("taken_at", b"[20240101,1]", id="int-for-datetime"),
+    pytest.param("level", b'["nope",1]', id="not-a-member"),
+    pytest.param("amount", b'["abc",1]', id="text-for-decimal"),
+    pytest.param("amount", b'["NaN",1]', id="nan-decimal"),
+    pytest.param("amount", b'[[1],1]', id="list-for-decimal"),
+]
+
+
+@pytest.mark.parametrize(("order_by", "values"), WRONG_VALUES)
+async def test_a_signed_cursor_with_wrong_values_is_400(
+        readings_db: Database, make_api: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+        order_by: str, values: bytes) -> None:
+    monkeypatch.setenv("CRUD_CURSOR_SECRET", "s3cret")
+    api = await serve(make_api, readings_db, registry())
+    params = {"order_by": order_by} if order_by else {}
+    cursor = (await api.get(READINGS, params=params)).json()["next"]
+    response = await api.get(READINGS, params={**params,
+                                               "cursor": _forged(cursor, "s3cret", values)})
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "cursor: the cursor does not fit this list."
+    assert response.json()["errors"] == [{"parameter": "cursor",
+                                          "message": "the cursor does not fit this list"}]
+
+
+@pytest.mark.parametrize("position", [b"-1", b'"7"', b"1.5", b"null", b"18446744073709551616"])
+async def test_a_signed_cursor_with_a_wrong_position_is_400(
+        readings_db: Database, make_api: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+        position: bytes) -> None:
+    monkeypatch.setenv("CRUD_CURSOR_SECRET", "s3cret")
+    api = await serve(make_api, readings_db, registry())
+    cursor = (await api.get(READINGS)).json()["next"]
+    response = await api.get(READINGS, params={"cursor": _forged(cursor, "s3cret", b"[7]",
+                                                                position)})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["parameter"] == "cursor"

@@ -105,16 +105,22 @@ class CursorCodec:
         try:
             values = tuple(None if raw is None else self._decoded(leaf, raw)
                            for leaf, raw in zip(leaves, raw_values, strict=True))
-        except (ValueError, TypeError, KeyError, ValidationError):
+        # ArithmeticError: decimal's InvalidOperation for a text that is no number.
+        except (ValueError, TypeError, KeyError, ArithmeticError, ValidationError):
             raise _invalid("the cursor does not fit this list") from None
         return Cursor(values=values, position=position)
 
     def _decoded(self, leaf: Leaf, raw: Any) -> Any:
         value = self.codecs[leaf.name][1](raw)
         check = self.checks[leaf.name]
-        if check is not None:
-            # Integers and texts exactly (no "1" for 1); numbers may be Decimals or floats.
-            check.validate_python(value, strict=leaf.info.kind != "number")
+        if check is None:
+            return value
+        if leaf.info.kind == "datetime":
+            # In the column's convention (naive UTC or aware), and inside the calendar once
+            # shifted to UTC: the drivers refuse the rest.
+            return check.validate_python(value, strict=True)
+        # Integers and texts exactly (no "1" for 1); numbers may be Decimals or floats.
+        check.validate_python(value, strict=leaf.info.kind != "number")
         return value
 
     def _verified(self, token: str) -> Any:
@@ -158,7 +164,7 @@ def _value_codec(sql_type: sqltypes.TypeEngine[Any]) -> tuple[Encode, Decode]:
 
 def _value_check(leaf: Leaf) -> TypeAdapter[Any] | None:
     """What a decoded sort value must be to reach the database: the column's own bounds."""
-    if leaf.info.kind not in {"integer", "number", "string"}:
+    if leaf.info.kind not in {"integer", "number", "string", "datetime"}:
         return None  # the codec's own decoding already checked the type (dates, enums...)
     return TypeAdapter(storable_type(leaf.info.python_type, leaf.info.kind, leaf.sql_type))
 

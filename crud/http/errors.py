@@ -18,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from crud.http.methods import allowed_methods
+
 __all__ = [
     "PROBLEM_JSON",
     "BadRequest",
@@ -129,7 +131,11 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = _HTTP_DETAILS.get(exc.status_code, str(exc.detail))
-    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405 and headers and "Allow" in headers:
+        allowed = allowed_methods(request.scope.get("route"), headers["Allow"])
+        headers = {**headers, "Allow": allowed}
+    return problem_response(request, exc.status_code, detail, headers=headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:

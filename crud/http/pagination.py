@@ -8,13 +8,13 @@ arithmetic) and the typed page envelope for the docs. The envelope widens ``tota
 from __future__ import annotations
 
 from math import ceil
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from fastapi_pagination import Page, Params
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, BeforeValidator, Field, create_model
 
-from crud.model.values import MAX_PAGE
+from crud.model.values import MAX_PAGE, digits
 
 __all__ = ["ListPage", "content_range", "envelope", "page_model", "page_params_model"]
 
@@ -38,9 +38,10 @@ def page_params_model(name: str, page_size: int, max_page_size: int) -> type[Par
     model: type[Params] = create_model(
         f"{name}Params",
         __base__=Params,
-        page=(int, Query(1, ge=1, le=MAX_PAGE, description="Page number, from 1")),
-        size=(int, Query(page_size, ge=1, le=max_page_size,
-                         description=f"Rows per page, 1 to {max_page_size}")),
+        page=(Annotated[int, Field(ge=1, le=MAX_PAGE), BeforeValidator(digits)],
+              Query(1, description="Page number, from 1")),
+        size=(Annotated[int, Field(ge=1, le=max_page_size), BeforeValidator(digits)],
+              Query(page_size, description=f"Rows per page, 1 to {max_page_size}")),
     )
     return model
 

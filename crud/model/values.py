@@ -5,14 +5,19 @@ error (a 500): an integer beyond the column's width (asyncpg: "value out of int3
 SQLite: OverflowError), a NUL character in a string (PostgreSQL text cannot hold one), a
 date-time whose shift to UTC leaves the calendar, NaN or infinity. The same types document
 the parameters, so their ``minimum``/``maximum`` appear in the OpenAPI spec.
+
+Integers given as text are decimal digits only (``digits``): pydantic's lax parsing would
+also take ``1.0``, ``1_000``, ``+1`` and `` 1``, which the spec's ``type: integer`` does not
+describe, and which would make ``/koji-builds/1.0`` another URL of the same row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from sqlalchemy import types as sqltypes
 
@@ -20,6 +25,7 @@ __all__ = [
     "MAX_PAGE",
     "MAX_SEARCH_LENGTH",
     "NO_NUL_SCHEMA",
+    "digits",
     "integer_range",
     "no_nul",
     "storable_type",
@@ -34,6 +40,8 @@ MAX_SEARCH_LENGTH = 200
 
 # Pages beyond this are refused: the offset (page * size) must stay inside a 64-bit integer.
 MAX_PAGE = 2**31 - 1
+
+_DIGITS = re.compile(r"-?[0-9]+")
 
 _INT16 = (-(2**15), 2**15 - 1, "int32")  # OpenAPI has no int16 format
 _INT32 = (-(2**31), 2**31 - 1, "int32")
@@ -51,6 +59,14 @@ def integer_range(sql_type: sqltypes.TypeEngine[Any]) -> tuple[int, int, str]:
     if isinstance(sql_type, sqltypes.Integer):
         return _INT32
     return _INT64
+
+
+def digits(value: Any) -> Any:
+    """Text that is to become an integer: an optional ``-`` and decimal digits, nothing else."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise PydanticCustomError("int_parsing",
+                                  "Input should be a whole number in decimal digits")
+    return value
 
 
 def no_nul(value: str) -> str:
@@ -81,7 +97,9 @@ def storable_type(python_type: Any, kind: str, sql_type: sqltypes.TypeEngine[Any
     """``python_type`` narrowed to the values the column can be compared with."""
     if kind == "integer":
         low, high, format_ = integer_range(sql_type)
-        return Annotated[int, Field(ge=low, le=high, json_schema_extra={"format": format_})]
+        # The bounds first: they stay the integer's own (and its documented minimum/maximum).
+        return Annotated[int, Field(ge=low, le=high, json_schema_extra={"format": format_}),
+                         BeforeValidator(digits)]
     if kind == "number":
         return Annotated[float, Field(allow_inf_nan=False)]
     if kind == "string":

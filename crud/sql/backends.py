@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     BigInteger,
     Connection,
+    DateTime,
     Enum,
+    Float,
     String,
     Table,
     Text,
@@ -67,6 +69,9 @@ class EngineArguments:
     options: dict[str, Any] = field(default_factory=dict)
     # Run once per new connection (the pool's "connect" event): zero statements per request.
     session_statements: list[str] = field(default_factory=list)
+    # Run when a connection someone else than the read path used goes back to the pool: a
+    # hand-written router may have switched read-only (or the budget) off for its session.
+    reset_statements: list[str] = field(default_factory=list)
 
 
 class Backend:
@@ -123,6 +128,10 @@ class Backend:
 
     def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """``column`` for a case-sensitive LIKE (PostgreSQL's LIKE always is)."""
+        return column
+
+    def comparable(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``column`` as filters, sorts and cursors compare it: by what its values mean."""
         return column
 
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
@@ -192,6 +201,9 @@ class PostgreSQL(Backend):
             # its own snapshot anyway, and default_transaction_read_only applies to these
             # implicit transactions as well.
             arguments.options["isolation_level"] = "AUTOCOMMIT"
+            # Back to the values of the startup packet (read-only, budget, no JIT), whatever
+            # SET a session issued since.
+            arguments.reset_statements.append("RESET ALL")
         return arguments
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
@@ -289,6 +301,8 @@ class MariaDB(Backend):
             # MariaDB's name; MySQL's is max_execution_time (ms, SELECT only).
             arguments.session_statements.append(
                 f"SET SESSION max_statement_time = {statement_timeout_ms / 1000:.3f}")
+        if read_only:
+            arguments.reset_statements.extend(arguments.session_statements)
         return arguments
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
@@ -351,6 +365,8 @@ class SQLite(Backend):
         # LIKE is case-insensitive for ASCII unless told otherwise; ``like`` and
         # ``startswith`` are documented case-sensitive (``ilike`` stays lower() = lower()).
         arguments.session_statements.append("PRAGMA case_sensitive_like = ON")
+        if read_only:
+            arguments.reset_statements.extend(arguments.session_statements)
         return arguments
 
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
@@ -367,6 +383,21 @@ class SQLite(Backend):
         finally:
             if timer is not None:
                 timer.cancel()
+
+    def comparable(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # SQLite keeps date-times as text and compares text: another tool's
+        # '2024-01-01 08:00:00' sorts before our bound '2024-01-01 08:00:00.000000', a 'T'
+        # after every space. Compared as SQLAlchemy writes them instead (UTC, six-digit
+        # fraction), whatever the stored spelling: date only, 'T', no or short fraction,
+        # 'Z' or an offset. No index on the column serves such a comparison.
+        if not isinstance(column.type, DateTime):
+            return column
+        # The digits after '.' (CAST stops at a 'Z' or an offset), as microseconds.
+        digits = func.substr(column, func.instr(column, ".") + 1, type_=Text())
+        micro = func.round(cast(literal("0.", Text()) + digits, Float()) * 1_000_000)
+        fraction = case((func.instr(column, ".") > 0, func.min(micro, 999_999)), else_=0)
+        whole = func.strftime("%Y-%m-%d %H:%M:%S", column, type_=Text())
+        return type_coerce(whole + func.printf(".%06d", fraction, type_=Text()), column.type)
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)

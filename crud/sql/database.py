@@ -2,7 +2,10 @@
 
 Read-only is set once per connection, at connect time, so it costs no statement per
 request (what each backend sets is in ``crud.sql.backends``). The same setup carries the
-statement time budget where the database has one.
+statement time budget where the database has one. A connection that anything but the read
+path used (a hand-written router may ``SET default_transaction_read_only = off``) is put
+back into that state when it returns to the pool, or discarded if that fails: the pool
+never lends a writable connection. A SELECT-only database role is still the guarantee.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from crud.model.binding import IssueCollector, bind_resource, hint
 from crud.model.resource import Resource
 from crud.model.sources import Entity, ReflectedDatabase, model_entity
 from crud.sql.backends import backend_for
+from crud.sql.reader import READ_PATH
 
 __all__ = ["bind_registry", "make_engine", "reflect", "run_blocking"]
 
@@ -30,7 +34,7 @@ T = TypeVar("T")
 
 
 def make_engine(url: str, *, read_only: bool = True, statement_timeout_ms: int | None = None,
-                pool_size: int = 10) -> AsyncEngine:
+                pool_size: int = 10, pool_timeout_s: float = 30.0) -> AsyncEngine:
     """An async engine for ``url``; read-only (the API's) unless ``read_only=False``.
 
     The pool does not ping connections before lending them: the read path retries a
@@ -41,16 +45,34 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_ms: int |
                                          statement_timeout_ms=statement_timeout_ms)
     options = dict(arguments.options)
     if backend.name != "sqlite":
-        options.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        options.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                       pool_timeout=pool_timeout_s)
     engine = create_async_engine(url, connect_args=arguments.connect_args, **options)
     if arguments.session_statements:
         _run_on_connect(engine, arguments.session_statements)
+    if arguments.reset_statements:
+        _reset_on_return(engine, arguments.reset_statements)
     return engine
 
 
 def _run_on_connect(engine: AsyncEngine, statements: list[str]) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.close()
+
+
+def _reset_on_return(engine: AsyncEngine, statements: list[str]) -> None:
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        # The read path runs only the registry's SELECTs: its connections need no reset
+        # (the flag lasts one checkout). A failure here makes the pool discard the
+        # connection; a connection being terminated needs nothing.
+        if record is None or record.info.pop(READ_PATH, False) or state.terminate_only \
+                or not state.asyncio_safe:
+            return
         cursor = dbapi_connection.cursor()
         for statement in statements:
             cursor.execute(statement)

@@ -23,9 +23,13 @@ from sqlalchemy.util import greenlet_spawn
 from crud.sql.backends import Backend
 from crud.sql.compiled import CompiledStatement
 
-__all__ = ["DatabaseBusy", "DatabaseUnavailable", "ReadConnection", "Reader", "StatementTimeout"]
+__all__ = ["READ_PATH", "DatabaseBusy", "DatabaseUnavailable", "ReadConnection", "Reader",
+           "StatementTimeout"]
 
 StatementListener = Callable[[str, Sequence[Any]], None]
+# Marks a pooled connection as used by the read path alone until it goes back to the pool,
+# which then skips the read-only reset other users' connections get (``crud.sql.database``).
+READ_PATH = "crud_read_path"
 
 
 class DatabaseUnavailable(Exception):
@@ -76,12 +80,14 @@ class Reader:
                 return raw
             await greenlet_spawn(raw.close)
         try:
-            return await self.engine.raw_connection()
+            raw = await self.engine.raw_connection()
         except PoolTimeout as error:
             raise DatabaseBusy("no connection became free within the pool timeout") from error
         # A raw checkout raises the driver's own errors, not SQLAlchemy's wrapped ones.
         except (DBAPIError, OSError, self.engine.dialect.loaded_dbapi.Error) as error:
             raise DatabaseUnavailable(str(error).splitlines()[0]) from error
+        raw.info[READ_PATH] = True
+        return raw
 
     async def give_back(self, raw: Any, since: float) -> None:
         if len(self.idle) < self.keep and not self.backend.in_transaction(raw):

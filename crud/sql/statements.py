@@ -240,7 +240,8 @@ class Statements:
         if request.count is not None:
             outer = outer.add_columns(*self._count_columns(request.count, request.selection,
                                                            criteria, leaves, page))
-        return outer.order_by(*self._order_terms(request.order, key_column))
+        return outer.order_by(*self._order_terms(request.order,
+                                                 self._sort_column(page, request.order)))
 
     # -- counts ------------------------------------------------------------------------------
 
@@ -290,7 +291,7 @@ class Statements:
                            leaves).subquery()
                  for seek, first_is_null in seek_parts(seek_keys, values)]
         both = union_all(*(select(part) for part in parts)).subquery("parts")
-        return (select(*both.c).order_by(*self._order_terms(order, self._key_column(both, order)))
+        return (select(*both.c).order_by(*self._order_terms(order, self._sort_column(both, order)))
                 .limit(integer_parameter("limit")))
 
     def _cut(self, order: Sequence[OrderItem], sort: Sequence[OrderItem],
@@ -300,11 +301,11 @@ class Statements:
             columns = list(self.row_columns)
         else:
             columns = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]
-            columns += [self.filter_joins.column(key.leaf).label(f"k{index}")
+            columns += [self._comparable(key.leaf).label(f"k{index}")
                         for index, (key, _) in enumerate(order)]
         statement = self._filtered(select(*columns), criteria,
                                    [*leaves, *(key.leaf for key, _ in order)])
-        statement = statement.order_by(*self._order_terms(sort, self.filter_joins.column))
+        statement = statement.order_by(*self._order_terms(sort, self._comparable))
         return statement.limit(integer_parameter("limit"))
 
     def _key_column(self, page: Any,
@@ -313,6 +314,16 @@ class Statements:
             return lambda leaf: page.c[leaf.label]
         positions = {id(key.leaf): index for index, (key, _) in enumerate(order)}
         return lambda leaf: page.c[f"k{positions[id(leaf)]}"]
+
+    def _sort_column(self, page: Any,
+                     order: Sequence[OrderItem]) -> Callable[[Leaf], ColumnElement[Any]]:
+        key_column = self._key_column(page, order)
+        if not self.flat:
+            return key_column  # the k columns are comparable already
+        return lambda leaf: self.backend.comparable(key_column(leaf))
+
+    def _comparable(self, leaf: Leaf) -> ColumnElement[Any]:
+        return self.backend.comparable(self.filter_joins.column(leaf))
 
     def _order_terms(self, order: Sequence[OrderItem],
                      column_of: Callable[[Leaf], ColumnElement[Any]]) -> list[ColumnElement[Any]]:
@@ -323,7 +334,7 @@ class Statements:
         return terms
 
     def _seek_key(self, key: SortKey, descending: bool) -> SeekKey:
-        return sortable(self.filter_joins.column(key.leaf)), descending, key.leaf.nullable
+        return sortable(self._comparable(key.leaf)), descending, key.leaf.nullable
 
     def _seek_values(self, request: PageRequest) -> Values:
         assert request.after is not None
@@ -363,7 +374,7 @@ class Statements:
 
     def _filter_criterion(self, name: str, item: Filter) -> ColumnElement[bool]:
         leaf, operator = item.param.leaf, item.param.operator
-        column = self.filter_joins.column(leaf)
+        column = self._comparable(leaf)
         criterion = operator.compare(column, _BoundTerm(name, column, self._variant(item),
                                                         self.backend))
         if leaf.to_many:
