@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from crud.config.registry import ApiSpec, RegistryIssue
 from crud.config.yamlfile import LocatedData
@@ -38,12 +39,17 @@ DIALECTS = frozenset({"react-admin", "json-server"})
 ID = "id"
 # The largest row number a client may name (a Range header's 18 digits, as the standard one).
 MAX_ROW = 10**18 - 1
-# Client suffix -> the operators it may mean, first declared wins (json-server's `_like`
-# ignores case, so `ilike` before `like`). Longer suffixes first: `_gte` before `_gt`.
-SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
+# Client suffix -> the operators it may mean, first declared wins (`_like` ignores case in
+# json-server, so `ilike` before `like`). Longer suffixes first: `_gte` before `_gt`. The
+# two dialects differ in "not equal" only.
+_COMPARISONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("_gte", ("gte",)), ("_lte", ("lte",)), ("_gt", ("gt",)), ("_lt", ("lt",)),
-    ("_neq", ("neq",)), ("_ne", ("neq",)), ("_like", ("ilike", "like")),
+    ("_like", ("ilike", "like")),
 )
+SUFFIXES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "react-admin": (*_COMPARISONS, ("_neq", ("neq",))),
+    "json-server": (*_COMPARISONS, ("_ne", ("neq",))),
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,8 @@ class Target:
 class Vocabulary:
     """A resource's filters under the client keys, and the validation of their values."""
 
-    def __init__(self, resource: Resource, *, max_list_values: int) -> None:
-        self.targets = _targets(resource)
+    def __init__(self, resource: Resource, dialect: str, *, max_list_values: int) -> None:
+        self.targets = _targets(resource, SUFFIXES[dialect])
         params = {id(param): param for target in self.targets.values()
                   for param in (target.one, target.many) if param is not None}
         self.adapters: dict[int, TypeAdapter[Any]] = {
@@ -117,7 +123,8 @@ def _prefix(key: str, parameter: str) -> str:
     return "" if key == parameter else f"{key}: "
 
 
-def _targets(resource: Resource) -> dict[str, Target]:
+def _targets(resource: Resource,
+             suffixes: Sequence[tuple[str, tuple[str, ...]]]) -> dict[str, Target]:
     by_field: dict[str, dict[str, FilterParam]] = {}
     for param in resource.filters.values():
         by_field.setdefault(param.leaf.name, {})[param.operator.name] = param
@@ -125,11 +132,15 @@ def _targets(resource: Resource) -> dict[str, Target]:
     for field, operators in by_field.items():
         if "eq" in operators or "in" in operators:
             targets[field] = Target(field, operators.get("eq"), operators.get("in"))
-        for suffix, names in SUFFIXES:
+        for suffix, names in suffixes:
             found = next((operators[name] for name in names if name in operators), None)
             if found is not None:
                 targets.setdefault(f"{field}{suffix}", Target(f"{field}{suffix}", found, None))
+    # The registry's own names for the operators without a client spelling (isnull, not_in).
+    spelled = {id(param) for target in targets.values() for param in (target.one, target.many)}
     for name, param in resource.filters.items():
+        if id(param) in spelled:
+            continue
         if param.operator.shape == "list":
             targets.setdefault(name, Target(name, None, param, split=True))
         else:
@@ -221,11 +232,23 @@ def record_model(resource: Resource, item: type[BaseModel]) -> type[BaseModel]:
         return item
     key = resource.primary_key
     names = ",".join(leaf.name for leaf in key)
-    kind: Any = value_type(key[0]) if len(key) == 1 else str
+    kind: Any = str  # a composite key's parts joined by ','
+    if len(key) == 1:  # typed as the key field itself is
+        field = _field_at(item, key[0].api_path)
+        kind = field.annotation if field is not None else value_type(key[0])
     model: type[BaseModel] = create_model(
         f"{item.__name__}Record", __base__=item,
         id=(kind, Field(description=f"The primary key ({names}), as react-admin wants it")))
     return model
+
+
+def _field_at(model: type[BaseModel], path: tuple[str, ...]) -> FieldInfo | None:
+    field = model.model_fields.get(path[0])
+    if field is None or len(path) == 1:
+        return field
+    inner = field.annotation
+    return _field_at(inner, path[1:]) if isinstance(inner, type) and \
+        issubclass(inner, BaseModel) else None
 
 
 # -- registry checks ----------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Pro
 
 def react_admin_profile(resource: Resource, api: ApiSpec) -> Profile:
     """ra-data-simple-rest's contract: ``filter``/``sort``/``range`` as JSON, Content-Range."""
-    vocabulary = Vocabulary(resource, max_list_values=api.max_list_values)
+    vocabulary = Vocabulary(resource, "react-admin", max_list_values=api.max_list_values)
     headers = {"Content-Range": {
         "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
                        f"`{resource.name} */<total>` for an empty page",
@@ -164,7 +164,7 @@ def react_admin_profile(resource: Resource, api: ApiSpec) -> Profile:
 
 def json_server_profile(resource: Resource, api: ApiSpec) -> Profile:
     """ra-data-json-server's contract: plain filters, ``_sort``/``_start``..., X-Total-Count."""
-    vocabulary = Vocabulary(resource, max_list_values=api.max_list_values)
+    vocabulary = Vocabulary(resource, "json-server", max_list_values=api.max_list_values)
     headers = {TOTAL_COUNT: {"description": "Rows matching the query (whatever the page)",
                              "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
     return _dialect("json-server", resource, api, headers,

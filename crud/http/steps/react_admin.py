@@ -80,7 +80,7 @@ class RaFilterStep(Step[tuple[Filter, ...]]):
             "filter", _JSON,
             "A JSON object of filters, ANDed: a field's name for equality (an array: any of "
             "the values), `<field>_gte`/`_lte`/`_gt`/`_lt`/`_neq`/`_like` for the other "
-            "declared operators, `id` for the primary key"
+            "declared operators (`<field>__<operator>` for the rest), `id` for the primary key"
             f"{', `q` for the search' if search else ''}. Keys: {keys or 'none'}."),)
 
     def __repr__(self) -> str:
