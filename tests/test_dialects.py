@@ -19,6 +19,7 @@ from conftest import ROOT, Api, Database
 from test_data_providers import dialect_registry
 
 from crud.config.registry import RegistryError
+from crud.config.settings import Settings
 from crud.http.dialects import RecordRenderer
 from crud.ops.cors import allowed_headers, exposed_headers
 
@@ -317,6 +318,30 @@ async def test_openapi_documents_the_dialect_and_cors_follows(
     assert "id" in record["required"]
     assert header in exposed_headers(document)
     assert ("Range" in allowed_headers(document)) == (profile == "react-admin")
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("profile", "params", "requested", "header"), [
+    # simple-rest sends a Range header (a preflight); json-server's provider sends none.
+    pytest.param("react-admin", ra(range_=[0, 4]), "range", "content-range", id="react-admin"),
+    pytest.param("json-server", {"_start": 0, "_end": 5}, "authorization", "x-total-count",
+                 id="json-server"),
+])
+async def test_a_dashboard_on_another_origin_reads_the_total(
+        demo_db: Database, make_api: Callable[..., Any], profile: str, params: Params,
+        requested: str, header: str) -> None:
+    origin = "https://dashboard.example"
+    api: Api = await make_api(dialect_registry(profile), demo_db.url,
+                              settings=Settings(cors_origins=origin))
+    preflight = await api.client.options(BUILDS, headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": requested})
+    assert preflight.status_code == 200
+    answer = await api.get(BUILDS, params=params, headers={
+        "Origin": origin, "Range": "koji-builds=0-4"} if profile == "react-admin" else {
+        "Origin": origin})
+    exposed = answer.headers["access-control-expose-headers"].lower().split(", ")
+    assert (answer.status_code, header in exposed, len(answer.json())) == (200, True, 5)
 
 
 @pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
