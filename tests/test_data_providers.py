@@ -167,8 +167,7 @@ def test_an_unknown_filter_is_a_problem_the_provider_rejects_with(
         400, [{"parameter": parameter, "message": message}])
 
 
-def test_the_providers_script_is_the_one_documented() -> None:
-    # README's Dashboard section shows the lines providers.mjs runs.
+def test_the_readme_shows_both_provider_lines() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     script = Path(CLIENT / "providers.mjs").read_text(encoding="utf-8")
     for provider in ("simpleRestProvider", "jsonServerProvider"):

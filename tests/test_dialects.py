@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,9 +19,12 @@ import pytest
 from conftest import ROOT, Api, Database
 from test_data_providers import dialect_registry
 
+from crud.app import load
 from crud.config.registry import RegistryError
 from crud.config.settings import Settings
+from crud.http.cursors import CursorCodec
 from crud.http.dialects import RecordRenderer
+from crud.http.profiles import profile_for
 from crud.ops.cors import allowed_headers, exposed_headers
 
 BUILDS = "/api/v1/koji-builds"
@@ -376,3 +380,25 @@ def test_records_carry_the_key_as_id(paths: list[tuple[str, ...]], item: dict[st
     renderer = RecordRenderer(resource)  # type: ignore[arg-type]
     assert renderer.record(item) == record
     assert list(renderer.record(item)) == list(record)
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("profile", "steps"), [
+    pytest.param("react-admin", [
+        "RaFilterStep(Vocabulary('react-admin', keys=21))", "RaSearchStep()",
+        "RaSortStep(SortStep(['packit_id', 'build_submitted_time', 'status', 'chroot', "
+        "'repo_namespace']))", "FixedCount(CountPolicy(kind='auto', cap=None, timeout_ms=None))",
+        "RaPageStep('koji-builds', max_offset=None)"], id="react-admin"),
+    pytest.param("json-server", [
+        "JsFilterStep(Vocabulary('json-server', keys=21))", "JsSearchStep(enabled=True)",
+        "JsSortStep(SortStep(['packit_id', 'build_submitted_time', 'status', 'chroot', "
+        "'repo_namespace']))", "FixedCount(CountPolicy(kind='auto', cap=None, timeout_ms=None))",
+        "JsPageStep(max_offset=None)"], id="json-server"),
+])
+async def test_dialect_profiles_repr(demo_db: Database, registry_path: Callable[[str], Path],
+                                     profile: str, steps: list[str]) -> None:
+    loaded = await load(registry_path(dialect_registry(profile)), demo_db.url)
+    builds = next(resource for resource in loaded.resources if resource.name == "koji-builds")
+    made = profile_for(builds, loaded.registry.api, CursorCodec(b"repr", []))
+    assert [repr(step) for step in made.steps] == steps
+    assert repr(made.renderer) == "RecordRenderer(aliased=True)"

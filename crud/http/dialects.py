@@ -67,6 +67,7 @@ class Vocabulary:
     """A resource's filters under the client keys, and the validation of their values."""
 
     def __init__(self, resource: Resource, dialect: str, *, max_list_values: int) -> None:
+        self.dialect = dialect
         self.targets = _targets(resource, SUFFIXES[dialect])
         params = {id(param): param for target in self.targets.values()
                   for param in (target.one, target.many) if param is not None}
@@ -75,7 +76,7 @@ class Vocabulary:
             for key, param in params.items()}
 
     def __repr__(self) -> str:
-        return f"Vocabulary({sorted(self.targets)})"
+        return f"Vocabulary({self.dialect!r}, keys={len(self.targets)})"
 
     def __contains__(self, key: str) -> bool:
         return key in self.targets
