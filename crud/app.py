@@ -14,6 +14,7 @@ from crud.config.settings import Settings
 from crud.config.yamlfile import LocatedData
 from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
+from crud.http.dialects import dialect_issues
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
 from crud.http.legacy import check_legacy_options
@@ -63,6 +64,7 @@ def bind(registry: Registry, located: LocatedData, path: str,
     extensions = resolve_extensions(registry, located, path)
     check_legacy_options(registry, located, path)
     clashes = parameter_clashes(resources, registry.api, path=path, located=located)
+    clashes += dialect_issues(resources, registry.api, path=path, located=located)
     if clashes:
         raise RegistryError(clashes)
     return LoadedRegistry(registry, resources, path, located, extensions)

@@ -36,7 +36,7 @@ __all__ = [
 
 CountKind = Literal["auto", "exact", "estimated", "none"]
 AuthKind = Literal["none", "api_key", "bearer"]
-Profile = Literal["standard", "legacy"]
+Profile = Literal["standard", "legacy", "react-admin", "json-server"]
 _RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _API_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

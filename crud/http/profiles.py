@@ -2,8 +2,10 @@
 
 ``standard`` is this API's own contract (page/size/cursor/Range, counts, the envelope);
 ``legacy`` is an older API's wire contract (page/per_page, 206, a bare array, Flask's
-bytes, no count). Both are peers built from the same steps; a client dialect is one more
-builder here with its paging step and renderer.
+bytes, no count); ``react-admin`` and ``json-server`` are the client dialects of
+react-admin's REST data providers (their filter, sort and paging parameters, bare arrays
+of records with an ``id``, the total in a header). All are peers built from the same
+steps: each builder picks its steps and its renderer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from crud.config.registry import ApiSpec, CountPolicy, LegacySpec, RegistryIssue
 from crud.config.yamlfile import LocatedData
 from crud.http.caching import CACHE_HEADERS, NOT_MODIFIED
 from crud.http.cursors import CursorCodec
+from crud.http.dialects import RecordRenderer, Vocabulary, record_model
 from crud.http.errors import PROBLEM_JSON
 from crud.http.legacy import LegacyEncoder, legacy_model, legacy_options
 from crud.http.listquery import Parameter, Step
@@ -25,20 +28,31 @@ from crud.http.openapi import PROBLEM_REF
 from crud.http.pagination import page_model
 from crud.http.renderers import ArrayRenderer, EnvelopeRenderer, Renderer
 from crud.http.schema import item_model, model_name
-from crud.http.steps.count import CountStep
+from crud.http.steps.count import CountStep, FixedCount
 from crud.http.steps.filters import FilterStep
+from crud.http.steps.json_server import (
+    TOTAL_COUNT,
+    JsFilterStep,
+    JsPageStep,
+    JsSearchStep,
+    JsSortStep,
+)
 from crud.http.steps.legacy_paging import LegacyPageStep
-from crud.http.steps.paging import PageStep, openapi_headers
+from crud.http.steps.paging import PageStep, PagingStep, openapi_headers
+from crud.http.steps.react_admin import RaFilterStep, RaPageStep, RaSearchStep, RaSortStep
 from crud.http.steps.search import SearchStep
 from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
+from crud.sql.statements import Filter, OrderItem
 
 __all__ = [
     "RESERVED_NAMES",
     "Profile",
+    "json_server_profile",
     "legacy_profile",
     "parameter_clashes",
     "profile_for",
+    "react_admin_profile",
     "standard_profile",
 ]
 
@@ -53,12 +67,12 @@ class Profile:
     """The steps of a list, in the order they run, plus the renderer and the route docs."""
 
     name: str
-    filters: FilterStep
-    search: SearchStep
-    sort: SortStep
-    paging: PageStep | LegacyPageStep
+    filters: Step[tuple[Filter, ...]]
+    search: Step[str | None]
+    sort: Step[tuple[OrderItem, ...]]
+    paging: PagingStep[Any]
     renderer: Renderer
-    count: CountStep | None = None
+    count: Step[CountPolicy] | None = None
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
@@ -84,6 +98,11 @@ def profile_for(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Profile
     options = legacy_options(resource, api)
     if options is not None:
         return legacy_profile(resource, api, options)
+    name = resource.spec.profile or api.profile
+    if name == "react-admin":
+        return react_admin_profile(resource, api)
+    if name == "json-server":
+        return json_server_profile(resource, api)
     return standard_profile(resource, api, codec)
 
 
@@ -128,6 +147,50 @@ def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Pro
         detail_route={"response_model": item,
                       "responses": _responses(None, {}, description="The old API's contract")},
     )
+
+
+def react_admin_profile(resource: Resource, api: ApiSpec) -> Profile:
+    """ra-data-simple-rest's contract: ``filter``/``sort``/``range`` as JSON, Content-Range."""
+    vocabulary = Vocabulary(resource, "react-admin", max_list_values=api.max_list_values)
+    headers = {"Content-Range": {
+        "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
+                       f"`{resource.name} */<total>` for an empty page",
+        "schema": {"type": "string"}}}
+    return _dialect("react-admin", resource, api, headers,
+                    filters=RaFilterStep(vocabulary, search=bool(resource.search)),
+                    search=RaSearchStep(), sort=RaSortStep(resource, SortStep(resource)),
+                    paging=RaPageStep(resource, max_offset=_max_offset(resource, api)))
+
+
+def json_server_profile(resource: Resource, api: ApiSpec) -> Profile:
+    """ra-data-json-server's contract: plain filters, ``_sort``/``_start``..., X-Total-Count."""
+    vocabulary = Vocabulary(resource, "json-server", max_list_values=api.max_list_values)
+    headers = {TOTAL_COUNT: {"description": "Rows matching the query (whatever the page)",
+                             "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+    return _dialect("json-server", resource, api, headers,
+                    filters=JsFilterStep(vocabulary, max_list_values=api.max_list_values),
+                    search=JsSearchStep(resource), sort=JsSortStep(resource, SortStep(resource)),
+                    paging=JsPageStep(resource, max_offset=_max_offset(resource, api)))
+
+
+def _dialect(name: str, resource: Resource, api: ApiSpec, headers: dict[str, Any], *,
+             filters: Step[tuple[Filter, ...]], search: Step[str | None],
+             sort: Step[tuple[OrderItem, ...]], paging: PagingStep[Any]) -> Profile:
+    record = record_model(resource, item_model(resource))
+    about = f"The {name} contract: a bare array of records, each with an `id`"
+    return Profile(
+        name=name, filters=filters, search=search, sort=sort, paging=paging,
+        count=FixedCount(resource.spec.count or api.count),
+        renderer=RecordRenderer(resource),
+        list_route={"response_model": list[record],  # type: ignore[valid-type]
+                    "responses": _responses(None, headers, description=about)},
+        detail_route={"response_model": record, "responses": _responses(
+            None, {}, description="The record, with its `id`")},
+    )
+
+
+def _max_offset(resource: Resource, api: ApiSpec) -> int | None:
+    return _first_set(resource.spec.max_offset, api.max_offset)
 
 
 def _responses(model: type[BaseModel] | None, headers: dict[str, Any], *, ok: int = 200,

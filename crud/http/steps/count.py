@@ -9,7 +9,7 @@ from crud.http.errors import ParameterError
 from crud.http.listquery import Given, Parameter, Step
 from crud.sql.counting import COUNT_KINDS, rank
 
-__all__ = ["CountStep"]
+__all__ = ["CountStep", "FixedCount"]
 
 
 class CountStep(Step[CountPolicy]):
@@ -49,3 +49,16 @@ class CountStep(Step[CountPolicy]):
 
 def _describe(policy: CountPolicy) -> str:
     return f"capped: {policy.cap}" if policy.kind == "exact" and policy.cap else policy.kind
+
+
+class FixedCount(Step[CountPolicy]):
+    """The configured count policy, with no parameter to change it (the client dialects)."""
+
+    def __init__(self, policy: CountPolicy) -> None:
+        self.policy = policy
+
+    def __repr__(self) -> str:
+        return f"FixedCount({self.policy!r})"
+
+    def parse(self, given: Given, errors: list[ParameterError]) -> CountPolicy:
+        return self.policy

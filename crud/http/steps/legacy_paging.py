@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from crud.config.registry import LegacySpec
 from crud.http.errors import BadRequest, ParameterError
 from crud.http.legacy import legacy_params_model, legacy_range
-from crud.http.listquery import Given, ListQuery, Parameter, Step
+from crud.http.listquery import Given, ListQuery, Parameter
 from crud.http.schema import model_name
 from crud.http.steps.filters import validation_entries
-from crud.http.steps.paging import PageAsk, Window
+from crud.http.steps.paging import PageAsk, PagingStep, Window
 from crud.model.resource import Resource
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import Total
@@ -29,7 +29,7 @@ from crud.sql.statements import Filter, OrderItem
 __all__ = ["LegacyPageStep"]
 
 
-class LegacyPageStep(Step[PageAsk]):
+class LegacyPageStep(PagingStep[PageAsk]):
 
     names: ClassVar[tuple[str, ...]] = ("page", "per_page")  # the query parameters it may read
     def __init__(self, resource: Resource, options: LegacySpec, *,

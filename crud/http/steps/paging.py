@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlencode
 
 from fastapi_pagination import Params
@@ -29,9 +29,10 @@ from crud.sql.counting import TOTAL_KINDS, Total
 from crud.sql.pages import Page
 from crud.sql.statements import Filter, OrderItem
 
-__all__ = ["TOTAL_COUNT_KIND", "PageAsk", "PageStep", "Window", "openapi_headers"]
+__all__ = ["TOTAL_COUNT_KIND", "PageAsk", "PageStep", "PagingStep", "Window", "openapi_headers"]
 
 TOTAL_COUNT_KIND = "Total-Count-Kind"
+A = TypeVar("A")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,26 @@ class Window:
         return self.position // self.size + 1
 
 
-class PageStep(Step[PageAsk]):
+class PagingStep(Step[A]):
+    """The step that places a page: what to read, then the response's status and headers.
+
+    Every profile has one (``page``/``size`` here, the legacy and client dialects' own);
+    the list handler calls ``window``, reads the rows, then ``next_cursor`` and ``headers``.
+    """
+
+    def window(self, ask: A, query: ListQuery, filters: Sequence[Filter],
+               search: str | None, order: Sequence[OrderItem]) -> Window:
+        raise NotImplementedError
+
+    def next_cursor(self, window: Window, order: Sequence[OrderItem], page: Page) -> str | None:
+        return None
+
+    def headers(self, window: Window, query: ListQuery, returned: int, total: Total,
+                next_cursor: str | None) -> tuple[int, dict[str, str]]:
+        raise NotImplementedError
+
+
+class PageStep(PagingStep[PageAsk]):
     """``page``, ``size``, ``cursor`` and the ``Range`` header of the standard profile."""
 
     names: ClassVar[tuple[str, ...]] = ("page", "size", "cursor")  # the query parameters it may read

@@ -26,11 +26,15 @@ class SearchStep(Step[str | None]):
         return f"SearchStep(enabled={bool(self.parameters)})"
 
     def parse(self, given: Given, errors: list[ParameterError]) -> str | None:
-        text = given.get("search")
+        return self.text(given.get("search"), "search", errors)
+
+    @staticmethod
+    def text(text: str | None, parameter: str, errors: list[ParameterError]) -> str | None:
+        """``text`` checked as a search; errors name ``parameter``. Empty: no search."""
         if not text:
             return None
         if len(text) > MAX_SEARCH_LENGTH:
-            errors.append(ParameterError("search", f"at most {MAX_SEARCH_LENGTH} characters"))
+            errors.append(ParameterError(parameter, f"at most {MAX_SEARCH_LENGTH} characters"))
         if "\x00" in text:
-            errors.append(ParameterError("search", "NUL characters (\\x00) are not allowed"))
+            errors.append(ParameterError(parameter, "NUL characters (\\x00) are not allowed"))
         return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from crud.http.errors import ParameterError
@@ -22,7 +23,7 @@ class SortStep(Step[tuple[OrderItem, ...]]):
         self.keys = resource.sort
         self.choices = [f"{prefix}{name}" for name in resource.sort for prefix in ("", "-")]
         self.tiebreak = [(SortKey(leaf=leaf), False) for leaf in resource.primary_key]
-        self.default = self._with_tiebreak(resource.default_sort)
+        self.default = self.with_tiebreak(resource.default_sort)
         self.parameters = (self._parameter(resource),) if resource.sort else ()
 
     def __repr__(self) -> str:
@@ -41,24 +42,30 @@ class SortStep(Step[tuple[OrderItem, ...]]):
         raw = given.get("order_by")
         if raw is None:
             return self.default
+        # Exactly the documented enum: "key" or "-key" (no "+", no spaces, no "--").
+        asked = [(item.removeprefix("-"), item.startswith("-")) for item in raw.split(",")]
+        return self.order(asked, "order_by", errors)
+
+    def order(self, asked: Sequence[tuple[str, bool]], parameter: str,
+              errors: list[ParameterError]) -> tuple[OrderItem, ...]:
+        """``(key, descending)`` pairs as the order of a list; errors name ``parameter``."""
         order: list[OrderItem] = []
         seen: set[str] = set()
-        for item in raw.split(","):
-            # Exactly the documented enum: "key" or "-key" (no "+", no spaces, no "--").
-            name = item.removeprefix("-")
+        for name, descending in asked:
             key = self.keys.get(name)
             if key is None:
                 choices = ", ".join(self.choices) or "none"
+                shown = f"-{name}" if descending and parameter == "order_by" else name
                 errors.append(ParameterError(
-                    "order_by", f"cannot sort by {item!r}{hint(name, list(self.keys))}; "
-                                f"allowed: {choices}"))
+                    parameter, f"cannot sort by {shown!r}{hint(name, list(self.keys))}; "
+                               f"allowed: {choices}"))
             elif name in seen:
-                errors.append(ParameterError("order_by", f"{name!r} given more than once"))
+                errors.append(ParameterError(parameter, f"{name!r} given more than once"))
             else:
                 seen.add(name)
-                order.append((key, item.startswith("-")))
-        return self._with_tiebreak(order)
+                order.append((key, descending))
+        return self.with_tiebreak(order)
 
-    def _with_tiebreak(self, order: list[OrderItem] | tuple[OrderItem, ...]) -> tuple[OrderItem, ...]:
+    def with_tiebreak(self, order: list[OrderItem] | tuple[OrderItem, ...]) -> tuple[OrderItem, ...]:
         used = {key.name for key, _ in order}
         return (*order, *(item for item in self.tiebreak if item[0].name not in used))
