@@ -30,6 +30,7 @@ from crud.ops.operations import Operations
 from crud.sql.database import bind_registry, engine_backend, make_engine, reflect, run_blocking
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
 
@@ -82,6 +83,10 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                             path=loaded.path, located=loaded.located, resources=loaded.resources)
 
     primary = Reader(engine, engine_backend(engine), keep=settings.pool_size)
+    issues = validator_issues(loaded.resources, primary.backend, path=loaded.path,
+                              located=loaded.located)
+    if issues:
+        raise RegistryError(issues)
     reader = read_path(primary, settings.replica_urls, pool_size=settings.pool_size,
                        statement_timeout_ms=api.statement_timeout_ms,
                        max_lag_ms=settings.replica_max_lag_ms)
