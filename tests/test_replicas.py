@@ -15,9 +15,13 @@ import pytest
 from conftest import Api
 from replication import Pair, start_pair
 from sqlalchemy import text
+from sqlalchemy.exc import ArgumentError
 
 from crud.config.settings import Settings
+from crud.sql.backends import PostgreSQL
 from crud.sql.database import make_engine
+from crud.sql.reader import Reader
+from crud.sql.replicas import ReplicaReader, read_path
 
 REGISTRY = """\
 resources:
@@ -169,3 +173,34 @@ async def test_a_replica_lagging_past_the_maximum_is_skipped_until_it_catches_up
             await connection.execute(text("DROP TABLE IF EXISTS lag_marker"))
         await replica.dispose()
         await primary.dispose()
+
+
+@pytest.mark.parametrize("variable", ["CRUD_REPLICA_URLS", "DATABASE_REPLICA_URLS"])
+def test_replica_urls_come_from_either_variable(monkeypatch: pytest.MonkeyPatch,
+                                                variable: str) -> None:
+    monkeypatch.setenv(variable, " postgresql+asyncpg://r1/db, postgresql+asyncpg://r2/db,")
+    assert Settings().replica_urls == ("postgresql+asyncpg://r1/db", "postgresql+asyncpg://r2/db")
+
+
+async def test_a_replica_reader_names_its_replicas_without_passwords() -> None:
+    primary = Reader(make_engine("postgresql+asyncpg://api:secret@127.0.0.1:1/db"),
+                     PostgreSQL(make_engine("postgresql+asyncpg://x@h/d").dialect))
+    reader = read_path(primary, ["postgresql+asyncpg://api:secret@127.0.0.1:2/db"],
+                       pool_size=2, statement_timeout_ms=None, max_lag_ms=100)
+    try:
+        assert isinstance(reader, ReplicaReader)
+        assert repr(reader) == ("ReplicaReader(PostgreSQL(), replicas=0/1 healthy, "
+                                "max_lag_ms=100)")
+        assert [replica.report() for replica in reader.replicas] == [
+            {"name": "postgresql+asyncpg://api:***@127.0.0.1:2/db", "role": "replica",
+             "status": "down"}]
+    finally:
+        await reader.close()
+        await primary.engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///x.db?pgbouncer=true",
+                                 "mysql+aiomysql://root@h/db?pgbouncer=true"])
+def test_pgbouncer_applies_to_postgresql_urls_only(url: str) -> None:
+    with pytest.raises(ArgumentError, match="pgbouncer=true applies to postgresql"):
+        make_engine(url)

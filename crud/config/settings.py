@@ -19,7 +19,8 @@ _HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRUD_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CRUD_", frozen=True, extra="ignore",
+                                      populate_by_name=True)
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
@@ -37,8 +38,7 @@ class Settings(BaseSettings):
     pool_size: int = Field(10, ge=1)
     # Read replicas (docs/scaling.md): reads go to them, the primary is the fallback.
     replica_urls: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), validation_alias=AliasChoices("CRUD_REPLICA_URLS", "DATABASE_REPLICA_URLS",
-                                          "replica_urls"),
+        (), validation_alias=AliasChoices("CRUD_REPLICA_URLS", "DATABASE_REPLICA_URLS"),
         description="Async SQLAlchemy URLs of read replicas, comma-separated; reads go to "
                     "the healthy ones in turn, to the primary when none is")
     replica_max_lag_ms: int | None = Field(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import ArgumentError
 
 from crud.sql.backends import Backend, EngineArguments, PostgreSQL, Rows, backend_for
 
@@ -77,11 +78,14 @@ def without_option(url: URL) -> tuple[URL, bool]:
 
 
 def pooled_backend(dialect: Dialect, pgbouncer: bool) -> Backend:
-    """The dialect's backend; the PgBouncer variant of PostgreSQL's when ``pgbouncer``."""
+    """The dialect's backend; the PgBouncer variant of PostgreSQL's when ``pgbouncer``.
+
+    ``ArgumentError`` (what SQLAlchemy raises for a URL it cannot use) for another database.
+    """
     backend = backend_for(dialect)
     if not pgbouncer:
         return backend
     if not isinstance(backend, PostgreSQL):
-        raise ValueError(f"{PGBOUNCER_OPTION}=true applies to postgresql+asyncpg:// URLs, "
+        raise ArgumentError(f"{PGBOUNCER_OPTION}=true applies to postgresql+asyncpg:// URLs, "
                          f"not {dialect.name}+{dialect.driver}")
     return PgBouncer(dialect)
