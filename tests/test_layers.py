@@ -59,7 +59,7 @@ def _dialect_comparisons(path: Path) -> list[int]:
                             and "dialect" in ast.unparse(part.value) for part in operands)
         literals = {constant.value for part in operands for constant in ast.walk(part)
                     if isinstance(constant, ast.Constant) and isinstance(constant.value, str)}
-        if names_dialect or literals & set(DIALECT_NAMES) and "dialect" in ast.unparse(node):
+        if names_dialect or (literals & set(DIALECT_NAMES) and "dialect" in ast.unparse(node)):
             lines.append(node.lineno)
     return lines
 

@@ -22,7 +22,7 @@ from crud.config.yamlfile import LocatedData
 from crud.model.binding import IssueCollector, bind_resource, hint
 from crud.model.resource import Resource
 from crud.model.sources import Entity, ReflectedDatabase, model_entity
-from crud.sql.backends import Backend
+from crud.sql.backends import Backend, backend_for
 from crud.sql.pgbouncer import pooled_backend, without_option
 
 __all__ = ["bind_registry", "engine_backend", "make_engine", "reflect", "run_blocking"]
