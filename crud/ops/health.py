@@ -4,7 +4,9 @@ An orchestrator restarts a process whose liveness fails, and stops routing traff
 whose readiness fails; a database outage must only do the second. ``/readyz`` borrows a
 pooled connection and retries once on a fresh one when the database had dropped it, so
 the API recovers on its own once the database is back. It also looks for the resources'
-tables until it has once found them all (``crud.ops.tables.TableCheck``).
+tables until it has once found them all (``crud.ops.tables.TableCheck``). With read
+replicas it checks each of them too and names them all in its answer; they are reported,
+not required, since reads fall back to the primary (docs/scaling.md).
 """
 
 from __future__ import annotations
