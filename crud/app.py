@@ -28,9 +28,10 @@ from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
-from crud.sql.backends import backend_for
-from crud.sql.database import bind_registry, make_engine, reflect, run_blocking
+from crud.sql.database import bind_registry, engine_backend, make_engine, reflect, run_blocking
 from crud.sql.reader import Reader
+from crud.sql.replicas import read_path
+from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
 
@@ -83,7 +84,14 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     operations = Operations(loaded.registry, engine, settings,
                             path=loaded.path, located=loaded.located, resources=loaded.resources)
 
-    reader = Reader(engine, backend_for(engine.dialect), keep=settings.pool_size)
+    primary = Reader(engine, engine_backend(engine), keep=settings.pool_size)
+    issues = validator_issues(loaded.resources, primary.backend, path=loaded.path,
+                              located=loaded.located)
+    if issues:
+        raise RegistryError(issues)
+    reader = read_path(primary, settings.replica_urls, pool_size=settings.pool_size,
+                       statement_timeout_ms=api.statement_timeout_ms,
+                       max_lag_ms=settings.replica_max_lag_ms)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -119,7 +127,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
-    operations.install(app)
+    operations.install(app, reader=reader)
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader

@@ -30,6 +30,7 @@ __all__ = [
     "RegistryError",
     "RegistryIssue",
     "ResourceSpec",
+    "ValidatorSpec",
     "load_registry",
     "parse_registry",
 ]
@@ -124,10 +125,33 @@ class CountPolicy(Spec):
         return self
 
 
-class CacheSpec(Spec):
-    """HTTP caching of a resource's responses; see docs/operations.md."""
+class ValidatorSpec(Spec):
+    """What tells cheaply that a resource's rows changed; see docs/scaling.md."""
 
-    max_age: Annotated[int, Field(ge=0)]
+    column: str | None = Field(default=None, description="a column of the resource's table "
+                                                         "whose max() moves on every change")
+    statistics: bool = Field(default=False, description="PostgreSQL's per-table counts of "
+                                                        "inserted, updated, deleted rows")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ValidatorSpec:
+        if (self.column is None) == (not self.statistics):
+            raise ValueError("give one of column: NAME or statistics: true")
+        return self
+
+
+class CacheSpec(Spec):
+    """HTTP caching of a resource's responses; see docs/operations.md and docs/scaling.md."""
+
+    max_age: Annotated[int, Field(ge=0)] | None = None
+    stale_while_revalidate: Annotated[int, Field(ge=0)] | None = None
+    validator: ValidatorSpec | None = None
+
+    @model_validator(mode="after")
+    def _stale_needs_fresh(self) -> CacheSpec:
+        if self.stale_while_revalidate is not None and self.max_age is None:
+            raise ValueError("stale_while_revalidate extends max_age: set max_age too")
+        return self
 
 
 class LegacySpec(Spec):

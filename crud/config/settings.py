@@ -19,7 +19,8 @@ _HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRUD_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CRUD_", frozen=True, extra="ignore",
+                                      populate_by_name=True)
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
@@ -35,6 +36,14 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1)
     log_level: str = "info"
     pool_size: int = Field(10, ge=1)
+    # Read replicas (docs/scaling.md): reads go to them, the primary is the fallback.
+    replica_urls: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias=AliasChoices("CRUD_REPLICA_URLS", "DATABASE_REPLICA_URLS"),
+        description="Async SQLAlchemy URLs of read replicas, comma-separated; reads go to "
+                    "the healthy ones in turn, to the primary when none is")
+    replica_max_lag_ms: int | None = Field(
+        None, ge=0, description="Skip a PostgreSQL replica whose replay lags the primary by "
+                                "more than this (pg_last_xact_replay_timestamp)")
     # Operations (docs/operations.md). Lists are comma-separated in the environment.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Browser origins allowed by CORS, comma-separated ('*' for any); "
@@ -59,7 +68,8 @@ class Settings(BaseSettings):
                           "(https://api.example.org); absolute links start with it instead "
                           "of the request's Host")
 
-    @field_validator("cors_origins", "api_keys", "bearer_tokens", "trusted_hosts", mode="before")
+    @field_validator("cors_origins", "api_keys", "bearer_tokens", "trusted_hosts",
+                     "replica_urls", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         # Env values arrive as one string; blanks around commas and empty items are dropped.

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crud.http.auth import Check
-from crud.http.caching import CachePolicy, not_modified
+from crud.http.caching import CachePolicy, not_modified, validated_tag
 from crud.http.errors import BadRequest, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
 from crud.http.filtering import value_type
 from crud.http.listquery import QueryParser
@@ -27,6 +27,7 @@ from crud.model.resource import Resource
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
 from crud.sql.statements import PageRequest, Selection
+from crud.sql.validators import Validator
 
 __all__ = ["Endpoints", "database_errors"]
 
@@ -39,11 +40,12 @@ class Endpoints:
 
     def __init__(self, resource: Resource, profile: Profile, pages: Pages, *,
                  cache: CachePolicy, max_query_length: int, check: Check | None = None,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, validator: Validator | None = None) -> None:
         self.resource = resource
         self.profile = profile
         self.pages = pages
         self.cache = cache
+        self.validator = validator
         self.check = check
         self.parser = QueryParser(profile.steps, max_query_length, public_url)
         self.shaper = RowShaper(resource)
@@ -58,6 +60,10 @@ class Endpoints:
             await self.check(request)
         profile = self.profile
         query = self.parser.parse(request)
+        tag = await self.revalidate((query.url, *sorted(query.given.items),
+                                     *sorted(query.given.headers.items())))
+        if tag is not None and self.cache.fresh(request, {"ETag": tag}):
+            return not_modified(self.cache.headers(b"", tag))
         filters, search = query.part(profile.filters), query.part(profile.search)
         order = query.part(profile.sort)
         policy = query.part(profile.count) if profile.count is not None else None
@@ -71,7 +77,15 @@ class Endpoints:
                                                  next_cursor)
         body = profile.renderer.list_body(self.shaper.items(page), page.total, window,
                                           next_cursor)
-        return self.respond(request, body, headers, status)
+        return self.respond(request, body, headers, status, tag)
+
+    async def revalidate(self, request_key: tuple[Any, ...]) -> str | None:
+        """The ETag from the resource's cheap validator (one statement); None without one."""
+        if self.validator is None:
+            return None
+        with database_errors():
+            value = await self.validator.read(self.pages.reader)
+        return validated_tag(value, request_key)
 
     async def get_row(self, request: Request) -> Response:
         if self.check is not None:
@@ -81,12 +95,15 @@ class Endpoints:
         # Read from the path, not the signature: the parameter is documented with the
         # primary key's own type by ``detail_parameters``, not as FastAPI's plain string.
         raw_id = request.path_params["id"]
+        tag = await self.revalidate((request.url.path,))
+        if tag is not None and self.cache.fresh(request, {"ETag": tag}):
+            return not_modified(self.cache.headers(b"", tag))
         with database_errors():
             page = await self.pages.one(self.parse_id(raw_id))
         if page is None:
             raise NotFound(f"No {self.noun} with id {raw_id!r}.")
         body = self.profile.renderer.item_body(self.shaper.items(page)[0])
-        return self.respond(request, body, {})
+        return self.respond(request, body, {}, tag=tag)
 
     def parse_id(self, raw: str) -> list[Any]:
         parts = raw.split(",") if len(self.pk_adapters) > 1 else [raw]
@@ -103,8 +120,8 @@ class Endpoints:
                                    errors=[ParameterError("id", message)]) from None
 
     def respond(self, request: Request, body: bytes, headers: dict[str, str],
-                status: int = 200) -> Response:
-        headers.update(self.cache.headers(body))
+                status: int = 200, tag: str | None = None) -> Response:
+        headers.update(self.cache.headers(body, tag))
         if self.cache.fresh(request, headers):
             return not_modified(headers)
         media_type = self.profile.renderer.media_type

@@ -22,6 +22,7 @@ from crud.model.resource import Resource
 from crud.sql.pages import Pages
 from crud.sql.reader import Reader
 from crud.sql.statements import Statements
+from crud.sql.validators import validator_for
 
 __all__ = ["build_endpoints", "build_router"]
 
@@ -37,7 +38,7 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
                      check=credentials.check(auth_kind(resource.spec, api)),
-                     public_url=public_url)
+                     public_url=public_url, validator=validator_for(resource, reader.backend))
 
 
 def build_router(endpoints: Endpoints) -> APIRouter:

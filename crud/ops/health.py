@@ -4,7 +4,9 @@ An orchestrator restarts a process whose liveness fails, and stops routing traff
 whose readiness fails; a database outage must only do the second. ``/readyz`` borrows a
 pooled connection and retries once on a fresh one when the database had dropped it, so
 the API recovers on its own once the database is back. It also looks for the resources'
-tables until it has once found them all (``crud.ops.tables.TableCheck``).
+tables until it has once found them all (``crud.ops.tables.TableCheck``). With read
+replicas it checks each of them too and names them all in its answer; they are reported,
+not required, since reads fall back to the primary (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -24,21 +27,30 @@ from crud.http.errors import PROBLEM_JSON, ServiceUnavailable
 from crud.http.schema import PROBLEM_SCHEMA
 from crud.model.resource import Resource
 from crud.ops.tables import TableCheck
+from crud.sql.replicas import ReplicaReader
 
 __all__ = ["health_router"]
 
 logger = logging.getLogger("crud.ops.health")
 _NO_STORE = {"Cache-Control": "no-store"}
-_STATUS_SCHEMA = {"type": "object", "properties": {"status": {"type": "string"}},
-                  "required": ["status"]}
+_DATABASE_SCHEMA = {"type": "object", "required": ["name", "role", "status"], "properties": {
+    "name": {"type": "string"}, "role": {"type": "string", "enum": ["primary", "replica"]},
+    "status": {"type": "string", "enum": ["ok", "down", "lagging"]},
+    "lag_ms": {"type": "integer"}}}
+# ``databases`` only with read replicas (CRUD_REPLICA_URLS): each one's state.
+_STATUS_SCHEMA = {"type": "object", "properties": {
+    "status": {"type": "string"},
+    "databases": {"type": "array", "items": _DATABASE_SCHEMA}}, "required": ["status"]}
 
 
 class Probes:
     def __init__(self, engine: AsyncEngine, timeout_ms: int,
-                 resources: Sequence[Resource] = ()) -> None:
+                 resources: Sequence[Resource] = (),
+                 replicas: ReplicaReader | None = None) -> None:
         self.engine = engine
         self.timeout_s = timeout_ms / 1000
         self.tables = TableCheck(resources)
+        self.replicas = replicas
 
     async def live(self) -> Response:
         return _status("ok")
@@ -53,6 +65,8 @@ class Probes:
                 "The database is unavailable: SELECT 1 failed or took longer than "
                 f"{self.timeout_s * 1000:.0f} ms.",
                 headers=_NO_STORE) from None
+        # Replicas are reported, not required: reads fall back to the primary.
+        replicas = await self.replicas.check_all() if self.replicas is not None else None
         if missing:
             # Table names are the operator's business, not the client's: the log has them.
             logger.warning("readiness check failed: %s", "; ".join(
@@ -60,6 +74,10 @@ class Probes:
             raise ServiceUnavailable(
                 f"The database lacks the tables of {len(missing)} resource(s); the server log "
                 "names them.", headers=_NO_STORE)
+        if replicas is not None:
+            databases = [{"name": "primary", "role": "primary", "status": "ok"}, *replicas]
+            return Response(orjson.dumps({"status": "ready", "databases": databases}),
+                            media_type="application/json", headers=_NO_STORE)
         return _status("ready")
 
     async def ping(self) -> list[Resource]:
@@ -88,10 +106,10 @@ def _status(word: str) -> Response:
                     headers=_NO_STORE)
 
 
-def health_router(engine: AsyncEngine, *, timeout_ms: int,
-                  resources: Sequence[Resource] = ()) -> APIRouter:
+def health_router(engine: AsyncEngine, *, timeout_ms: int, resources: Sequence[Resource] = (),
+                  replicas: ReplicaReader | None = None) -> APIRouter:
     """``/healthz`` and ``/readyz`` under the ``operations`` tag, outside the API prefix."""
-    probes = Probes(engine, timeout_ms, resources)
+    probes = Probes(engine, timeout_ms, resources, replicas)
     router = APIRouter(tags=["operations"])
     ok: dict[int | str, Any] = {200: {"content": {"application/json": {"schema": _STATUS_SCHEMA}}}}
     router.add_api_route("/healthz", probes.live, methods=["GET"], operation_id="healthz",

@@ -31,6 +31,8 @@ from crud.ops.requestlog import (
     RouteLabels,
     ensure_handler,
 )
+from crud.sql.reader import Reader
+from crud.sql.replicas import ReplicaReader
 
 __all__ = ["Operations"]
 
@@ -65,10 +67,12 @@ class Operations:
         self.labels.add((getattr(route, "endpoint", None) for route in router.routes),
                         resource.name)
 
-    def install(self, app: FastAPI) -> None:
+    def install(self, app: FastAPI, *, reader: Reader | None = None) -> None:
+        """Everything at once; ``reader``'s replicas, if any, are reported by ``/readyz``."""
         settings = self.settings
+        replicas = reader if isinstance(reader, ReplicaReader) else None
         app.include_router(health_router(self.engine, timeout_ms=settings.readiness_timeout_ms,
-                                         resources=self.resources))
+                                         resources=self.resources, replicas=replicas))
         observers: list[Observer] = []
         if settings.metrics:
             metrics = Metrics()

@@ -142,6 +142,10 @@ class Backend:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
 
+    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
+        """A scalar that moves whenever ``table``'s rows change (statistics), or None."""
+        return None
+
     def json_value(self, column: ColumnElement[Any], kind: str) -> ColumnElement[Any] | None:
         """``column`` as the database should put it into ``json_row``; None: it cannot."""
         return None
@@ -174,6 +178,16 @@ class Backend:
     def in_transaction(self, connection: Any) -> bool:
         """Whether a pooled connection holds a transaction (then only the pool may reuse it)."""
         return True
+
+    # -- replicas ---------------------------------------------------------------------------
+
+    # A query giving a replica's replay lag in milliseconds (0 on a primary); None where the
+    # database has no such measure (the replica is then only checked for being up).
+    replica_lag_sql: ClassVar[str | None] = None
+
+    def replica_failed(self, error: BaseException) -> bool:
+        """A statement failed because of the server, not the statement: try the primary."""
+        return self.is_disconnect(error)
 
 
 class PostgreSQL(Backend):
@@ -226,6 +240,16 @@ class PostgreSQL(Backend):
         return (select(func.nullif(estimate, -1))
                 .where(pg_class.c.oid == func.to_regclass(literal(name, Text()))).scalar_subquery())
 
+    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
+        # Cumulative statistics: a writing session reports them when it ends, or within
+        # 1-10 s while it stays open (PostgreSQL 15); a standby counts none of its replay.
+        name = self.dialect.identifier_preparer.format_table(table)
+        stats = _pg_stat_user_tables()
+        changes = stats.c.n_tup_ins + stats.c.n_tup_upd + stats.c.n_tup_del
+        return (select(cast(changes, BigInteger))
+                .where(stats.c.relid == func.to_regclass(literal(name, Text())))
+                .scalar_subquery())
+
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         # row_to_json writes compact objects with keys in column order, like orjson; the
         # row is a LATERAL select over the page's own columns (correlated, no FROM).
@@ -275,6 +299,26 @@ class PostgreSQL(Backend):
 
     def in_transaction(self, connection: Any) -> bool:
         return bool(connection.driver_connection.is_in_transaction())
+
+    # An idle primary commits nothing, so the last replayed commit grows old on a replica
+    # that is fully caught up: a replica that has replayed all it received lags by 0. One
+    # that is behind lags by the age of its last replayed commit (an upper bound when the
+    # primary was idle before the write it waits for); NULL when it has replayed none yet.
+    replica_lag_sql = (
+        "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+        "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE 1000 * EXTRACT(EPOCH FROM clock_timestamp() - "
+        "pg_last_xact_replay_timestamp()) END")
+    # Server shutting down or crashed (57P0x), connection exceptions (08xxx), and a hot
+    # standby cancelling a query that conflicts with replay (40001).
+    _REPLICA_STATES = frozenset({"57P01", "57P02", "57P03", "40001"})
+
+    def replica_failed(self, error: BaseException) -> bool:
+        state = str(getattr(error, "sqlstate", "") or "")
+        # A kept connection that received the server's shutdown notice while idle is left
+        # reading that error: asyncpg refuses the next statement with InternalClientError.
+        return (super().replica_failed(error) or state in self._REPLICA_STATES
+                or state.startswith("08") or type(error).__name__ == "InternalClientError")
 
     def is_disconnect(self, error: BaseException) -> bool:
         if isinstance(error, ConnectionError | OSError):
@@ -409,6 +453,11 @@ class SQLite(Backend):
 def _mysql_code(error: BaseException) -> int | None:
     code = error.args[0] if error.args else None
     return code if isinstance(code, int) else None
+
+
+def _pg_stat_user_tables() -> Any:
+    return table("pg_stat_user_tables", column("relid"), column("n_tup_ins"),
+                 column("n_tup_upd"), column("n_tup_del"))
 
 
 def _pg_class() -> Any:

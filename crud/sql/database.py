@@ -25,10 +25,14 @@ from crud.config.yamlfile import LocatedData
 from crud.model.binding import IssueCollector, bind_resource, hint
 from crud.model.resource import Resource
 from crud.model.sources import Entity, ReflectedDatabase, model_entity
-from crud.sql.backends import backend_for
+from crud.sql.backends import Backend, backend_for
+from crud.sql.pgbouncer import pooled_backend, without_option
 from crud.sql.reader import READ_PATH
 
-__all__ = ["bind_registry", "make_engine", "reflect", "run_blocking"]
+__all__ = ["bind_registry", "engine_backend", "make_engine", "reflect", "run_blocking"]
+
+# An execution option of engines whose URL said ?pgbouncer=true (crud.sql.pgbouncer).
+_PGBOUNCER = "crud_pgbouncer"
 
 T = TypeVar("T")
 
@@ -40,19 +44,28 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_ms: int |
     The pool does not ping connections before lending them: the read path retries a
     statement once on a connection the database dropped (``crud.sql.reader``).
     """
-    backend = backend_for(make_url(url).get_dialect()())
+    parsed, pgbouncer = without_option(make_url(url))
+    backend = pooled_backend(parsed.get_dialect()(), pgbouncer)
     arguments = backend.engine_arguments(url, read_only=read_only,
                                          statement_timeout_ms=statement_timeout_ms)
     options = dict(arguments.options)
     if backend.name != "sqlite":
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
                        pool_timeout=pool_timeout_s)
-    engine = create_async_engine(url, connect_args=arguments.connect_args, **options)
+    if pgbouncer:
+        options["execution_options"] = {_PGBOUNCER: True}
+    engine = create_async_engine(parsed, connect_args=arguments.connect_args, **options)
     if arguments.session_statements:
         _run_on_connect(engine, arguments.session_statements)
     if arguments.reset_statements:
         _reset_on_return(engine, arguments.reset_statements)
     return engine
+
+
+def engine_backend(engine: AsyncEngine) -> Backend:
+    """The backend that runs ``engine``'s statements (PgBouncer's where its URL said so)."""
+    return pooled_backend(engine.dialect,
+                          bool(engine.get_execution_options().get(_PGBOUNCER)))
 
 
 def _run_on_connect(engine: AsyncEngine, statements: list[str]) -> None:
