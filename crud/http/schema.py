@@ -23,19 +23,24 @@ def model_name(resource: Resource, *suffix: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in words if word)
 
 
-def item_model(resource: Resource) -> type[BaseModel]:
-    return _object_model(model_name(resource), resource.nodes)
+def item_model(resource: Resource, *, embeds: bool = False) -> type[BaseModel]:
+    """The item's model; with ``embeds``, the relations ``embed=`` adds as optional keys."""
+    return _object_model(model_name(resource), resource.nodes,
+                         resource.embeds if embeds else ())
 
 
-def _object_model(name: str, nodes: Sequence[Node]) -> type[BaseModel]:
+def _object_model(name: str, nodes: Sequence[Node],
+                  optional: Sequence[Node] = ()) -> type[BaseModel]:
     fields: dict[str, Any] = {}
-    for index, node in enumerate(nodes):
+    for index, node in enumerate((*nodes, *optional)):
         key = node.api_path[-1]
-        field = Field(description=node.description)
+        # Absent unless asked for: an optional key.
+        extra: dict[str, Any] = {"default": None} if index >= len(nodes) else {}
+        field = Field(description=node.description, **extra)
         if _shadows_base_model(key):
             # Columns of legacy tables are called "copy", "json" or "model_config"; pydantic
             # refuses such field names, but an alias puts them in the schema unchanged.
-            field = Field(alias=key, description=node.description)
+            field = Field(alias=key, description=node.description, **extra)
             key = f"x{index}_{key}"
         fields[key] = (_node_type(name, node), field)
     model: type[BaseModel] = create_model(name, **fields)
