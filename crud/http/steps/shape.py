@@ -43,7 +43,8 @@ class ShapeStep(Step[Shape]):
             return None
         names = [name for name in raw.split(",") if name]
         if not names:
-            errors.append(ParameterError(parameter, "name at least one of: "
+            what = "field" if parameter == "fields" else "relation"
+            errors.append(ParameterError(parameter, f"name at least one {what}; valid: "
                                                     f"{', '.join(choices) or 'none'}"))
             return None
         unknown = [ParameterError(parameter, f"unknown name {name!r}{hint(name, choices)}; "
