@@ -96,7 +96,7 @@ def profile_for(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Profile
 def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Profile:
     max_offset = _first_set(resource.spec.max_offset, api.max_offset)
     policy: CountPolicy = resource.spec.count or api.count
-    item = item_model(resource, embeds=True)
+    item = item_model(resource, shapes=True)
     page = page_model(model_name(resource), item)
     shape = ShapeStep(resource)
     headers = openapi_headers(resource)
