@@ -52,23 +52,25 @@ class ShapeStep(Step[Shape]):
                    for name in dict.fromkeys(names) if name not in choices]
         if unknown:  # an undeclared name is a 400, as an unknown parameter is
             raise BadRequest(summary(unknown), errors=unknown)
+        errors.extend(ParameterError(parameter, f"{name!r} given more than once")
+                      for name in dict.fromkeys(names) if names.count(name) > 1)
         return names
 
 
 def _parameters(shapes: Shapes) -> tuple[Parameter, ...]:
     fields = Parameter(
         "fields", {"type": "array", "items": {"type": "string", "enum": shapes.field_names},
-                   "minItems": 1},
-        "Comma-separated fields the items hold, and only these (a dotted name picks a field "
-        "of a nested object; an object's name, all of it). Default: every field. Fewer "
-        "fields, fewer joins and statements.", repeatable=True, explode=False)
+                   "minItems": 1, "uniqueItems": True},
+        "Comma-separated fields the items hold, each at most once, and only these (a dotted "
+        "name picks a field of a nested object; an object's name, all of it). Default: every "
+        "field. Fewer fields, fewer joins and statements.", repeatable=True, explode=False)
     if not shapes.embeds:
         return (fields,)
     names = list(shapes.embeds)
     embed = Parameter(
         "embed", {"type": "array", "items": {"type": "string", "enum": names}, "minItems": 1,
                   "uniqueItems": True},
-        "Comma-separated related rows to include in each item: "
+        "Comma-separated related rows to include in each item, each at most once: "
         f"{', '.join(names)}. One statement per to-many relation for the whole page.",
         repeatable=True, explode=False)
     return (fields, embed)
