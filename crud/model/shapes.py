@@ -78,7 +78,8 @@ class Shapes:
     def shape(self, fields: Iterable[str] | None, embeds: Iterable[str] = ()) -> Shape:
         """The shape of ``fields`` (None: all of them) plus ``embeds``; names must exist."""
         wanted = None if fields is None else tuple(sorted(set(fields)))
-        embedded = tuple(name for name in self.embeds if name in set(embeds))
+        asked = set(embeds)
+        embedded = tuple(name for name in self.embeds if name in asked)
         if wanted is None and not embedded:
             return self.full
         key = (wanted, embedded)
