@@ -39,6 +39,12 @@ REQUESTS = {
     "repo_namespace=nope (no match)": (f"{LIST}?size=50&count=none&repo_namespace=nope", "LIMIT"),
     "order_by=repo_namespace": (f"{LIST}?size=50&count=none&order_by=repo_namespace", "LIMIT"),
     "count of repo_namespace=systemd": (f"{LIST}?size=50&repo_namespace=systemd", "count(*)"),
+    # Shapes: a sparse page skips the derived join; an embed is one statement per page.
+    "page 1 fields=packit_id,status": (f"{LIST}?size=50&count=none&fields=packit_id,status",
+                                       "LIMIT"),
+    "page 1 fields=status,repo_name": (f"{LIST}?size=50&count=none&fields=status,repo_name",
+                                       "LIMIT"),
+    "embed=runs (its one statement)": (f"{LIST}?size=50&count=none&embed=runs", "row_number"),
 }
 Statement = tuple[str, tuple[Any, ...]]
 

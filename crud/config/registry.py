@@ -177,6 +177,9 @@ class ResourceSpec(Spec):
     primary_key: str | list[str] | None = None
     joins: dict[str, JoinSpec] = Field(default_factory=dict)
     fields: dict[str, FieldSpec]
+    # Relations included only when a request asks (`embed=name`): declared as fields are
+    # (a to-many list, or a to-one object with `fields:`), never selected otherwise.
+    embed: dict[str, FieldSpec] = Field(default_factory=dict)
     # Operator names are checked against the operator table (crud.model.operators) when
     # the resource is bound, with the field's type at hand.
     filters: dict[str, list[str]] = Field(default_factory=dict)
@@ -196,7 +199,7 @@ class ResourceSpec(Spec):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    @field_validator("fields", mode="before")
+    @field_validator("fields", "embed", mode="before")
     @classmethod
     def _field_short_forms(cls, value: Any) -> Any:
         if isinstance(value, dict):
@@ -298,7 +301,7 @@ class Registry(Spec):
         for name, spec in value.items():
             if not _RESOURCE_NAME.match(name):
                 raise ValueError(f"resource name {name!r} must be lowercase letters, digits, - or _")
-            for field_name in _all_field_names(spec.fields):
+            for field_name in _all_field_names({**spec.fields, **spec.embed}):
                 if not _API_NAME.match(field_name) or "__" in field_name:
                     raise ValueError(
                         f"{name}: field name {field_name!r} must be a letters/digits/_ identifier "

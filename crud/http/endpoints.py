@@ -24,6 +24,7 @@ from crud.http.listquery import QueryParser
 from crud.http.profiles import Profile
 from crud.http.rows import RowShaper
 from crud.model.resource import Resource
+from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape, Shapes
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
 from crud.sql.statements import PageRequest, Selection
@@ -48,7 +49,12 @@ class Endpoints:
         self.validator = validator
         self.check = check
         self.parser = QueryParser(profile.steps, max_query_length, public_url)
-        self.shaper = RowShaper(resource)
+        # A detail reads fields= and embed= only (where the profile has them).
+        self.detail_parser = (QueryParser([profile.shape], max_query_length, public_url)
+                              if profile.shape is not None else None)
+        self.full = profile.shape.shapes.full if profile.shape else Shapes(resource).full
+        self.shaper = RowShaper(self.full)
+        self.shapers: Lru[Any, RowShaper] = Lru(SHAPE_CACHE_SIZE)
         self.pk_adapters = [TypeAdapter(value_type(leaf)) for leaf in resource.primary_key]
         self.noun = resource.singular.replace("_", " ")
 
@@ -67,16 +73,17 @@ class Endpoints:
         filters, search = query.part(profile.filters), query.part(profile.search)
         order = query.part(profile.sort)
         policy = query.part(profile.count) if profile.count is not None else None
+        shape = query.part(profile.shape) if profile.shape is not None else self.full
         window = profile.paging.window(query.part(profile.paging), query, filters, search, order)
         wanted = PageRequest(Selection(filters, search), order, window.limit, window.offset,
-                             window.after)
+                             window.after, shape=shape)
         with database_errors():
             page = await self.pages.read(wanted, policy, window.position)
         next_cursor = profile.paging.next_cursor(window, order, page)
         status, headers = profile.paging.headers(window, query, len(page.rows), page.total,
                                                  next_cursor)
-        body = profile.renderer.list_body(self.shaper.items(page), page.total, window,
-                                          next_cursor)
+        body = profile.renderer.list_body(self.shaper_for(shape).items(page), page.total,
+                                          window, next_cursor)
         return self.respond(request, body, headers, status, tag)
 
     async def revalidate(self, request_key: tuple[Any, ...]) -> str | None:
@@ -90,20 +97,34 @@ class Endpoints:
     async def get_row(self, request: Request) -> Response:
         if self.check is not None:
             await self.check(request)
+        shape = self.full
         if request.scope["query_string"]:
-            _refuse_query(request)
+            shape = self._detail_shape(request)
         # Read from the path, not the signature: the parameter is documented with the
         # primary key's own type by ``detail_parameters``, not as FastAPI's plain string.
         raw_id = request.path_params["id"]
-        tag = await self.revalidate((request.url.path,))
+        # The query (fields=, embed=) shapes the body: it is part of what the tag names.
+        tag = await self.revalidate((request.url.path, request.scope["query_string"]))
         if tag is not None and self.cache.fresh(request, {"ETag": tag}):
             return not_modified(self.cache.headers(b"", tag))
         with database_errors():
-            page = await self.pages.one(self.parse_id(raw_id))
+            page = await self.pages.one(self.parse_id(raw_id), shape)
         if page is None:
             raise NotFound(f"No {self.noun} with id {raw_id!r}.")
-        body = self.profile.renderer.item_body(self.shaper.items(page)[0])
+        body = self.profile.renderer.item_body(self.shaper_for(shape).items(page)[0])
         return self.respond(request, body, {}, tag=tag)
+
+    def shaper_for(self, shape: Shape) -> RowShaper:
+        """The item builder of ``shape`` (one per shape, bounded as shapes are)."""
+        if shape.key is None:
+            return self.shaper
+        return self.shapers.get(shape.key, lambda: RowShaper(shape))
+
+    def _detail_shape(self, request: Request) -> Shape:
+        if self.detail_parser is None or self.profile.shape is None:
+            _refuse_query(request)
+            return self.full
+        return self.detail_parser.parse(request).part(self.profile.shape)
 
     def parse_id(self, raw: str) -> list[Any]:
         parts = raw.split(",") if len(self.pk_adapters) > 1 else [raw]

@@ -41,6 +41,7 @@ from crud.http.steps.legacy_paging import LegacyPageStep
 from crud.http.steps.paging import PageStep, PagingStep, openapi_headers
 from crud.http.steps.react_admin import RaFilterStep, RaPageStep, RaSearchStep, RaSortStep
 from crud.http.steps.search import SearchStep
+from crud.http.steps.shape import ShapeStep
 from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
 from crud.sql.statements import Filter, OrderItem
@@ -58,7 +59,7 @@ __all__ = [
 
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
 # Query parameters of the standard profile that are not filters: a filter may not take one.
-RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep)
+RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep, ShapeStep)
                            for name in step.names)
 
 
@@ -73,6 +74,7 @@ class Profile:
     paging: PagingStep[Any]
     renderer: Renderer
     count: Step[CountPolicy] | None = None
+    shape: ShapeStep | None = None  # fields= and embed=, on lists and details
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +84,8 @@ class Profile:
         steps: list[Step[Any]] = [self.filters, self.search, self.sort]
         if self.count is not None:
             steps.append(self.count)
+        if self.shape is not None:
+            steps.append(self.shape)
         steps.append(self.paging)
         return steps
 
@@ -91,6 +95,8 @@ class Profile:
         steps: list[Step[Any]] = [self.paging, self.sort, self.search, self.filters]
         if self.count is not None:
             steps.append(self.count)
+        if self.shape is not None:
+            steps.append(self.shape)
         return [parameter for step in steps for parameter in step.parameters]
 
 
@@ -109,14 +115,15 @@ def profile_for(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Profile
 def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Profile:
     max_offset = _first_set(resource.spec.max_offset, api.max_offset)
     policy: CountPolicy = resource.spec.count or api.count
-    item = item_model(resource)
+    item = item_model(resource, shapes=True)
     page = page_model(model_name(resource), item)
+    shape = ShapeStep(resource)
     headers = openapi_headers(resource)
     return Profile(
         name="standard",
         filters=FilterStep(resource, max_list_values=api.max_list_values),
         search=SearchStep(resource), sort=SortStep(resource), count=CountStep(policy),
-        paging=PageStep(resource, codec, max_offset=max_offset),
+        paging=PageStep(resource, codec, max_offset=max_offset), shape=shape,
         renderer=EnvelopeRenderer(),
         list_route={"response_model": page, "responses": {
             **_responses(page, headers),

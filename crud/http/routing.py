@@ -53,8 +53,10 @@ def build_router(endpoints: Endpoints) -> APIRouter:
         **profile.list_route)
     if resource.spec.detail:
         names = ",".join(leaf.name for leaf in resource.primary_key)
+        shape = [] if profile.shape is None else [p.openapi() for p in profile.shape.parameters]
         add_read_route(
             router, "/{id}", endpoints.get_row, operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names}{suffix}",
-            openapi_extra={"parameters": detail_parameters(resource)}, **profile.detail_route)
+            openapi_extra={"parameters": [*detail_parameters(resource), *shape]},
+            **profile.detail_route)
     return router

@@ -1,4 +1,9 @@
-"""Turn result rows into the JSON the API sends: nested objects, to-many lists, bytes out."""
+"""Turn result rows into the JSON the API sends: nested objects, to-many lists, bytes out.
+
+One ``RowShaper`` per shape (``crud.model.shapes``): the fields and embeds a request asked
+for. A row holds the shape's leaves in order, possibly followed by values the items do
+not show (sort values kept for the next cursor), which shaping ignores.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 import orjson
 
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode
-from crud.model.resource import Resource
+from crud.model.shapes import Shape
 from crud.sql.pages import Page
 
 __all__ = ["RowShaper", "dumps", "json_default"]
@@ -40,14 +45,15 @@ def dumps(content: Any) -> bytes:
 class RowShaper:
     """Builds the item dicts of a page; the flat case is a single ``zip`` per row."""
 
-    def __init__(self, resource: Resource) -> None:
-        self.index = {leaf.label: position for position, leaf in enumerate(resource.row_leaves)}
-        self.pk_positions = [self.index[leaf.label] for leaf in resource.primary_key]
-        self.many_names = [field.name for field in resource.many_fields]
+    def __init__(self, shape: Shape) -> None:
+        self.index = {leaf.label: position for position, leaf in enumerate(shape.row_leaves)}
+        self.many_names = [field.name for field in shape.many_fields]
+        self.pk_positions = ([self.index[leaf.label] for leaf in shape.primary_key]
+                             if self.many_names else [])
         self.flat_names: list[str] | None = None
-        if all(isinstance(node, Leaf) for node in resource.nodes):
-            self.flat_names = [node.api_path[-1] for node in resource.nodes]
-        self._build = self._compile(resource.nodes)
+        if all(isinstance(node, Leaf) for node in shape.nodes):
+            self.flat_names = [node.api_path[-1] for node in shape.nodes]
+        self._build = self._compile(shape.nodes)
 
     def __repr__(self) -> str:
         return f"RowShaper(flat={self.flat_names is not None}, lists={self.many_names})"
@@ -57,7 +63,8 @@ class RowShaper:
             return [orjson.Fragment(row[0]) for row in page.rows]
         if self.flat_names is not None:
             names = self.flat_names
-            return [dict(zip(names, row, strict=True)) for row in page.rows]
+            # The leading columns are the items' (any after them: sort values for a cursor).
+            return [dict(zip(names, row, strict=False)) for row in page.rows]
         if not self.many_names:
             return [self._build(row, {}) for row in page.rows]
         return [self._build(row, self._lists_of(row, page)) for row in page.rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
 
 from crud.http.filtering import value_type
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode
@@ -23,30 +23,43 @@ def model_name(resource: Resource, *suffix: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in words if word)
 
 
-def item_model(resource: Resource) -> type[BaseModel]:
-    return _object_model(model_name(resource), resource.nodes)
+def item_model(resource: Resource, *, shapes: bool = False) -> type[BaseModel]:
+    """The item's model; with ``shapes`` (``fields=``, ``embed=``) every key is optional
+    (a sparse item leaves fields out) and the embeddable relations are keys too."""
+    return _object_model(model_name(resource), resource.nodes,
+                         resource.embeds if shapes else (), sparse=shapes)
 
 
-def _object_model(name: str, nodes: Sequence[Node]) -> type[BaseModel]:
+def _object_model(name: str, nodes: Sequence[Node], embeds: Sequence[Node] = (), *,
+                  sparse: bool = False) -> type[BaseModel]:
     fields: dict[str, Any] = {}
-    for index, node in enumerate(nodes):
+    for index, node in enumerate((*nodes, *embeds)):
         key = node.api_path[-1]
-        field = Field(description=node.description)
+        # Not required: the default is never sent (the key is absent), so none is shown.
+        extra: dict[str, Any] = {"default": None} if sparse or index >= len(nodes) else {}
+        field = Field(description=node.description, **extra)
         if _shadows_base_model(key):
             # Columns of legacy tables are called "copy", "json" or "model_config"; pydantic
             # refuses such field names, but an alias puts them in the schema unchanged.
-            field = Field(alias=key, description=node.description)
+            field = Field(alias=key, description=node.description, **extra)
             key = f"x{index}_{key}"
-        fields[key] = (_node_type(name, node), field)
-    model: type[BaseModel] = create_model(name, **fields)
+        fields[key] = (_node_type(name, node, sparse), field)
+    model: type[BaseModel] = create_model(
+        name, __config__=ConfigDict(json_schema_extra=_without_defaults), **fields)
     return model
+
+
+def _without_defaults(schema: dict[str, Any]) -> None:
+    for value in schema.get("properties", {}).values():
+        if isinstance(value, dict):
+            value.pop("default", None)
 
 
 def _shadows_base_model(name: str) -> bool:
     return hasattr(BaseModel, name) or name.startswith("model_")
 
 
-def _node_type(owner: str, node: Node) -> Any:
+def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
     child_name = owner + "".join(part.title() for part in node.api_path[-1].split("_"))
     if isinstance(node, Leaf):
         return _leaf_type(node)
@@ -54,8 +67,8 @@ def _node_type(owner: str, node: Node) -> Any:
         if node.scalar:
             return list[_leaf_type(node.leaves[0])]  # type: ignore[misc]
         return list[_object_model(child_name, node.leaves)]  # type: ignore[misc]
-    assert isinstance(node, ObjectNode)
-    return _object_model(child_name, node.children)
+    assert isinstance(node, ObjectNode)  # fields=project.url leaves its other keys out
+    return _object_model(child_name, node.children, sparse=sparse)
 
 
 def _leaf_type(leaf: Leaf) -> Any:

@@ -33,6 +33,7 @@ class _Binder:
         self.entity = entity
         self.collector = collector
         self.where: tuple[str | int, ...] = ("resources", name)
+        self.section = "fields"  # the registry key being bound: "fields" or "embed"
         self.labels = (f"c{index}" for index in range(10_000))
         self.declared = frozenset(_declared(spec.fields))
         self.joins = bind_joins(spec.joins, entity, self.issue)
@@ -59,7 +60,7 @@ class _Binder:
     def bind_node(self, api_name: str, spec: FieldSpec, prefix: tuple[str, ...],
                   base_hops: tuple[Step, ...], at: Entity | DerivedJoin) -> Node | None:
         api_path = (*prefix, api_name)
-        location = ("fields", *_spec_location(api_path))
+        location = (self.section, *_spec_location(api_path))
         if spec.type is not None and (spec.fields is not None
                                       or isinstance(spec.source, ExpressionSource)):
             self.issue((*location, "type"), "'type:' declares a column's type; objects and "
@@ -292,6 +293,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     search = _bind_search(binder, leaves)
     sort = _bind_sort(binder, leaves)
     default_sort = _bind_default_sort(binder, sort, primary_key)
+    embeds = _bind_embeds(binder)
     if len(collector.issues) > before or primary_key is None:
         return None
     return Resource(
@@ -299,7 +301,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         many_fields=tuple(_many_fields(nodes)), primary_key=tuple(primary_key),
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or page_size, spec.max_page_size or max_page_size),
-        max_page_size=spec.max_page_size or max_page_size,
+        max_page_size=spec.max_page_size or max_page_size, embeds=tuple(embeds),
     )
 
 
@@ -399,3 +401,28 @@ def _bind_default_sort(binder: _Binder, sort: dict[str, SortKey],
         else:
             result.append((allowed[name], descending))
     return result
+
+
+def _bind_embeds(binder: _Binder) -> list[Node]:
+    """The ``embed:`` relations, bound like fields: each must follow a relationship."""
+    binder.section = "embed"
+    embeds: list[Node] = []
+    for api_name, spec in binder.spec.embed.items():
+        if api_name in binder.spec.fields:
+            binder.issue(("embed", api_name), f"{api_name!r} is already a field; an embedded "
+                                              "relation needs a name of its own")
+            continue
+        if spec.source is None or isinstance(spec.source, ExpressionSource):
+            binder.issue(("embed", api_name), "an embed follows a relationship: give 'source:' "
+                                              "(e.g. source: group.runs) and 'fields:'")
+            continue
+        node = binder.bind_node(api_name, spec, (), (), binder.entity)
+        if isinstance(node, ManyField) or (isinstance(node, ObjectNode) and any(
+                leaf.hops for leaf in _flatten(node.children))):
+            embeds.append(node)
+        elif node is not None:
+            binder.issue(("embed", api_name, "source"),
+                         "an embed is a relation: a to-many path, or a to-one path with "
+                         "'fields:' (a single column belongs in 'fields:')")
+    binder.section = "fields"
+    return embeds

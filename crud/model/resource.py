@@ -57,6 +57,8 @@ class Resource:
     default_sort: tuple[tuple[SortKey, bool], ...]
     page_size: int
     max_page_size: int
+    # Relations a request may ask for with ``embed=``: a ManyField or a to-one ObjectNode.
+    embeds: tuple[Node, ...] = ()
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"

@@ -16,6 +16,7 @@ import orjson
 
 from crud.config.registry import CountPolicy
 from crud.model.resource import Resource
+from crud.model.shapes import Shape
 from crud.sql.counting import InlineCount, Total, inline_count, read_total
 from crud.sql.reader import ReadConnection, Reader, StatementTimeout
 from crud.sql.statements import PageRequest, Selection, Statements
@@ -50,8 +51,6 @@ class Pages:
         self.statements = statements
         self.reader = reader
         self.budget_ms = budget_ms
-        self.pk_positions = [resource.row_leaves.index(leaf) for leaf in resource.primary_key]
-        self.positions = {id(leaf): index for index, leaf in enumerate(resource.row_leaves)}
         self.estimates = reader.backend.plans_estimates
 
     def __repr__(self) -> str:
@@ -68,9 +67,9 @@ class Pages:
             compiled, values = self.statements.page(request)
             found = await connection.fetch(compiled, values, self.budget_ms)
             rows = [row[:leading] for row in found] if inline is not None else found
-            lists = await self.lists(connection, rows)
+            lists = await self.lists(connection, rows, request.shape)
             total = await self._total(connection, request, policy, found, position, leading)
-        return Page(rows, lists, total, self.statements.json_rows,
+        return Page(rows, lists, total, self.statements.layout(request.shape).json,
                     self._last_sort_values(request, rows))
 
     def _last_sort_values(self, request: PageRequest,
@@ -78,36 +77,35 @@ class Pages:
         if not rows:
             return ()
         last = rows[-1]
-        if self.statements.json_rows:
-            return tuple(last[1:])
-        return tuple(last[self.positions[id(key.leaf)]] for key, _ in request.order)
+        return tuple(last[position] for position in self.statements.sort_positions(request))
 
-    async def one(self, pk_values: Sequence[Any]) -> Page | None:
-        """The row with these primary key values, or None."""
+    async def one(self, pk_values: Sequence[Any], shape: Shape | None = None) -> Page | None:
+        """The row with these primary key values (in ``shape``: every field), or None."""
         async with self.reader.connection() as connection:
-            rows = await connection.fetch(self.statements.detail,
+            rows = await connection.fetch(self.statements.detail_for(shape),
                                           self.statements.detail_values(pk_values),
                                           self.budget_ms)
             if not rows:
                 return None
-            return Page(rows, await self.lists(connection, rows), Total(1, "exact"),
-                        self.statements.json_rows)
+            return Page(rows, await self.lists(connection, rows, shape), Total(1, "exact"),
+                        self.statements.layout(shape).json)
 
-    async def lists(self, connection: ReadConnection, rows: Sequence[Sequence[Any]]) -> Lists:
-        """Each to-many field's values for ``rows``, grouped by owner primary key."""
-        if not self.resource.many_fields or not rows:
+    async def lists(self, connection: ReadConnection, rows: Sequence[Sequence[Any]],
+                    shape: Shape | None = None) -> Lists:
+        """Each to-many list of ``shape`` for ``rows``, grouped by owner primary key."""
+        fields = self.resource.many_fields if shape is None else shape.many_fields
+        if not fields or not rows:
             return {}
-        keys = [self.key_of(row) for row in rows]
+        leaves = self.statements.layout(shape).leaves
+        positions = [leaves.index(leaf) for leaf in self.resource.primary_key]
+        keys = [tuple(row[position] for position in positions) for row in rows]
         lists: Lists = {}
-        for field in self.resource.many_fields:
+        for field in fields:
             compiled, values = self.statements.many(field, keys)
             found = await connection.fetch(compiled, values, self.budget_ms)
             lists[field.name] = _grouped(found, len(keys[0]), field.scalar,
                                          [leaf.api_path[-1] for leaf in field.leaves])
         return lists
-
-    def key_of(self, row: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(row[position] for position in self.pk_positions)
 
     async def _total(self, connection: ReadConnection, request: PageRequest,
                      policy: CountPolicy | None, found: Sequence[Sequence[Any]],

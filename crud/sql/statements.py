@@ -34,16 +34,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.model.fields import Leaf, ManyField, Step
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode, Step
 from crud.model.joins import DerivedJoin
 from crud.model.operators import LIKE_ESCAPE, Pattern, escape_like
 from crud.model.resource import FilterParam, Resource, SortKey
+from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape
 from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
 
-__all__ = ["Filter", "Joins", "OrderItem", "PageRequest", "Selection", "Statements"]
+__all__ = ["Filter", "Joins", "Layout", "OrderItem", "PageRequest", "Selection", "Statements"]
 
 OrderItem = tuple[SortKey, bool]  # (key, descending)
 Values = dict[str, Any]
@@ -79,6 +80,20 @@ class PageRequest:
     offset: int = 0
     after: tuple[Any, ...] | None = None  # the sort values of the row before the page
     count: InlineCount | None = None
+    shape: Shape | None = None  # which fields and embeds (None: the resource's default)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How the rows of one shape are selected: their leaves, and by which statement form.
+
+    ``flat``: every leaf is a column of the base table, so the page cut's rows are the
+    page's rows (no display join). ``json``: the database writes each item's text.
+    """
+
+    leaves: tuple[Leaf, ...]
+    flat: bool
+    json: bool
 
 
 class Joins:
@@ -161,36 +176,61 @@ class Statements:
     def __init__(self, resource: Resource, backend: Backend, *, json_rows: bool = False) -> None:
         self.resource = resource
         self.backend = backend
+        self.allows_json = json_rows
         self.filter_joins = Joins(resource, resource.leaves.values())
-        self.display_joins = Joins(resource, resource.row_leaves)
-        # A resource of plain base columns needs no display join: its keys are its rows.
-        self.flat = all(not leaf.hops and leaf.expression is None for leaf in resource.row_leaves)
-        self.row_columns = [self.display_joins.column(leaf).label(leaf.label)
-                            for leaf in resource.row_leaves]
+        # Embedded to-one relations are displayed (when asked) but never filtered on.
+        embedded = [leaf for node in resource.embeds if isinstance(node, ObjectNode)
+                    for leaf in _object_leaves(node)]
+        self.display_joins = Joins(resource, [*resource.row_leaves, *embedded])
         self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
+        self.layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
+        self.full = self._layout_of(resource.row_leaves, resource.nodes)
+        self.flat = self.full.flat
+        self.json_rows = self.full.json
+        self.cache = StatementCache(backend.dialect)
+        self.detail = CompiledStatement(self._detail_statement(self.full), backend.dialect)
+
+    def layout(self, shape: Shape | None) -> Layout:
+        """How ``shape``'s rows are selected (None: the resource's every field)."""
+        if shape is None or shape.key is None:
+            return self.full
+        return self.layouts.get(shape.key, lambda: self._layout_of(shape.row_leaves, shape.nodes))
+
+    def _layout_of(self, leaves: tuple[Leaf, ...], nodes: Sequence[Node]) -> Layout:
+        # A shape of plain base columns needs no display join: its keys are its rows.
+        flat = all(not leaf.hops and leaf.expression is None for leaf in leaves)
         # Items written by the database (one JSON text per row) where it spells every field
         # as orjson would: no float, JSON or time fields, no nesting, no to-many lists.
-        self.json_rows = json_rows and self._renders_json()
-        self.cache = StatementCache(backend.dialect)
-        self.detail = CompiledStatement(self._detail_statement(), backend.dialect)
-
-    def _renders_json(self) -> bool:
-        resource = self.resource
-        if not self.backend.renders_json or resource.many_fields:
-            return False
-        leaves = resource.row_leaves
-        return len(leaves) == len(resource.nodes) and all(
-            (leaf.info.kind != "enum" or passes_through(leaf.sql_type))
-            and self.backend.json_value(self.display_joins.column(leaf), leaf.info.kind) is not None
-            for leaf in leaves)
+        json = (self.allows_json and self.backend.renders_json
+                and all(isinstance(node, Leaf) for node in nodes) and len(leaves) == len(nodes)
+                and all(
+                    (leaf.info.kind != "enum" or passes_through(leaf.sql_type))
+                    and self.backend.json_value(self.display_joins.column(leaf),
+                                                leaf.info.kind) is not None
+                    for leaf in leaves))
+        return Layout(leaves, flat, json)
 
     def leading(self, request: PageRequest) -> int:
         """How many columns of a page row come before its count columns."""
-        return 1 + len(request.order) if self.json_rows else len(self.resource.row_leaves)
+        layout = self.layout(request.shape)
+        if layout.json:
+            return 1 + len(request.order)
+        return len(layout.leaves) + len(_extra_sort_leaves(layout, request.order))
 
-    def _json_item(self, column_of: Callable[[Leaf], ColumnElement[Any]]) -> ColumnElement[Any]:
+    def sort_positions(self, request: PageRequest) -> list[int]:
+        """Where a page row holds each sort value (for the cursor after the last row)."""
+        layout = self.layout(request.shape)
+        if layout.json:  # the item's text, then the sort values
+            return list(range(1, 1 + len(request.order)))
+        positions = {id(leaf): index for index, leaf in enumerate(layout.leaves)}
+        for leaf in _extra_sort_leaves(layout, request.order):
+            positions[id(leaf)] = len(positions)
+        return [positions[id(key.leaf)] for key, _ in request.order]
+
+    def _json_item(self, column_of: Callable[[Leaf], ColumnElement[Any]],
+                   layout: Layout) -> ColumnElement[Any]:
         values = []
-        for leaf in self.resource.row_leaves:
+        for leaf in layout.leaves:
             value = self.backend.json_value(column_of(leaf), leaf.info.kind)
             assert value is not None  # checked by _renders_json
             values.append(value.label(leaf.api_path[-1]))
@@ -206,7 +246,7 @@ class Statements:
         shape = ("page", self._selection_shape(request.selection),
                  tuple((key.name, descending) for key, descending in request.order),
                  None if request.after is None else tuple(value is None for value in request.after),
-                 request.count)
+                 request.count, None if request.shape is None else request.shape.key)
         compiled = self.cache.get(shape, lambda: self._page_statement(request))
         values = self._selection_values(request.selection)
         values["limit"] = request.limit
@@ -217,31 +257,33 @@ class Statements:
         return compiled, values
 
     def _page_statement(self, request: PageRequest) -> Select[Any]:
+        layout = self.layout(request.shape)
         criteria, leaves = self._criteria(request.selection)
-        keys = self._keys(request, criteria, leaves)
-        if request.count is None and self.flat and not self.json_rows:
+        keys = self._keys(request, criteria, leaves, layout)
+        if request.count is None and layout.flat and not layout.json:
             return keys
         page = keys.cte("page")
-        key_column = self._key_column(page, request.order)
+        key_column = self._key_column(page, request.order, layout)
         outer = select().select_from(page)
         display = key_column  # flat: the page's own columns are the row's
-        if not self.flat:
+        if not layout.flat:
             on = and_(*(column == page.c[f"pk{index}"]
                         for index, column in enumerate(self.pk_columns)))
             outer = self.display_joins.apply(outer.join(self.resource.entity.selectable, on),
-                                             self.resource.row_leaves)
+                                             layout.leaves)
             display = self.display_joins.column
-        if self.json_rows:  # the item's text, then the sort values its cursor needs
-            outer = outer.add_columns(self._json_item(display),
+        if layout.json:  # the item's text, then the sort values its cursor needs
+            outer = outer.add_columns(self._json_item(display, layout),
                                       *(key_column(key.leaf) for key, _ in request.order))
-        else:
-            outer = outer.add_columns(*(display(leaf).label(leaf.label)
-                                        for leaf in self.resource.row_leaves))
+        else:  # the row's leaves, then sort values no returned field holds
+            outer = outer.add_columns(
+                *(display(leaf).label(leaf.label) for leaf in layout.leaves),
+                *(key_column(leaf) for leaf in _extra_sort_leaves(layout, request.order)))
         if request.count is not None:
             outer = outer.add_columns(*self._count_columns(request.count, request.selection,
                                                            criteria, leaves, page))
         return outer.order_by(*self._order_terms(request.order,
-                                                 self._sort_column(page, request.order)))
+                                                 self._sort_column(page, request.order, layout)))
 
     # -- counts ------------------------------------------------------------------------------
 
@@ -274,31 +316,38 @@ class Statements:
     # -- the cut -----------------------------------------------------------------------------
 
     def _keys(self, request: PageRequest, criteria: list[ColumnElement[bool]],
-              leaves: list[Leaf]) -> Select[Any]:
+              leaves: list[Leaf], layout: Layout) -> Select[Any]:
         """The page cut on the base table: its rows' keys (or, when flat, the rows)."""
         order = request.order
         if request.after is None:
-            return self._cut(order, order, criteria, leaves).offset(integer_parameter("offset"))
+            return self._cut(order, order, criteria, leaves, layout).offset(
+                integer_parameter("offset"))
         seek_keys = [self._seek_key(key, descending) for key, descending in order]
         values = [None if value is None else bindparam(f"s{index}", type_=seek_keys[index][0].type)
                   for index, value in enumerate(request.after)]
         leaves = [*leaves, *(key.leaf for key, _ in order)]
         if not (self.backend.splits_seeks and splits(seek_keys, [v is None for v in values])):
-            return self._cut(order, order, [*criteria, seek_predicate(seek_keys, values)], leaves)
+            return self._cut(order, order, [*criteria, seek_predicate(seek_keys, values)],
+                             leaves, layout)
         # Two index ranges read one after the other; a part whose first key is always NULL
         # needs no sorting by it, which lets an index on the remaining keys serve the order.
         parts = [self._cut(order, order[1:] if first_is_null else order, [*criteria, seek],
-                           leaves).subquery()
+                           leaves, layout).subquery()
                  for seek, first_is_null in seek_parts(seek_keys, values)]
         both = union_all(*(select(part) for part in parts)).subquery("parts")
-        return (select(*both.c).order_by(*self._order_terms(order, self._sort_column(both, order)))
+        return (select(*both.c)
+                .order_by(*self._order_terms(order, self._sort_column(both, order, layout)))
                 .limit(integer_parameter("limit")))
 
     def _cut(self, order: Sequence[OrderItem], sort: Sequence[OrderItem],
-             criteria: list[ColumnElement[bool]], leaves: list[Leaf]) -> Select[Any]:
+             criteria: list[ColumnElement[bool]], leaves: list[Leaf],
+             layout: Layout) -> Select[Any]:
         """Rows (or keys) selected, sorted by ``sort`` and limited; keys labelled by ``order``."""
-        if self.flat:
-            columns = list(self.row_columns)
+        if layout.flat:
+            columns = [self.display_joins.column(leaf).label(leaf.label)
+                       for leaf in layout.leaves]
+            columns += [self.filter_joins.column(leaf).label(leaf.label)
+                        for leaf in _extra_sort_leaves(layout, order)]
         else:
             columns = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]
             columns += [self._comparable(key.leaf).label(f"k{index}")
@@ -308,17 +357,18 @@ class Statements:
         statement = statement.order_by(*self._order_terms(sort, self._comparable))
         return statement.limit(integer_parameter("limit"))
 
-    def _key_column(self, page: Any,
-                    order: Sequence[OrderItem]) -> Callable[[Leaf], ColumnElement[Any]]:
-        if self.flat:
+    @staticmethod
+    def _key_column(page: Any, order: Sequence[OrderItem],
+                    layout: Layout) -> Callable[[Leaf], ColumnElement[Any]]:
+        if layout.flat:
             return lambda leaf: page.c[leaf.label]
         positions = {id(key.leaf): index for index, (key, _) in enumerate(order)}
         return lambda leaf: page.c[f"k{positions[id(leaf)]}"]
 
-    def _sort_column(self, page: Any,
-                     order: Sequence[OrderItem]) -> Callable[[Leaf], ColumnElement[Any]]:
-        key_column = self._key_column(page, order)
-        if not self.flat:
+    def _sort_column(self, page: Any, order: Sequence[OrderItem],
+                     layout: Layout) -> Callable[[Leaf], ColumnElement[Any]]:
+        key_column = self._key_column(page, order, layout)
+        if not layout.flat:
             return key_column  # the k columns are comparable already
         return lambda leaf: self.backend.comparable(key_column(leaf))
 
@@ -407,11 +457,20 @@ class Statements:
 
     # -- details and to-many lists ----------------------------------------------------------
 
-    def _detail_statement(self) -> Select[Any]:
-        columns = ([self._json_item(self.display_joins.column)] if self.json_rows
-                   else self.row_columns)
+    def detail_for(self, shape: Shape | None) -> CompiledStatement:
+        """The detail statement of ``shape`` (None: every field)."""
+        layout = self.layout(shape)
+        if layout is self.full:
+            return self.detail
+        return self.cache.get(("detail", None if shape is None else shape.key),
+                              lambda: self._detail_statement(layout))
+
+    def _detail_statement(self, layout: Layout) -> Select[Any]:
+        column_of = self.display_joins.column
+        columns = ([self._json_item(column_of, layout)] if layout.json
+                   else [column_of(leaf).label(leaf.label) for leaf in layout.leaves])
         statement = select(*columns).select_from(self.resource.entity.selectable)
-        statement = self.display_joins.apply(statement, self.resource.row_leaves)
+        statement = self.display_joins.apply(statement, layout.leaves)
         return statement.where(*(column == bindparam(f"pk{index}", type_=column.type)
                                  for index, column in enumerate(self.pk_columns)))
 
@@ -424,7 +483,8 @@ class Statements:
         """One statement for a to-many field over a whole page, capped per row in SQL."""
         single = len(self.pk_columns) == 1
         count = None if single and self.backend.binds_arrays else len(keys)
-        compiled = self.cache.get(("many", field.name, count),
+        labels = tuple(leaf.label for leaf in field.leaves)
+        compiled = self.cache.get(("many", field.name, labels, count),
                                   lambda: self._many_statement(field, len(keys)))
         if single:
             return compiled, self.backend.list_values("keys", [key[0] for key in keys])
@@ -460,6 +520,22 @@ class Statements:
                          for part, column in enumerate(self.pk_columns)))
                 for row in range(count)]
         return tuple_(*self.pk_columns).in_(rows)
+
+
+def _extra_sort_leaves(layout: Layout, order: Sequence[OrderItem]) -> list[Leaf]:
+    """Sort keys the row's leaves lack: selected after them, for the next page's cursor."""
+    selected = {id(leaf) for leaf in layout.leaves}
+    return [key.leaf for key, _ in order if id(key.leaf) not in selected]
+
+
+def _object_leaves(node: ObjectNode) -> list[Leaf]:
+    leaves: list[Leaf] = []
+    for child in node.children:
+        if isinstance(child, Leaf):
+            leaves.append(child)
+        elif isinstance(child, ObjectNode):
+            leaves.extend(_object_leaves(child))
+    return leaves
 
 
 def exists_along(resource: Resource, leaf: Leaf,

@@ -1,0 +1,135 @@
+"""Shapes: which fields (``fields=``) and relations (``embed=``) one request's items hold.
+
+A ``Shape`` is the item's node tree, pruned to what was asked, plus what the SQL must
+select for it: the row's leaves (the primary key too when lists are loaded by it) and the
+to-many lists. Statements are compiled and items shaped once per shape (its ``key``);
+since a client can ask for any of 2^N field subsets, every cache by shape is an ``Lru``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.resource import Resource
+
+__all__ = ["SHAPE_CACHE_SIZE", "Lru", "Shape", "Shapes"]
+
+# Distinct shapes kept per resource (and compiled statements, shapers... per shape).
+SHAPE_CACHE_SIZE = 128
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Lru(Generic[K, V]):
+    """Values by key, built on first use, least recently used out past ``capacity``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[K, V] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"Lru({len(self.entries)}/{self.capacity})"
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, key: K, build: Callable[[], V]) -> V:
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        value = self.entries[key] = build()
+        if len(self.entries) > self.capacity:
+            self.entries.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True, eq=False)
+class Shape:
+    """The items one request returns and what their rows must select."""
+
+    nodes: tuple[Node, ...]  # the item's fields, in declaration order, embeds last
+    row_leaves: tuple[Leaf, ...]  # selected per row: the items' leaves, then any key needed
+    many_fields: tuple[ManyField, ...]  # loaded by one statement each for the whole page
+    primary_key: tuple[Leaf, ...]
+    key: Hashable = None  # None: every declared field and no embed (the default shape)
+
+    def __repr__(self) -> str:
+        return f"Shape({self.key!r})"
+
+
+class Shapes:
+    """The shapes of one resource: the default one, and those requests asked for."""
+
+    def __init__(self, resource: Resource, *, capacity: int = SHAPE_CACHE_SIZE) -> None:
+        self.resource = resource
+        self.full = _shape(resource, resource.nodes, None)
+        self.field_names = [name for node in resource.nodes for name in _names(node)]
+        self.embeds = {node.name: node for node in resource.embeds}
+        self.cache: Lru[Hashable, Shape] = Lru(capacity)
+
+    def __repr__(self) -> str:
+        return f"Shapes({self.resource.name!r}, {self.cache!r})"
+
+    def shape(self, fields: Iterable[str] | None, embeds: Iterable[str] = ()) -> Shape:
+        """The shape of ``fields`` (None: all of them) plus ``embeds``; names must exist."""
+        wanted = None if fields is None else tuple(sorted(set(fields)))
+        asked = set(embeds)
+        embedded = tuple(name for name in self.embeds if name in asked)
+        if wanted is None and not embedded:
+            return self.full
+        key = (wanted, embedded)
+        return self.cache.get(key, lambda: self._build(wanted, embedded, key))
+
+    def _build(self, wanted: tuple[str, ...] | None, embedded: tuple[str, ...],
+               key: Hashable) -> Shape:
+        nodes = list(self.resource.nodes if wanted is None
+                     else _pruned(self.resource.nodes, frozenset(wanted)))
+        nodes.extend(self.embeds[name] for name in embedded)
+        return _shape(self.resource, nodes, key)
+
+
+def _shape(resource: Resource, nodes: Sequence[Node], key: Hashable) -> Shape:
+    leaves = list(_row_leaves(nodes))
+    many = tuple(_many_fields(nodes))
+    if many:  # lists are grouped by their owner's key: select it, returned or not
+        leaves.extend(leaf for leaf in resource.primary_key if leaf not in leaves)
+    return Shape(nodes=tuple(nodes), row_leaves=tuple(leaves), many_fields=many,
+                 primary_key=resource.primary_key, key=key)
+
+
+def _names(node: Node) -> Iterator[str]:
+    yield node.name
+    if isinstance(node, ObjectNode):
+        for child in node.children:
+            yield from _names(child)
+
+
+def _pruned(nodes: Sequence[Node], wanted: frozenset[str]) -> Iterator[Node]:
+    for node in nodes:
+        if node.name in wanted:
+            yield node
+        elif isinstance(node, ObjectNode) and any(name.startswith(f"{node.name}.")
+                                                  for name in wanted):
+            yield ObjectNode(api_path=node.api_path, description=node.description,
+                             children=tuple(_pruned(node.children, wanted)))
+
+
+def _row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
+    for node in nodes:
+        if isinstance(node, Leaf):
+            yield node
+        elif isinstance(node, ObjectNode):
+            yield from _row_leaves(node.children)
+
+
+def _many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
+    for node in nodes:
+        if isinstance(node, ManyField):
+            yield node
+        elif isinstance(node, ObjectNode):
+            yield from _many_fields(node.children)
