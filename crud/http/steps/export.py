@@ -165,7 +165,5 @@ def openapi_export(step: ExportStep) -> tuple[dict[str, Any], dict[str, Any]]:
                                     '`attachment; filename="<resource>.<format>"`'},
             EXPORT_MAX_ROWS: {"schema": {"type": "integer"}, "description": "Exports only: "
                               "the most rows sent; a longer list ends with a marker line"},
-            "Vary": {"schema": string, "description": "`Accept` (it may ask for an export), "
-                     "plus the credentials header of a protected resource"},
         },
     )
