@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Author", "Base", "Note", "Tag", "TITLES", "rows"]
+__all__ = ["TITLES", "Author", "Base", "Note", "Tag", "rows"]
 
 TITLES = [
     "plain", "a,b", 'say "hi"', "line one\nline two", "crlf\r\nend", "#hash first",

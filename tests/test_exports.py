@@ -8,19 +8,25 @@ negotiation, refused paging parameters and the OpenAPI document.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from conftest import BACKENDS, Api, Database, create_database, drop_database
+import uvicorn
+from conftest import BACKENDS, ROOT, Api, Database, create_database, drop_database
 from export_models import Base, rows
 from readings import READINGS, registry, serve
+from served import free_port
 from sqlalchemy import text
 
+from crud.config.registry import ExportSpec, RegistryError, parse_registry
+from crud.http.exporting import ExportInterrupted
 from crud.http.formats.csvrows import CsvRenderer
 from crud.sql.database import make_engine
 
@@ -268,6 +274,28 @@ async def test_a_first_chunk_over_the_budget_is_a_503_problem(
                                          "it with filters or a smaller page.")
 
 
+@pytest.mark.parametrize(("fmt", "last"), [
+    ("ndjson", b'{"_failed":true,"detail":"after 30 rows, a chunk took longer than this API '
+               b'allows; the export is incomplete (narrow it with filters)"}\n'),
+    ("csv", b"# failed: after 30 rows, a chunk took longer than this API allows; the export "
+            b"is incomplete (narrow it with filters)\r\n"),
+])
+async def test_a_later_chunk_over_the_budget_ends_the_body_with_a_failure_and_aborts(
+        readings_db: Database, make_api: Callable[..., Any], fmt: str, last: bytes) -> None:
+    # Rows after id 30 sleep 200 ms each: the fourth 10-row chunk runs out of its 300 ms.
+    api = await serve(make_api, readings_db, registry(
+        "    statement_timeout_ms: 300\n    export: {chunk_rows: 10}", slow="slow_after_30"))
+    transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/api/v1/slow-readings", params={"format": fmt})
+    assert response.status_code == 200  # sent with the first chunk, before the failure
+    lines = response.content.splitlines(keepends=True)
+    assert len(lines) == 30 + (fmt == "csv") + 1
+    assert lines[-1] == last
+    with pytest.raises(ExportInterrupted):  # what drops the connection under a server
+        await api.get("/api/v1/slow-readings", params={"format": fmt})
+
+
 # -- negotiation and refused parameters ----------------------------------------------------
 
 
@@ -348,6 +376,27 @@ async def test_head_of_an_export_sends_its_headers_and_reads_nothing(
     assert api.log.count == 0
 
 
+# -- the registry and the docs ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("export", "message"), [
+    ("{max_rows: 0}", "resources.notes.export.max_rows: Input should be greater than or equal "
+                      "to 1"),
+    ("{chunk_rows: 50001}", "resources.notes.export.chunk_rows: Input should be less than or "
+                            "equal to 50000"),
+    ("{max_row: 5}", "resources.notes.export.max_row: unknown key 'max_row'"),
+])
+def test_export_settings_are_checked_when_the_registry_loads(export: str, message: str) -> None:
+    with pytest.raises(RegistryError) as raised:
+        parse_registry(notes_registry(export=export))
+    assert str(raised.value) == f"registry.yaml:18: {message}"
+
+
+def test_docs_describe_every_export_key() -> None:
+    text_ = (ROOT / "docs" / "exports.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in text_ for name in ExportSpec.model_fields)
+
+
 # -- the OpenAPI document ------------------------------------------------------------------
 
 
@@ -379,3 +428,51 @@ async def test_readings_export_keeps_ties_and_nulls_in_the_list_order(
         listed = [item for page in pages for item in page.json()["items"]]
         exported = await api.get(READINGS, params={"order_by": order, "format": "ndjson"})
         assert [orjson.loads(line) for line in exported.content.splitlines()] == listed, order
+
+
+# -- a client that goes away ---------------------------------------------------------------
+
+
+def _chunk_statements(api: Api) -> int:
+    return sum("bt_readings" in statement for statement in api.log.statements)
+
+
+async def _active_sleeps(api: Api) -> int:
+    """PostgreSQL statements of this test's database still sleeping (the slow field)."""
+    async with api.engine.connect() as connection:
+        return int((await connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'active' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+        ))).scalar_one())
+
+
+async def test_a_client_that_disconnects_stops_the_export(
+        readings_db: Database, make_api: Callable[..., Any]) -> None:
+    # 10-row chunks of a field that sleeps 200 ms per row: 2 s per chunk statement, seven
+    # chunks for the whole list. The client reads the first line, then hangs up while the
+    # second chunk's statement runs: that one is cancelled and no third one is sent.
+    api = await serve(make_api, readings_db, registry("    export: {chunk_rows: 10}",
+                                                      slow="slow_200ms"))
+    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        port = server.config.port
+        api.log.clear()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client, \
+                client.stream("GET", "/api/v1/slow-readings",
+                              params={"format": "ndjson"}) as response:
+            async for line in response.aiter_lines():
+                assert orjson.loads(line) == {"id": 1, "slow": 1}
+                break
+        await asyncio.sleep(0.5)
+        if readings_db.backend == "postgresql":
+            assert await _active_sleeps(api) == 0
+        issued = _chunk_statements(api)
+        await asyncio.sleep(2.5)  # longer than a chunk: a third one would have started
+        assert _chunk_statements(api) == issued == 2
+    finally:
+        server.should_exit = True
+        await task
