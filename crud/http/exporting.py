@@ -77,7 +77,9 @@ class Exporter:
         """The streamed body of ``stream``; HEAD (no stream read) gets the headers alone."""
         media_type = export.renderer.content_type
         if request.method == "HEAD" or stream is None:
-            return Response(b"", 200, headers=headers, media_type=media_type)
+            response = Response(b"", 200, headers=headers, media_type=media_type)
+            del response.headers["content-length"]  # the length is not known before sending
+            return response
         return StreamingResponse(self._body(stream), 200, headers=headers,
                                  media_type=media_type)
 

@@ -1,9 +1,9 @@
 """``format=ndjson``: one item per line, exactly as the JSON list's ``items`` hold it.
 
 Where the database writes the items (PostgreSQL's JSON rows) their texts are sent as they
-are. The cap's marker is a last line that no item can be: ``{"_truncated": true,
-"max_rows": N}`` (an item never has a ``_truncated`` key: field names of a resource are
-declared, and the marker's two keys are not a resource's item shape).
+are. The cap's marker is a last line ``{"_truncated": true, "max_rows": N}``: an object
+of two keys that are not the resource's fields (a field named ``_truncated`` would have
+to be declared on purpose).
 """
 
 from __future__ import annotations
