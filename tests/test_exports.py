@@ -196,8 +196,7 @@ async def test_csv_quotes_commas_quotes_and_newlines_as_rfc_4180_says(
 
 
 def test_a_first_cell_starting_with_hash_is_quoted_so_only_the_marker_is_bare() -> None:
-    renderer = CsvRenderer([])
-    renderer.paths = [("a",), ("b",)]
+    renderer = CsvRenderer.for_columns([("a",), ("b",)])
     assert renderer.chunk([{"a": "#x", "b": "#y"}, {"a": "", "b": None},
                            {"a": '#"q"', "b": 1}]) == b'"#x",#y\r\n,\r\n"#""q""",1\r\n'
     assert renderer.truncated(5) == (
