@@ -5,8 +5,8 @@ The first chunk is read before anything is sent, so a list that cannot be read a
 is sent: a chunk that fails later ends the body with the format's failure line and the
 connection is dropped before the end of the chunked body, so a client (curl, a script)
 sees an incomplete transfer rather than a short file. A client that goes away cancels
-the stream where it waits (Starlette listens for the disconnect): the running statement
-is cancelled with it and no further chunk is read.
+the stream where it waits (Starlette listens for the disconnect): no further chunk is
+read, and the statement in flight is abandoned (PostgreSQL's driver cancels it).
 """
 
 from __future__ import annotations
