@@ -5,7 +5,7 @@ statement with the seek after the previous chunk's last row (``crud.sql.statemen
 a connection borrowed for that statement and returned before the chunk is sent. So:
 
 * the statement budget holds per chunk, with the machinery every page already uses;
-* memory is one chunk, whatever the number of rows;
+* memory is two chunks (one sent while the next is read), whatever the number of rows;
 * a slow client holds no connection, transaction or snapshot while its socket drains
   (a server-side cursor would hold all three for the whole download: PostgreSQL could not
   vacuum behind it, MariaDB's unbuffered cursor would block the connection for the
@@ -19,6 +19,8 @@ at depth does. Rows whose sort values change between chunks may move, as between
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -61,26 +63,41 @@ class ExportRows:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[Page]:
-        request = self.request
-        after: tuple[object, ...] | None = None
-        while True:
-            remaining = request.max_rows - self.sent
-            # One row more than the cap allows tells whether the cap cut anything.
-            limit = min(request.chunk_rows, remaining + 1)
-            page = await self.pages.read(
-                PageRequest(request.selection, request.order, limit, after=after), None,
-                self.sent)
-            self.statements += 1
-            rows = page.rows
-            if len(rows) > remaining:
-                self.truncated = True
-                rows = rows[:remaining]
-            if rows:
-                self.sent += len(rows)
-                yield _with_rows(page, rows)
-            if self.truncated or len(page.rows) < limit:
-                return
-            after = tuple(page.last)
+        # One chunk ahead: the next chunk's statement runs while this one is rendered and
+        # sent, so the database and the client's socket work at the same time. Reads stay
+        # one after the other (each needs the last row of the one before): one connection.
+        ahead: asyncio.Task[tuple[Page, int]] | None = self._read(None)
+        try:
+            while ahead is not None:
+                page, limit = await ahead
+                ahead = None
+                remaining = self.request.max_rows - self.sent
+                rows = page.rows
+                if len(rows) > remaining:
+                    self.truncated = True
+                    rows = rows[:remaining]
+                if not self.truncated and len(page.rows) == limit:
+                    ahead = self._read(tuple(page.last), self.sent + len(rows))
+                if rows:
+                    self.sent += len(rows)
+                    yield _with_rows(page, rows)
+        finally:
+            if ahead is not None:  # the client went away: abandon the statement in flight
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
+
+    def _read(self, after: tuple[object, ...] | None,
+              sent: int = 0) -> asyncio.Task[tuple[Page, int]]:
+        # One row more than the cap allows tells whether the cap cut anything.
+        limit = min(self.request.chunk_rows, self.request.max_rows - sent + 1)
+        wanted = PageRequest(self.request.selection, self.request.order, limit, after=after)
+        self.statements += 1
+
+        async def read() -> tuple[Page, int]:
+            return await self.pages.read(wanted, None, sent), limit
+
+        return asyncio.ensure_future(read())
 
 
 def _with_rows(page: Page, rows: Sequence[Sequence[object]]) -> Page:
