@@ -130,8 +130,9 @@ def section(runs: list[Run], command: str) -> str:
 
 
 READING = [
-    "Peak minus idle RSS is what an export holds: one chunk of rows as Python values and "
-    "bytes, plus the driver's buffers; it does not grow with the rows. The generated export "
+    "Peak minus idle RSS is what an export holds: two chunks of rows at most (one sent "
+    "while the next is read) as Python values and bytes, plus the driver's buffers; it does "
+    "not grow with the rows. The generated export "
     "reads 1,000 rows per keyset statement (a short index range and nested-loop joins for "
     "those rows), so its first byte follows the first chunk; the baseline's cursor runs one "
     "plan for the whole result, whose first FETCH over the whole table pays for the joins' "
