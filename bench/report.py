@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.drivers import Load, Measurement
+from bench.exports import kept_section
 from bench.profile import Profile
 from bench.scenarios import Scenario
 
@@ -250,5 +251,9 @@ async def write_report(report: Report, path: Path, url: str) -> None:
     ]
     if ANALYSIS.exists() and not report.smoke:
         lines += [ANALYSIS.read_text().rstrip(), ""]
+    # bench/exports.py measures on its own (fresh servers per export): its section stays.
+    exports = kept_section(path)
+    if exports is not None:
+        lines += [exports, ""]
     path.write_text("\n".join(lines))
 

@@ -12,7 +12,7 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, Numeric, String, Table
+from sqlalchemy import DateTime, Enum, ForeignKey, Integer, Numeric, String, Table, case, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 __all__ = ["ROWS", "Base", "Level", "Reading", "Shelf", "doubled", "rows", "slow_20ms",
-           "slow_200ms"]
+           "slow_200ms", "slow_after_30"]
 
 ROWS = 61
 _MORNING = dt.datetime(2024, 1, 1, 8)
@@ -114,3 +114,8 @@ def slow_20ms(_readings: Table) -> ColumnElement[Any]:
 
 def slow_200ms(_readings: Table) -> ColumnElement[Any]:
     return _SleepThenOne(200)
+
+
+def slow_after_30(readings: Table) -> ColumnElement[Any]:
+    """Quick up to id 30, then 200 ms per row: a list whose later pages run out of time."""
+    return case((readings.c.id > 30, _SleepThenOne(200)), else_=literal(1))

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.exports import EXPORTS_END, EXPORTS_START, kept_section
 from bench.scenarios import scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,3 +51,28 @@ def test_smoke_run_serves_both_apis_alike_and_writes_the_report(
             assert f"| {scenario.title} | {server} |" in written
     assert "| **no** |" not in written
     assert "## Targets" in written
+
+
+def test_exports_bench_measures_both_servers_and_its_section_is_replaced(
+        bench_database: str, tmp_path: Path) -> None:
+    report = tmp_path / "RESULTS.md"
+    report.write_text("# Benchmark results\n\nthe lead's part\n")
+    command = [sys.executable, "-m", "bench.exports", "--database-url", bench_database,
+               "--table-rows", "300", "--sizes", "100,300", "--output", str(report)]
+    load = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--smoke-requests",
+                           "1", "--database-url", bench_database, "--output",
+                           str(tmp_path / "SMOKE.md")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert load.returncode == 0, load.stdout + load.stderr
+    for _ in range(2):  # a second run replaces the section, it does not add one
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                timeout=300, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    written = report.read_text()
+    assert written.startswith("# Benchmark results\n\nthe lead's part\n")
+    assert written.count(EXPORTS_START) == written.count(EXPORTS_END) == 1
+    for fmt in ("ndjson", "csv"):
+        for rows in (100, 300):
+            for server in ("generated", "baseline"):
+                assert f"| {fmt} | {rows:,} | {server} | {rows:,} |" in written
+    assert kept_section(report) == written[written.index(EXPORTS_START):].rstrip()

@@ -172,7 +172,7 @@ async def test_a_cursor_walk_with_an_embed_keeps_its_lists(
      [{"parameter": "embed", "message": "name at least one relation"}]),
     ("/api/v1/builds-with-runs", "embed=runs", 400,
      [{"parameter": "embed",
-       "message": "unknown parameter (valid: count, cursor, fields, order_by, page, size)"}]),
+       "message": "unknown parameter (valid: count, cursor, fields, format, order_by, page, size)"}]),
 ], ids=["list", "detail", "empty", "resource-without-embeds"])
 async def test_mistakes_in_embed_name_the_parameter(
         demo_db: Database, make_api: Callable[..., Any], path: str, query: str, status: int,

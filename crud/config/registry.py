@@ -20,6 +20,7 @@ __all__ = [
     "AuthKind",
     "CacheSpec",
     "CountPolicy",
+    "ExportSpec",
     "ExpressionSource",
     "FieldSpec",
     "JoinSpec",
@@ -125,6 +126,25 @@ class CountPolicy(Spec):
         return self
 
 
+class ExportSpec(Spec):
+    """Streamed CSV / NDJSON exports of a list (``format=``); docs/exports.md.
+
+    On a resource, unset keys take the ``api:`` values; ``export: false`` turns them off.
+    """
+
+    enabled: bool = True
+    max_rows: Annotated[int, Field(ge=1)] | None = None
+    # Rows per statement: each chunk is one keyset statement under the statement budget.
+    chunk_rows: Annotated[int, Field(ge=1, le=50_000)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return {"enabled": value}
+        return value
+
+
 class ValidatorSpec(Spec):
     """What tells cheaply that a resource's rows changed; see docs/scaling.md."""
 
@@ -196,6 +216,7 @@ class ResourceSpec(Spec):
     cache: CacheSpec | None = None
     profile: Profile | None = None
     legacy: LegacySpec | None = None
+    export: ExportSpec | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -255,6 +276,7 @@ class ApiSpec(Spec):
     auth: AuthKind = "none"
     profile: Profile = "standard"
     legacy: LegacySpec = LegacySpec()
+    export: ExportSpec = ExportSpec()
 
     @field_validator("prefix")
     @classmethod

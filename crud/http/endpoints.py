@@ -19,15 +19,17 @@ from starlette.responses import Response
 from crud.http.auth import Check
 from crud.http.caching import CachePolicy, not_modified, validated_tag
 from crud.http.errors import BadRequest, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
+from crud.http.exporting import Exporter
 from crud.http.filtering import value_type
 from crud.http.listquery import QueryParser
 from crud.http.profiles import Profile
 from crud.http.rows import RowShaper
+from crud.http.steps.export import Export
 from crud.model.resource import Resource
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape, Shapes
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
-from crud.sql.statements import PageRequest, Selection
+from crud.sql.statements import OrderItem, PageRequest, Selection
 from crud.sql.validators import Validator
 
 __all__ = ["Endpoints", "database_errors"]
@@ -57,6 +59,7 @@ class Endpoints:
         self.shapers: Lru[Any, RowShaper] = Lru(SHAPE_CACHE_SIZE)
         self.pk_adapters = [TypeAdapter(value_type(leaf)) for leaf in resource.primary_key]
         self.noun = resource.singular.replace("_", " ")
+        self.exporter = Exporter(resource, pages, self.full) if profile.export is not None else None
 
     def __repr__(self) -> str:
         return f"Endpoints({self.resource.name!r}, profile={self.profile.name!r})"
@@ -72,8 +75,11 @@ class Endpoints:
             return not_modified(self.cache.headers(b"", tag))
         filters, search = query.part(profile.filters), query.part(profile.search)
         order = query.part(profile.sort)
-        policy = query.part(profile.count) if profile.count is not None else None
         shape = query.part(profile.shape) if profile.shape is not None else self.full
+        export = query.part(profile.export) if profile.export is not None else None
+        if export is not None:
+            return await self.export(request, export, Selection(filters, search), order, shape)
+        policy = query.part(profile.count) if profile.count is not None else None
         window = profile.paging.window(query.part(profile.paging), query, filters, search, order)
         wanted = PageRequest(Selection(filters, search), order, window.limit, window.offset,
                              window.after, shape=shape)
@@ -84,7 +90,7 @@ class Endpoints:
                                                  next_cursor)
         body = profile.renderer.list_body(self.shaper_for(shape).items(page), page.total,
                                           window, next_cursor)
-        return self.respond(request, body, headers, status, tag)
+        return self.respond(request, body, headers, status, tag, listed=True)
 
     async def revalidate(self, request_key: tuple[Any, ...]) -> str | None:
         """The ETag from the resource's cheap validator (one statement); None without one."""
@@ -93,6 +99,22 @@ class Endpoints:
         with database_errors():
             value = await self.validator.read(self.pages.reader)
         return validated_tag(value, request_key)
+
+    async def export(self, request: Request, export: Export, selection: Selection,
+                     order: tuple[OrderItem, ...], shape: Shape) -> Response:
+        """Every selected row in ``export``'s format, streamed (``crud.http.exporting``)."""
+        assert self.exporter is not None
+        export = self.exporter.reshaped(export, shape)
+        headers = {**self.exporter.headers(export), "Cache-Control": self.cache.cache_control,
+                   "Vary": self._vary()}
+        if request.method == "HEAD":
+            return self.exporter.response(request, None, export, headers)
+        with database_errors():
+            stream = await self.exporter.start(export, selection, order, shape)
+        return self.exporter.response(request, stream, export, headers)
+
+    def _vary(self) -> str:
+        return ", ".join(name for name in ("Accept", self.cache.vary) if name)
 
     async def get_row(self, request: Request) -> Response:
         if self.check is not None:
@@ -141,8 +163,10 @@ class Endpoints:
                                    errors=[ParameterError("id", message)]) from None
 
     def respond(self, request: Request, body: bytes, headers: dict[str, str],
-                status: int = 200, tag: str | None = None) -> Response:
+                status: int = 200, tag: str | None = None, *, listed: bool = False) -> Response:
         headers.update(self.cache.headers(body, tag))
+        if listed and self.exporter is not None:  # the same URL may answer CSV by Accept
+            headers["Vary"] = self._vary()
         if self.cache.fresh(request, headers):
             return not_modified(headers)
         media_type = self.profile.renderer.media_type

@@ -35,6 +35,8 @@ class Parameter:
     # May be repeated (``status__in=a&status__in=b``) or comma-separated: the values join.
     repeatable: bool = False
     explode: bool | None = None
+    # False for what OpenAPI may not describe as a parameter (``Accept``): read, not listed.
+    documented: bool = True
 
     def openapi(self) -> dict[str, Any]:
         document: dict[str, Any] = {"name": self.name, "in": self.location, "required": False,

@@ -22,6 +22,8 @@ from crud.http.caching import CACHE_HEADERS, NOT_MODIFIED
 from crud.http.cursors import CursorCodec
 from crud.http.dialects import RecordRenderer, Vocabulary, record_model
 from crud.http.errors import PROBLEM_JSON
+from crud.http.formats.csvrows import CsvRenderer
+from crud.http.formats.ndjson import NdjsonRenderer
 from crud.http.legacy import LegacyEncoder, legacy_model, legacy_options
 from crud.http.listquery import Parameter, Step
 from crud.http.openapi import PROBLEM_REF
@@ -29,6 +31,7 @@ from crud.http.pagination import page_model
 from crud.http.renderers import ArrayRenderer, EnvelopeRenderer, Renderer
 from crud.http.schema import item_model, model_name
 from crud.http.steps.count import CountStep, FixedCount
+from crud.http.steps.export import ExportStep, export_limits, openapi_export
 from crud.http.steps.filters import FilterStep
 from crud.http.steps.json_server import (
     TOTAL_COUNT,
@@ -59,7 +62,8 @@ __all__ = [
 
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
 # Query parameters of the standard profile that are not filters: a filter may not take one.
-RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep, ShapeStep)
+RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep,
+                                            ShapeStep, ExportStep)
                            for name in step.names)
 
 
@@ -75,6 +79,7 @@ class Profile:
     renderer: Renderer
     count: Step[CountPolicy] | None = None
     shape: ShapeStep | None = None  # fields= and embed=, on lists and details
+    export: ExportStep | None = None  # format=csv|ndjson: every row, streamed
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
@@ -86,6 +91,8 @@ class Profile:
             steps.append(self.count)
         if self.shape is not None:
             steps.append(self.shape)
+        if self.export is not None:  # before paging: it refuses page/cursor/Range itself
+            steps.append(self.export)
         steps.append(self.paging)
         return steps
 
@@ -97,7 +104,10 @@ class Profile:
             steps.append(self.count)
         if self.shape is not None:
             steps.append(self.shape)
-        return [parameter for step in steps for parameter in step.parameters]
+        if self.export is not None:
+            steps.append(self.export)
+        return [parameter for step in steps for parameter in step.parameters
+                if parameter.documented]
 
 
 def profile_for(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Profile:
@@ -119,14 +129,23 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
     page = page_model(model_name(resource), item)
     shape = ShapeStep(resource)
     headers = openapi_headers(resource)
+    limits = export_limits(resource.spec.export, api)
+    export = None if limits is None else ExportStep(
+        resource, (CsvRenderer(resource.nodes), NdjsonRenderer(model_name(resource))),
+        max_rows=limits[0], chunk_rows=limits[1])
+    listed = _responses(page, headers)
+    if export is not None:
+        content, export_headers = openapi_export(export)
+        listed[200]["content"] = content
+        listed[200]["headers"].update(export_headers)
     return Profile(
         name="standard",
         filters=FilterStep(resource, max_list_values=api.max_list_values),
         search=SearchStep(resource), sort=SortStep(resource), count=CountStep(policy),
-        paging=PageStep(resource, codec, max_offset=max_offset), shape=shape,
+        paging=PageStep(resource, codec, max_offset=max_offset), shape=shape, export=export,
         renderer=EnvelopeRenderer(),
         list_route={"response_model": page, "responses": {
-            **_responses(page, headers),
+            **listed,
             206: {"model": page, "headers": headers, "description": "The rows a Range asked for"},
             416: {"description": "The Range starts after the last row; Content-Range gives "
                                  "the total", **_PROBLEM}}},

@@ -2,20 +2,23 @@
 
 The standard profile sends the JSON envelope (``items``, ``total``, ``page``, ``size``,
 ``pages``, ``next``); the legacy profile the old API's bare array in Flask's bytes. A
-profile picks one; a new body format is a renderer.
+profile picks one; a new body format is a renderer. Exports (``format=csv``) stream
+through a ``StreamRenderer`` instead: one module per format in ``crud.http.formats``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from crud.http.legacy import LegacyEncoder
 from crud.http.pagination import envelope
 from crud.http.rows import dumps
 from crud.http.steps.paging import Window
+from crud.model.fields import Node
 from crud.sql.counting import Total
 
-__all__ = ["ArrayRenderer", "EnvelopeRenderer", "Renderer"]
+__all__ = ["ArrayRenderer", "EnvelopeRenderer", "Renderer", "StreamRenderer"]
 
 
 class Renderer(Protocol):
@@ -27,6 +30,35 @@ class Renderer(Protocol):
                   next_cursor: str | None) -> bytes: ...
 
     def item_body(self, item: dict[str, Any]) -> bytes: ...
+
+
+class StreamRenderer(Protocol):
+    """One export format: the bytes of a streamed list, chunk by chunk.
+
+    ``start`` is sent before the first chunk, ``chunk`` for each chunk of shaped items,
+    then ``truncated`` when the row cap cut the list, or ``failed`` when a later chunk's
+    statement failed (the response is already under way: the body has to say it).
+    """
+
+    name: str  # the ``format=`` value
+    media_type: str  # what ``Accept`` asks for, and the response's Content-Type
+    content_type: str  # the Content-Type sent, with its parameters
+    extension: str  # of the attachment's file name
+    json_rows: bool  # takes the database's JSON item texts (NDJSON) or values (CSV)
+    # OpenAPI: the media type object of the list's 200 response for this format.
+    openapi: dict[str, Any]
+
+    def for_nodes(self, nodes: Sequence[Node]) -> StreamRenderer:
+        """The same format for items of these fields (a request's ``fields=``)."""
+        ...
+
+    def start(self) -> bytes: ...
+
+    def chunk(self, items: list[Any]) -> bytes: ...
+
+    def truncated(self, max_rows: int) -> bytes: ...
+
+    def failed(self, detail: str) -> bytes: ...
 
 
 class EnvelopeRenderer:

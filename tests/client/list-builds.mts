@@ -9,7 +9,10 @@ type KojiBuild = components["schemas"]["KojiBuild"];
 type CoprBuild = components["schemas"]["CoprBuild"];
 declare const process: { argv: string[] };
 
-const client = createClient<paths>({ baseUrl: process.argv[2] ?? "http://127.0.0.1:8000" });
+// Lists also answer text/csv and application/x-ndjson (exports): the JSON media types
+// keep `data` the page and `error` the problem.
+type Json = "application/json" | "application/problem+json";
+const client = createClient<paths, Json>({ baseUrl: process.argv[2] ?? "http://127.0.0.1:8000" });
 
 export async function recentFailures(size: number): Promise<KojiBuild[]> {
   const { data, error } = await client.GET("/api/v1/koji-builds", {

@@ -1,0 +1,1 @@
+"""Export formats: one ``StreamRenderer`` per module (``crud.http.renderers``)."""
