@@ -59,11 +59,13 @@ class Endpoints:
         profile = self.profile
         query = self.parser.parse(request)
         filters, search = query.part(profile.filters), query.part(profile.search)
+        groups = query.part(profile.groups) if profile.groups is not None else ()
         order = query.part(profile.sort)
         policy = query.part(profile.count) if profile.count is not None else None
-        window = profile.paging.window(query.part(profile.paging), query, filters, search, order)
-        wanted = PageRequest(Selection(filters, search), order, window.limit, window.offset,
-                             window.after)
+        window = profile.paging.window(query.part(profile.paging), query, filters, search, order,
+                                       groups)
+        wanted = PageRequest(Selection(filters, search, groups), order, window.limit,
+                             window.offset, window.after)
         with database_errors():
             page = await self.pages.read(wanted, policy, window.position)
         next_cursor = profile.paging.next_cursor(window, order, page)

@@ -27,6 +27,7 @@ from crud.http.renderers import ArrayRenderer, EnvelopeRenderer, Renderer
 from crud.http.schema import item_model, model_name
 from crud.http.steps.count import CountStep
 from crud.http.steps.filters import FilterStep
+from crud.http.steps.groups import GroupStep
 from crud.http.steps.legacy_paging import LegacyPageStep
 from crud.http.steps.paging import PageStep, openapi_headers
 from crud.http.steps.search import SearchStep
@@ -44,7 +45,8 @@ __all__ = [
 
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
 # Query parameters of the standard profile that are not filters: a filter may not take one.
-RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep)
+RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep,
+                                             GroupStep)
                            for name in step.names)
 
 
@@ -59,6 +61,7 @@ class Profile:
     paging: PageStep | LegacyPageStep
     renderer: Renderer
     count: CountStep | None = None
+    groups: GroupStep | None = None  # or=(...) / and=(...)
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +69,8 @@ class Profile:
     @property
     def steps(self) -> list[Step[Any]]:
         steps: list[Step[Any]] = [self.filters, self.search, self.sort]
+        if self.groups is not None:
+            steps.insert(1, self.groups)
         if self.count is not None:
             steps.append(self.count)
         steps.append(self.paging)
@@ -75,6 +80,8 @@ class Profile:
     def parameters(self) -> list[Parameter]:
         """Every parameter, documented paging first (as a form would ask for them)."""
         steps: list[Step[Any]] = [self.paging, self.sort, self.search, self.filters]
+        if self.groups is not None:
+            steps.append(self.groups)
         if self.count is not None:
             steps.append(self.count)
         return [parameter for step in steps for parameter in step.parameters]
@@ -93,9 +100,11 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
     item = item_model(resource)
     page = page_model(model_name(resource), item)
     headers = openapi_headers(resource)
+    filters = FilterStep(resource, max_list_values=api.max_list_values)
     return Profile(
-        name="standard",
-        filters=FilterStep(resource, max_list_values=api.max_list_values),
+        name="standard", filters=filters,
+        groups=GroupStep(resource, filters, max_depth=api.max_group_depth,
+                         max_terms=api.max_group_terms),
         search=SearchStep(resource), sort=SortStep(resource), count=CountStep(policy),
         paging=PageStep(resource, codec, max_offset=max_offset),
         renderer=EnvelopeRenderer(),
@@ -140,7 +149,8 @@ def _responses(model: type[BaseModel] | None, headers: dict[str, Any], *, ok: in
     return {
         ok: success,
         304: NOT_MODIFIED,
-        400: {"description": "Unknown or repeated parameter, or query string too long",
+        400: {"description": "Unknown or repeated parameter, query string too long, or a "
+                             "boolean group that does not parse",
               **_PROBLEM},
         404: {"description": "Not found", **_PROBLEM},
         422: {"description": "A parameter value does not fit", **_PROBLEM},

@@ -15,9 +15,10 @@ under (``crud.sql.compiled``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Select,
@@ -43,7 +44,7 @@ from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
 
-__all__ = ["Filter", "Joins", "OrderItem", "PageRequest", "Selection", "Statements"]
+__all__ = ["Filter", "Group", "Joins", "OrderItem", "PageRequest", "Selection", "Statements"]
 
 OrderItem = tuple[SortKey, bool]  # (key, descending)
 Values = dict[str, Any]
@@ -58,15 +59,36 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """``or=(...)`` / ``and=(...)``: filters and nested groups joined by OR or AND."""
+
+    kind: Literal["and", "or"]
+    terms: tuple[Filter | Group, ...]
+
+    def filters(self) -> Iterator[Filter]:
+        """Its filters, depth first: the order their parameters are numbered in."""
+        for term in self.terms:
+            if isinstance(term, Group):
+                yield from term.filters()
+            else:
+                yield term
+
+
+@dataclass(frozen=True, slots=True)
 class Selection:
-    """Which rows a request selects: its filters (ANDed) and its search text."""
+    """Which rows a request selects: its filters and groups (ANDed) and its search text."""
 
     filters: tuple[Filter, ...] = ()
     search: str | None = None
+    groups: tuple[Group, ...] = ()
 
     @property
     def everything(self) -> bool:
-        return not self.filters and self.search is None
+        return not self.filters and not self.groups and self.search is None
+
+    def all_filters(self) -> list[Filter]:
+        """The plain filters, then every group's: ``f0``, ``f1``... bind in this order."""
+        return [*self.filters, *(item for group in self.groups for item in group.filters())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +362,13 @@ class Statements:
 
     def _selection_shape(self, selection: Selection) -> Hashable:
         filters = tuple((item.param.name, self._variant(item)) for item in selection.filters)
-        return filters, selection.search is not None
+        groups = tuple(self._group_shape(group) for group in selection.groups)
+        return filters, selection.search is not None, groups
+
+    def _group_shape(self, group: Group) -> Hashable:
+        return group.kind, tuple(self._group_shape(term) if isinstance(term, Group)
+                                 else (term.param.name, self._variant(term))
+                                 for term in group.terms)
 
     def _variant(self, item: Filter) -> Hashable:
         shape = item.param.operator.shape
@@ -353,9 +381,12 @@ class Statements:
         return None
 
     def _criteria(self, selection: Selection) -> tuple[list[ColumnElement[bool]], list[Leaf]]:
-        criteria = [self._filter_criterion(f"f{index}", item)
-                    for index, item in enumerate(selection.filters)]
-        leaves = [item.param.leaf for item in selection.filters]
+        names = (f"f{index}" for index in itertools.count())
+        criteria = [self._filter_criterion(next(names), item) for item in selection.filters]
+        criteria += [self._group_criterion(group, names) for group in selection.groups]
+        # A to-one path of any term is LEFT OUTER JOINed: a missing row fails that term
+        # alone (its column is NULL), never the other terms of an OR.
+        leaves = [item.param.leaf for item in selection.all_filters()]
         if selection.search is not None:
             criteria.append(self._search_criterion())
             leaves.extend(self.resource.search)
@@ -371,6 +402,11 @@ class Statements:
         # Grouped first: negating ``x = ANY(...)`` itself would give ``x != ANY(...)``.
         return not_(criterion.self_group()) if operator.negates(item.value) else criterion
 
+    def _group_criterion(self, group: Group, names: Iterator[str]) -> ColumnElement[bool]:
+        parts = [self._group_criterion(term, names) if isinstance(term, Group)
+                 else self._filter_criterion(next(names), term) for term in group.terms]
+        return or_(*parts) if group.kind == "or" else and_(*parts)
+
     def _search_criterion(self) -> ColumnElement[bool]:
         terms = []
         for leaf in self.resource.search:
@@ -380,7 +416,7 @@ class Statements:
 
     def _selection_values(self, selection: Selection) -> Values:
         values: Values = {}
-        for index, item in enumerate(selection.filters):
+        for index, item in enumerate(selection.all_filters()):
             name, operator = f"f{index}", item.param.operator
             if operator.shape == "list":
                 values.update(self.backend.list_values(
