@@ -174,6 +174,37 @@ PROJECT_QUERIES: list[tuple[str, dict[str, str], Oracle]] = [
 ]
 
 
+def labels(row: Row) -> set[str]:
+    return set(row["labels"] or ())
+
+
+PR_QUERIES: list[tuple[str, dict[str, str], Oracle]] = [
+    ("contains-one", {"labels__contains": "bug"}, lambda r: "bug" in labels(r)),
+    ("contains-all", {"labels__contains": "bug,ci"}, lambda r: {"bug", "ci"} <= labels(r)),
+    ("overlaps", {"labels__overlaps": "docs,dependencies"},
+     lambda r: bool({"docs", "dependencies"} & labels(r))),
+    ("overlaps-unknown-label", {"labels__overlaps": "nope,ci"}, lambda r: "ci" in labels(r)),
+    ("labels-isnull", {"labels__isnull": "true"}, lambda r: r["labels"] is None),
+    ("or-array-terms", {"or": '(labels__contains="bug,docs",labels__isnull=true,'
+                              'and=(labels__overlaps=ci,repo_namespace=packit))'},
+     lambda r: {"bug", "docs"} <= labels(r) or r["labels"] is None
+     or ("ci" in labels(r) and r["repo_namespace"] == "packit")),
+]
+
+
+@pytest.mark.parametrize(("params", "oracle"), [(p, o) for _, p, o in PR_QUERIES],
+                         ids=[name for name, _, _ in PR_QUERIES])
+async def test_array_operators_match_the_oracle(
+    demo_api: Api, params: dict[str, str], oracle: Oracle
+) -> None:
+    everything = await fetch_all(demo_api, "/api/v1/pull-requests")
+    expected = [row for row in everything if oracle(row)]
+    got = await fetch_all(demo_api, "/api/v1/pull-requests", params)
+    assert got == expected
+    assert expected
+    assert len(expected) < len(everything)
+
+
 @pytest.mark.parametrize(("params", "oracle"), [(p, o) for _, p, o in PROJECT_QUERIES],
                          ids=[name for name, _, _ in PROJECT_QUERIES])
 async def test_to_many_terms_match_the_oracle_without_duplicates(
@@ -183,7 +214,8 @@ async def test_to_many_terms_match_the_oracle_without_duplicates(
     expected = [row for row in everything if oracle(row)]
     got = await fetch_all(demo_api, "/api/v1/projects", params)
     assert got == expected
-    assert expected and len(expected) < len(everything)
+    assert expected
+    assert len(expected) < len(everything)
     first = (await demo_api.get("/api/v1/projects", params={**params, "size": 2})).json()
     assert first["total"] == len(expected)
 

@@ -372,9 +372,10 @@ def _bind_sort(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, SortKey]:
         leaf = leaves.get(api_name)
         if leaf is None:
             binder.unknown(("sort", index), api_name, leaves)
-        elif leaf.to_many or leaf.info.kind == "json":
-            binder.issue(("sort", index), f"cannot sort by {api_name!r}: "
-                                          f"{'a to-many list' if leaf.to_many else 'a JSON value'}")
+        elif leaf.to_many or leaf.info.kind in {"json", "array"}:
+            what = "a to-many list" if leaf.to_many else (
+                "a JSON value" if leaf.info.kind == "json" else "an array")
+            binder.issue(("sort", index), f"cannot sort by {api_name!r}: {what}")
         else:
             sort[api_name] = SortKey(leaf=leaf)
     return sort

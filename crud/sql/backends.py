@@ -20,25 +20,29 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Connection,
     Enum,
     String,
     Table,
     Text,
+    and_,
     any_,
     bindparam,
     case,
     cast,
     column,
+    exists,
     func,
     literal,
+    literal_column,
     select,
     table,
     text,
     type_coerce,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -126,6 +130,28 @@ class Backend:
         """A scalar SQL expression estimating the table's rows from statistics, or None."""
         return None
 
+    # Arrays: a JSON array of texts everywhere; PostgreSQL's own ARRAY columns too. The
+    # values are bound as ``in_list`` binds them (``list_values``).
+
+    def array_contains(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        """The array in ``column`` holds every one of the values (SQLite: json_each)."""
+        return and_(*(self._json_elements(column, [parameter])
+                      for parameter in _text_parameters(name, count)))
+
+    def array_overlaps(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        """The array in ``column`` holds at least one of the values."""
+        return self._json_elements(column, _text_parameters(name, count))
+
+    @staticmethod
+    def _json_elements(column: ColumnElement[Any],
+                       parameters: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
+        elements = func.json_each(column).table_valued("value")
+        value = elements.c.value
+        match = value == parameters[0] if len(parameters) == 1 else value.in_(parameters)
+        return exists(select(literal_column("1")).select_from(elements).where(match))
+
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
@@ -202,6 +228,29 @@ class PostgreSQL(Backend):
 
     def list_values(self, name: str, values: Sequence[Any]) -> dict[str, Any]:
         return {name: list(values)}
+
+    def array_contains(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        array = self._array(column)
+        if array is not None:  # an index (GIN) on the column can serve @> and &&
+            return column.bool_op("@>")(bindparam(name, type_=array))
+        return cast(column, JSONB).bool_op("@>")(func.to_jsonb(self._texts(name)))
+
+    def array_overlaps(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        array = self._array(column)
+        if array is not None:
+            return column.bool_op("&&")(bindparam(name, type_=array))
+        # ?| matches JSON arrays' string elements (and object keys; our arrays hold texts).
+        return cast(column, JSONB).bool_op("?|")(self._texts(name))
+
+    def _array(self, column: ColumnElement[Any]) -> ARRAY[Any] | None:
+        impl = column.type.dialect_impl(self.dialect)
+        return impl if isinstance(impl, ARRAY) else None
+
+    @staticmethod
+    def _texts(name: str) -> ColumnElement[Any]:
+        return cast(bindparam(name, type_=ARRAY(Text())), ARRAY(Text()))
 
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
         # The planner's own statistic (ANALYZE / autovacuum); -1 means never analysed.
@@ -302,6 +351,17 @@ class MariaDB(Backend):
         # (Typed back as text: SQLAlchemy's binary types have no LIKE operator.)
         return type_coerce(cast(column, mysql.BINARY()), String())
 
+    def array_contains(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        return func.json_contains(column, func.json_array(*_text_parameters(name, count)),
+                                  type_=Boolean)
+
+    def array_overlaps(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        # JSON_OVERLAPS: MariaDB 10.9 and later (MySQL 8.0.17).
+        return func.json_overlaps(column, func.json_array(*_text_parameters(name, count)),
+                                  type_=Boolean)
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_NAME = :name "
@@ -369,6 +429,11 @@ class SQLite(Backend):
 
     def in_transaction(self, connection: Any) -> bool:
         return bool(connection.driver_connection.in_transaction)
+
+
+def _text_parameters(name: str, count: int) -> list[ColumnElement[Any]]:
+    # Elements of JSON arrays compare as texts: typed String, never as the JSON column.
+    return [bindparam(f"{name}_{index}", type_=String()) for index in range(count)]
 
 
 def _mysql_code(error: BaseException) -> int | None:

@@ -37,7 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crud.model.fields import Leaf, ManyField, Step
 from crud.model.joins import DerivedJoin
-from crud.model.operators import LIKE_ESCAPE, Pattern, escape_like
+from crud.model.operators import LIKE_ESCAPE, LIST_SHAPES, Pattern, escape_like
 from crud.model.resource import FilterParam, Resource, SortKey
 from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
@@ -170,11 +170,20 @@ class _BoundTerm:
         return bindparam(self.name, type_=self.column.type)
 
     def in_list(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
-        count = self.variant if isinstance(self.variant, int) else 0  # arrays need no count
-        return self.backend.in_list(column, self.name, count)
+        return self.backend.in_list(column, self.name, self._count)
 
     def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return self.backend.exact_text(column)
+
+    def array_contains(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return self.backend.array_contains(column, self.name, self._count)
+
+    def array_overlaps(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return self.backend.array_overlaps(column, self.name, self._count)
+
+    @property
+    def _count(self) -> int:
+        return self.variant if isinstance(self.variant, int) else 0  # arrays need no count
 
 
 class Statements:
@@ -372,7 +381,7 @@ class Statements:
 
     def _variant(self, item: Filter) -> Hashable:
         shape = item.param.operator.shape
-        if shape == "list":
+        if shape in LIST_SHAPES:
             return None if self.backend.binds_arrays else len(item.value)
         if shape == "pattern":
             return item.value.escape  # type: ignore[no-any-return]
@@ -418,7 +427,7 @@ class Statements:
         values: Values = {}
         for index, item in enumerate(selection.all_filters()):
             name, operator = f"f{index}", item.param.operator
-            if operator.shape == "list":
+            if operator.shape in LIST_SHAPES:
                 values.update(self.backend.list_values(
                     name, [operator.bind(value) for value in item.value]))
             elif operator.shape == "pattern":

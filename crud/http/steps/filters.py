@@ -10,6 +10,7 @@ from crud.http.errors import ParameterError
 from crud.http.filtering import build_filter_model, param_value_type
 from crud.http.listquery import Given, Parameter, Step
 from crud.http.schema import json_schema
+from crud.model.operators import LIST_SHAPES
 from crud.model.resource import FilterParam, Resource
 from crud.model.values import NO_NUL_SCHEMA
 from crud.sql.statements import Filter
@@ -55,7 +56,7 @@ class FilterStep(Step[tuple[Filter, ...]]):
 
 def raw_value(param: FilterParam, text: str) -> str | list[str]:
     """A parameter's text as its model field takes it: list operators split on commas."""
-    return text.split(",") if param.operator.shape == "list" else text
+    return text.split(",") if param.operator.shape in LIST_SHAPES else text
 
 
 def _parameter(param: FilterParam, max_list_values: int) -> Parameter:
@@ -66,7 +67,7 @@ def _parameter(param: FilterParam, max_list_values: int) -> Parameter:
         return Parameter(param.name, {"type": "boolean"}, description)
     if operator.shape in {"pattern", "text"}:
         return Parameter(param.name, NO_NUL_SCHEMA, description)
-    if operator.shape == "list":
+    if operator.shape in LIST_SHAPES:
         item = json_schema(param_value_type(param, max_list_values))["items"]
         schema = {"type": "array", "items": item, "minItems": 1, "maxItems": max_list_values}
         return Parameter(param.name, schema, description, repeatable=True, explode=False)
