@@ -45,6 +45,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "SUPPORTED_URLS",
@@ -129,6 +130,11 @@ class Backend:
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
         """A scalar SQL expression estimating the table's rows from statistics, or None."""
         return None
+
+    def json_extract(self, column: ColumnElement[Any], path: Sequence[str | int],
+                     sql_type: TypeEngine[Any]) -> ColumnElement[Any]:
+        """The scalar at ``path`` in a JSON column, as ``sql_type`` (NULL when absent)."""
+        return cast(func.json_extract(column, literal(_json_path(path))), sql_type)
 
     # Arrays: a JSON array of texts everywhere; PostgreSQL's own ARRAY columns too. The
     # values are bound as ``in_list`` binds them (``list_values``).
@@ -228,6 +234,13 @@ class PostgreSQL(Backend):
 
     def list_values(self, name: str, values: Sequence[Any]) -> dict[str, Any]:
         return {name: list(values)}
+
+    def json_extract(self, column: ColumnElement[Any], path: Sequence[str | int],
+                     sql_type: TypeEngine[Any]) -> ColumnElement[Any]:
+        # #>> gives the text at the path (json and jsonb alike), NULL for a JSON null.
+        keys = literal([str(key) for key in path], ARRAY(Text()))
+        text_ = column.op("#>>", return_type=Text())(keys)
+        return text_ if isinstance(sql_type, String) else cast(text_, sql_type)
 
     def array_contains(self, column: ColumnElement[Any], name: str,
                        count: int) -> ColumnElement[bool]:
@@ -351,6 +364,13 @@ class MariaDB(Backend):
         # (Typed back as text: SQLAlchemy's binary types have no LIKE operator.)
         return type_coerce(cast(column, mysql.BINARY()), String())
 
+    def json_extract(self, column: ColumnElement[Any], path: Sequence[str | int],
+                     sql_type: TypeEngine[Any]) -> ColumnElement[Any]:
+        # JSON_VALUE unquotes a string and gives NULL for a JSON null (JSON_UNQUOTE of
+        # JSON_EXTRACT would give the text 'null').
+        value = func.json_value(column, literal(_json_path(path)), type_=Text())
+        return value if isinstance(sql_type, String) else cast(value, sql_type)
+
     def array_contains(self, column: ColumnElement[Any], name: str,
                        count: int) -> ColumnElement[bool]:
         return func.json_contains(column, func.json_array(*_text_parameters(name, count)),
@@ -429,6 +449,12 @@ class SQLite(Backend):
 
     def in_transaction(self, connection: Any) -> bool:
         return bool(connection.driver_connection.in_transaction)
+
+
+def _json_path(path: Sequence[str | int]) -> str:
+    # SQL/JSON path syntax of MariaDB and SQLite: $.key and $[index]. The registry allows
+    # identifiers and digits only, so nothing here needs quoting.
+    return "$" + "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)
 
 
 def _text_parameters(name: str, count: int) -> list[ColumnElement[Any]]:

@@ -106,8 +106,10 @@ class PageRequest:
 class Joins:
     """Aliases for the to-one paths of one statement role, created once at startup."""
 
-    def __init__(self, resource: Resource, leaves: Iterable[Leaf]) -> None:
+    def __init__(self, resource: Resource, leaves: Iterable[Leaf],
+                 backend: Backend | None = None) -> None:
         self.resource = resource
+        self.backend = backend
         self.aliases: dict[tuple[str, ...], Any] = {}
         self.onclauses: dict[tuple[str, ...], Any] = {}
         for leaf in leaves:
@@ -134,6 +136,13 @@ class Joins:
     def column(self, leaf: Leaf) -> ColumnElement[Any]:
         if leaf.expression is not None:
             return leaf.expression
+        column = self._stored(leaf)
+        if leaf.json_path:
+            assert self.backend is not None, "JSON paths are extracted by a backend"
+            return self.backend.json_extract(column, leaf.json_path, leaf.sql_type)
+        return column
+
+    def _stored(self, leaf: Leaf) -> ColumnElement[Any]:
         assert leaf.column_key is not None
         if not leaf.hops:
             return self.resource.entity.attribute(leaf.column_key)
@@ -192,8 +201,8 @@ class Statements:
     def __init__(self, resource: Resource, backend: Backend, *, json_rows: bool = False) -> None:
         self.resource = resource
         self.backend = backend
-        self.filter_joins = Joins(resource, resource.leaves.values())
-        self.display_joins = Joins(resource, resource.row_leaves)
+        self.filter_joins = Joins(resource, resource.leaves.values(), backend)
+        self.display_joins = Joins(resource, resource.row_leaves, backend)
         # A resource of plain base columns needs no display join: its keys are its rows.
         self.flat = all(not leaf.hops and leaf.expression is None for leaf in resource.row_leaves)
         self.row_columns = [self.display_joins.column(leaf).label(leaf.label)
