@@ -152,6 +152,9 @@ def _where(request: Request, args: list[Any]) -> str:
     if above is not None:
         args.append(int(above))
         terms.append(f"b.id > ${len(args)}")
+    group = request.query_params.get("or")
+    if group is not None:
+        terms.append(_or_group(group, args))
     search = request.query_params.get("search")
     if search:
         escaped = search.replace("/", "//").replace("%", "/%").replace("_", "/_")
@@ -166,6 +169,25 @@ def _where(request: Request, args: list[Any]) -> str:
         args.append(int(cursor))
         terms.append(f"b.id < ${len(args)}")
     return f"WHERE {' AND '.join(terms)}" if terms else ""
+
+
+def _or_group(group: str, args: list[Any]) -> str:
+    """``or=(status=X,chroot__like=Y)``, the one group shape the scenarios send."""
+    if not (group.startswith("(") and group.endswith(")")):
+        raise _Invalid("or: the baseline reads (status=...,chroot__like=...) only")
+    sql = []
+    for term in group[1:-1].split(","):
+        name, _, value = term.partition("=")
+        if name == "status":
+            args.append(value)
+            sql.append(f"b.status = ${len(args)}::build_status")
+        elif name == "chroot__like" and "%" not in value:  # a literal substring
+            escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
+            args.append(f"%{escaped}%")
+            sql.append(f"b.target LIKE ${len(args)} ESCAPE '/'")
+        else:
+            raise _Invalid(f"or: the baseline does not read {name!r}")
+    return f"({' OR '.join(sql)})"
 
 
 async def list_builds(request: Request) -> Response:

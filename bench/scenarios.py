@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 __all__ = ["LIST_PATH", "PAGE_SIZE", "Scenario", "scenarios"]
 
@@ -10,6 +11,8 @@ LIST_PATH = "/api/v1/koji-builds"
 PAGE_SIZE = 50
 # A term that commit SHAs contain often enough to fill a page at every scale.
 SEARCH_TERM = "abc"
+# A boolean group over two indexed columns: failed builds, or any build for rawhide.
+OR_GROUP = "(status=failure,chroot__like=rawhide)"
 # generated/baseline req/s the uncounted, narrow, cursor, detail and default lists must reach.
 TARGET = 0.8
 
@@ -44,6 +47,8 @@ def scenarios(scale: int) -> list[Scenario]:
                  f"{LIST_PATH}?packit_id__gt={max(0, scale - 1000)}&{size}", target=TARGET),
         Scenario("filtered", "list filtered (status=success)", "list",
                  f"{LIST_PATH}?status=success&{size}"),
+        Scenario("or-filter", f"OR filter page (or={OR_GROUP})", "list",
+                 f"{LIST_PATH}?or={quote(OR_GROUP, safe='')}&{size}"),
         Scenario("sorted", "list sorted by non-key field", "list",
                  f"{LIST_PATH}?order_by=-build_submitted_time&{size}"),
         Scenario("deep-offset", f"deep page by offset (page {deep_page})", "deep",

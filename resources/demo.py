@@ -79,6 +79,7 @@ _PR_TOPICS: Final = (
     "spec file parsing", "Copr chroot handling", "the release workflow", "flaky tests",
     "Koji scratch builds", "the Python 3.13 support", "logging of webhooks", "CI config",
 )  # fmt: skip
+_PR_LABELS: Final = ("bug", "enhancement", "docs", "ci", "dependencies")
 _TARGETS: Final = (
     "fedora-rawhide-x86_64", "fedora-rawhide-aarch64", "fedora-41-x86_64",
     "fedora-41-aarch64", "fedora-40-x86_64", "fedora-40-ppc64le", "epel-9-x86_64",
@@ -393,7 +394,17 @@ def _pull_request_rows(plan: _Plan, _: _Skeleton) -> Iterator[_Row]:
             "pr_id": (pr - 1) % _PRS_PER_PROJECT * 17 + project % 50 + 1,
             "title": f"{rng.choice(_PR_VERBS)} {rng.choice(_PR_TOPICS)}",
             "project_id": project,
+            "labels": _pr_labels(pr),
         }
+
+
+def _pr_labels(pr: int) -> list[str] | None:
+    # From the number alone (no draw from the rng: the other columns stay as they were):
+    # a spread of subsets, some empty lists and some NULLs.
+    if pr % 13 == 0:
+        return None
+    bits = pr * 11 % 32
+    return [label for index, label in enumerate(_PR_LABELS) if bits >> index & 1]
 
 
 def _branch_rows(plan: _Plan, _: _Skeleton) -> Iterator[_Row]:
@@ -714,7 +725,9 @@ async def _insert_rows(conn: AsyncConnection, table: Table, rows: list[_Row]) ->
 
 async def _copy_rows(conn: AsyncConnection, table: Table, rows: list[_Row]) -> None:
     """Write rows with asyncpg's binary COPY: about twice as fast as INSERTs here."""
-    json_columns = _json_columns(table)
+    # Not a JSON column on PostgreSQL (pull_requests.labels is a native array there).
+    json_columns = [name for name in _json_columns(table)
+                    if isinstance(table.c[name].type.dialect_impl(conn.dialect), JSON)]
     for row in rows:
         # What SQLAlchemy's JSON type would send (json.dumps), so both paths store the
         # same text; the dialect's asyncpg codec takes JSON as str. None stays SQL NULL.

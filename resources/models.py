@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
@@ -75,6 +76,10 @@ class PullRequestModel(Base):
     pr_id: Mapped[int] = mapped_column(Integer, index=True)
     title: Mapped[str] = mapped_column(String(200))
     project_id: Mapped[int] = mapped_column(ForeignKey("git_projects.id"), index=True)
+    # The same list of texts on every backend: a native array on PostgreSQL (GIN-indexable
+    # @> and &&), a JSON array on MariaDB and SQLite. ``contains``/``overlaps`` filter it.
+    labels: Mapped[list[str] | None] = mapped_column(
+        JSON().with_variant(ARRAY(String(50)), "postgresql"))
 
     project: Mapped[GitProjectModel] = relationship(back_populates="pull_requests")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
+    JSON,
     Column,
     DateTime,
     Enum,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.mysql.aiomysql import MySQLDialect_aiomysql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Dialect
@@ -152,3 +154,45 @@ def test_connections_returned_to_the_pool_are_made_read_only_again(
                                    statement_timeout_ms=5000).reset_statements == reset
     assert chosen.engine_arguments("x://", read_only=False,
                                    statement_timeout_ms=5000).reset_statements == []
+
+
+PRS = Table("prs", MetaData(), Column("id", Integer, primary_key=True),
+            Column("labels", JSON().with_variant(ARRAY(String(50)), "postgresql")),
+            Column("data", JSON))
+
+
+@pytest.mark.parametrize(("name", "column", "contains", "overlaps"), [
+    ("postgresql", "labels", "prs.labels @> $1::VARCHAR(50)[]", "prs.labels && $1::VARCHAR(50)[]"),
+    ("postgresql", "data", "CAST(prs.data AS JSONB) @> to_jsonb(CAST($1::TEXT[] AS TEXT[]))",
+     "CAST(prs.data AS JSONB) ?| CAST($1::TEXT[] AS TEXT[])"),
+    ("mariadb", "labels", "json_contains(prs.labels, json_array(%s, %s)) = 1",
+     "json_overlaps(prs.labels, json_array(%s, %s)) = 1"),
+    ("sqlite", "labels", "(EXISTS (SELECT 1 FROM json_each(prs.labels) AS anon_1 WHERE "
+                         "anon_1.value = ?)) AND (EXISTS (SELECT 1 FROM json_each(prs.labels) "
+                         "AS anon_2 WHERE anon_2.value = ?))",
+     "EXISTS (SELECT 1 FROM json_each(prs.labels) AS anon_1 WHERE anon_1.value IN (?, ?))"),
+], ids=["postgresql-array", "postgresql-json", "mariadb", "sqlite"])
+def test_array_operators_use_each_backends_own_sql(name: str, column: str, contains: str,
+                                                   overlaps: str) -> None:
+    backend = backend_for(DIALECTS[name])
+    for criterion, expected in [(backend.array_contains(PRS.c[column], "f0", 2), contains),
+                                (backend.array_overlaps(PRS.c[column], "f0", 2), overlaps)]:
+        sql = CompiledStatement(select(PRS.c.id).where(criterion), DIALECTS[name]).sql
+        assert " ".join(sql.split()).endswith(f"WHERE {expected}")
+
+
+@pytest.mark.parametrize(("name", "text", "integer"), [
+    ("postgresql", "prs.data #>> CAST(ARRAY['a', '0', 'b'] AS TEXT[])",
+     "CAST(prs.data #>> CAST(ARRAY['a', '0', 'b'] AS TEXT[]) AS INTEGER)"),
+    ("mariadb", "json_value(prs.data, '$.a[0].b')",
+     "CAST(json_value(prs.data, '$.a[0].b') AS SIGNED INTEGER)"),
+    ("sqlite", "CAST(json_extract(prs.data, '$.a[0].b') AS VARCHAR)",
+     "CAST(json_extract(prs.data, '$.a[0].b') AS INTEGER)"),
+])
+def test_a_json_path_is_extracted_and_cast_by_each_backend(name: str, text: str,
+                                                           integer: str) -> None:
+    backend = backend_for(DIALECTS[name])
+    for sql_type, expected in [(String(), text), (Integer(), integer)]:
+        value = backend.json_extract(PRS.c.data, ("a", 0, "b"), sql_type)
+        sql = CompiledStatement(select(value.label("v")), DIALECTS[name]).sql
+        assert " ".join(sql.split()) == f"SELECT {expected} AS v FROM prs"

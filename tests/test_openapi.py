@@ -55,6 +55,34 @@ def test_in_lists_are_typed_arrays_sent_comma_separated(spec: Spec) -> None:
     assert parameters(spec, KOJI)["packit_id__in"]["schema"]["items"] == INT32
 
 
+@pytest.mark.parametrize(("kind", "joined"), [("or", "any"), ("and", "all")])
+def test_boolean_groups_are_repeatable_strings_with_their_grammar(spec: Spec, kind: str,
+                                                                 joined: str) -> None:
+    assert parameters(spec, KOJI)[kind] == {
+        "name": kind, "in": "query", "required": False, "style": "form", "explode": True,
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "description": f"Rows matching {joined} of the terms. A boolean group of filters: "
+                       "`(term,term,...)`, each term a filter written as its own parameter "
+                       "(`status=failure`, `chroot__like=rawhide`, `packit_id__in=\"1,2\"`) or "
+                       "a nested group (`and=(...)`, `or=(...)`). Values holding `,` `(` `)` "
+                       "or `\"` go in double quotes, with `\\\"` and `\\\\` escaped. Several "
+                       "groups are ANDed with each other and the plain filters. At most 3 "
+                       "levels deep and 20 terms per request. Example: `or=(status=failure,"
+                       "and=(scratch=true,chroot__like=rawhide))`.",
+    }
+
+
+def test_array_operators_take_their_elements_comma_separated(spec: Spec) -> None:
+    assert parameters(spec, "/api/v1/pull-requests")["labels__overlaps"] == {
+        "name": "labels__overlaps", "in": "query", "required": False,
+        "style": "form", "explode": False,
+        "schema": {"type": "array", "items": {"type": "string", "pattern": "^[^\\u0000]*$"},
+                   "minItems": 1, "maxItems": 100},
+        "description": "Filter: labels the array holds at least one of the comma-separated "
+                       "values.",
+    }
+
+
 def test_order_by_is_an_array_of_allowed_keys_in_both_directions(spec: Spec) -> None:
     order_by = parameters(spec, KOJI)["order_by"]
     assert (order_by["style"], order_by["explode"]) == ("form", False)

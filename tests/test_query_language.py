@@ -105,6 +105,26 @@ QUERIES: list[tuple[str, dict[str, str], Oracle]] = [
     ("combined", {"status__in": "success,failure", "scratch": "false", "search": "koji"},
      lambda r: r["status"] in {"success", "failure"} and not r["scratch"]
      and any(contains(r[f], "koji") for f in ("web_url", "task_id", "commit_sha"))),
+    # Boolean groups: each term is the plain filter's semantics, joined by OR / AND.
+    ("or-two-fields", {"or": "(status=failure,chroot__like=rawhide)"},
+     lambda r: r["status"] == "failure" or "rawhide" in r["chroot"]),
+    ("or-nested-and", {"or": "(status=error,and=(scratch=true,chroot__startswith=epel-))"},
+     lambda r: r["status"] == "error" or (r["scratch"] and r["chroot"].startswith("epel-"))),
+    ("and-of-ors", {"and": "(or=(status=failure,status=error),or=(scratch=true,"
+                           "build_submitted_time__isnull=true))"},
+     lambda r: r["status"] in {"failure", "error"}
+     and (r["scratch"] or r["build_submitted_time"] is None)),
+    ("or-with-plain-filters", {"or": "(scratch=true,task_id__isnull=true)",
+                               "status__neq": "success"},
+     lambda r: (r["scratch"] or r["task_id"] is None) and r["status"] != "success"),
+    ("or-quoted-list-and-negations", {"or": '(packit_id__in="1,2,3,4,5",status__not_in='
+                                            '"success,failure,running")'},
+     lambda r: r["packit_id"] <= 5 or r["status"] not in {"success", "failure", "running"}),
+    ("or-derived-join", {"or": "(repo_namespace=packit,pr_id=5)"},
+     lambda r: r["repo_namespace"] == "packit" or r["pr_id"] == 5),
+    ("or-with-search", {"or": "(status=pending,repo_namespace__ilike=FEDORA)", "search": "task"},
+     lambda r: (r["status"] == "pending" or contains(r["repo_namespace"], "fedora"))
+     and any(contains(r[f], "task") for f in ("web_url", "task_id", "commit_sha"))),
 ]
 SORTS: list[tuple[str, list[tuple[str, bool]]]] = [
     ("default", [("packit_id", True)]),
@@ -141,6 +161,63 @@ async def test_sorting_matches_the_oracle_across_pages(
     got = await fetch_all(demo_api, "/api/v1/koji-builds", params)
     expected = sort_rows(everything, keys)
     assert [row["packit_id"] for row in got] == [row["packit_id"] for row in expected]
+
+
+PROJECT_QUERIES: list[tuple[str, dict[str, str], Oracle]] = [
+    ("to-many-eq", {"pr_ids": "19"}, lambda r: 19 in r["pr_ids"]),
+    ("or-to-many-and-column", {"or": "(pr_ids=19,namespace=packit)"},
+     lambda r: 19 in r["pr_ids"] or r["namespace"] == "packit"),
+    ("or-two-to-many-terms", {"or": '(pr_ids__in="3,4",pr_ids=36)'},
+     lambda r: bool({3, 4, 36} & set(r["pr_ids"]))),
+    ("and-to-many-terms", {"and": "(pr_ids=2,pr_ids=19)"},
+     lambda r: 2 in r["pr_ids"] and 19 in r["pr_ids"]),
+]
+
+
+def labels(row: Row) -> set[str]:
+    return set(row["labels"] or ())
+
+
+PR_QUERIES: list[tuple[str, dict[str, str], Oracle]] = [
+    ("contains-one", {"labels__contains": "bug"}, lambda r: "bug" in labels(r)),
+    ("contains-all", {"labels__contains": "bug,ci"}, lambda r: {"bug", "ci"} <= labels(r)),
+    ("overlaps", {"labels__overlaps": "docs,dependencies"},
+     lambda r: bool({"docs", "dependencies"} & labels(r))),
+    ("overlaps-unknown-label", {"labels__overlaps": "nope,ci"}, lambda r: "ci" in labels(r)),
+    ("labels-isnull", {"labels__isnull": "true"}, lambda r: r["labels"] is None),
+    ("or-array-terms", {"or": '(labels__contains="bug,docs",labels__isnull=true,'
+                              'and=(labels__overlaps=ci,repo_namespace=packit))'},
+     lambda r: {"bug", "docs"} <= labels(r) or r["labels"] is None
+     or ("ci" in labels(r) and r["repo_namespace"] == "packit")),
+]
+
+
+@pytest.mark.parametrize(("params", "oracle"), [(p, o) for _, p, o in PR_QUERIES],
+                         ids=[name for name, _, _ in PR_QUERIES])
+async def test_array_operators_match_the_oracle(
+    demo_api: Api, params: dict[str, str], oracle: Oracle
+) -> None:
+    everything = await fetch_all(demo_api, "/api/v1/pull-requests")
+    expected = [row for row in everything if oracle(row)]
+    got = await fetch_all(demo_api, "/api/v1/pull-requests", params)
+    assert got == expected
+    assert expected
+    assert len(expected) < len(everything)
+
+
+@pytest.mark.parametrize(("params", "oracle"), [(p, o) for _, p, o in PROJECT_QUERIES],
+                         ids=[name for name, _, _ in PROJECT_QUERIES])
+async def test_to_many_terms_match_the_oracle_without_duplicates(
+    demo_api: Api, params: dict[str, str], oracle: Oracle
+) -> None:
+    everything = await fetch_all(demo_api, "/api/v1/projects")
+    expected = [row for row in everything if oracle(row)]
+    got = await fetch_all(demo_api, "/api/v1/projects", params)
+    assert got == expected
+    assert expected
+    assert len(expected) < len(everything)
+    first = (await demo_api.get("/api/v1/projects", params={**params, "size": 2})).json()
+    assert first["total"] == len(expected)
 
 
 async def test_filtered_sorted_searched_page_has_the_right_total(

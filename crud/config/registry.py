@@ -273,6 +273,10 @@ class ApiSpec(Spec):
     statement_timeout_ms: Annotated[int, Field(ge=1)] | None = 10_000
     max_list_values: Annotated[int, Field(ge=1, le=10_000)] = 100
     max_query_length: Annotated[int, Field(ge=64)] = 4096
+    # Boolean groups (``or=(...)``, ``and=(...)``): how deeply they nest, how many filter
+    # terms one request's groups hold in all. Each term is a filter in the statement.
+    max_group_depth: Annotated[int, Field(ge=1, le=16)] = 3
+    max_group_terms: Annotated[int, Field(ge=1, le=1000)] = 20
     auth: AuthKind = "none"
     profile: Profile = "standard"
     legacy: LegacySpec = LegacySpec()

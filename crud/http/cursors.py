@@ -65,16 +65,20 @@ def cursor_secret(configured: SecretStr | None) -> bytes:
 
 
 def fingerprint(resource: str, order: Sequence[tuple[str, bool]],
-                filters: Sequence[tuple[str, Any]], search: str | None) -> str:
+                filters: Sequence[tuple[str, Any]], search: str | None,
+                groups: Sequence[Any] = ()) -> str:
     """A short digest of what a cursor is bound to; equal queries give equal digests.
 
     ``filters`` are (parameter, parsed value) pairs: values of every type the filters
-    parse to (enums, date-times, lists, patterns) have one JSON spelling.
+    parse to (enums, date-times, lists, patterns) have one JSON spelling. ``groups`` are
+    the boolean groups as parsed, nested lists of the same pairs under "and"/"or".
     """
-    material = orjson.dumps([resource, [list(item) for item in order],
-                             sorted(([name, value] for name, value in filters),
-                                    key=lambda item: str(item[0])), search],
-                            default=str, option=orjson.OPT_NON_STR_KEYS)
+    parts: list[Any] = [resource, [list(item) for item in order],
+                        sorted(([name, value] for name, value in filters),
+                               key=lambda item: str(item[0])), search]
+    if groups:  # absent from older cursors' material: they stay valid
+        parts.append(list(groups))
+    material = orjson.dumps(parts, default=str, option=orjson.OPT_NON_STR_KEYS)
     return base64.urlsafe_b64encode(hashlib.sha256(material).digest()[:9]).decode()
 
 

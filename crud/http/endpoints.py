@@ -74,15 +74,17 @@ class Endpoints:
         if tag is not None and self.cache.fresh(request, {"ETag": tag}):
             return not_modified(self.cache.headers(b"", tag))
         filters, search = query.part(profile.filters), query.part(profile.search)
+        groups = query.part(profile.groups) if profile.groups is not None else ()
         order = query.part(profile.sort)
         shape = query.part(profile.shape) if profile.shape is not None else self.full
+        selection = Selection(filters, search, groups)
         export = query.part(profile.export) if profile.export is not None else None
         if export is not None:
-            return await self.export(request, export, Selection(filters, search), order, shape)
+            return await self.export(request, export, selection, order, shape)
         policy = query.part(profile.count) if profile.count is not None else None
-        window = profile.paging.window(query.part(profile.paging), query, filters, search, order)
-        wanted = PageRequest(Selection(filters, search), order, window.limit, window.offset,
-                             window.after, shape=shape)
+        window = profile.paging.window(query.part(profile.paging), query, selection, order)
+        wanted = PageRequest(selection, order, window.limit, window.offset, window.after,
+                             shape=shape)
         with database_errors():
             page = await self.pages.read(wanted, policy, window.position)
         next_cursor = profile.paging.next_cursor(window, order, page)

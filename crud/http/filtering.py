@@ -26,13 +26,14 @@ from types import SimpleNamespace
 from typing import Annotated, Any, cast
 
 from fastapi_filter.contrib.sqlalchemy import Filter
-from pydantic import AfterValidator, ConfigDict, Field, create_model
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, create_model
 from pydantic_core import PydanticCustomError
 
+from crud.model.coltypes import type_info
 from crud.model.fields import Leaf
-from crud.model.operators import LIKE_ESCAPE, Pattern, escape_like
+from crud.model.operators import LIKE_ESCAPE, LIST_SHAPES, Pattern, escape_like
 from crud.model.resource import FilterParam, Resource
-from crud.model.values import no_nul, storable_type
+from crud.model.values import NO_NUL_SCHEMA, no_nul, storable_type
 
 __all__ = ["PATTERN_ESCAPE", "build_filter_model", "like_pattern", "param_value_type",
            "value_type"]
@@ -64,6 +65,15 @@ def value_type(leaf: Leaf) -> Any:
     return storable_type(python_type, leaf.info.kind, leaf.sql_type)
 
 
+def element_type(leaf: Leaf) -> Any:
+    """One element of an array field: the ARRAY's item type, or a text in a JSON array."""
+    item_type = getattr(leaf.sql_type, "item_type", None)
+    info = type_info(item_type) if item_type is not None else None
+    if leaf.info.kind != "array" or info is None or item_type is None:
+        return Annotated[str, AfterValidator(no_nul), WithJsonSchema(NO_NUL_SCHEMA)]
+    return storable_type(info.python_type, info.kind, item_type)
+
+
 def _member_of(enum_class: type[enum.Enum]) -> Any:
     def convert(value: Any) -> enum.Enum:
         return enum_class(value)
@@ -80,8 +90,8 @@ def param_value_type(param: FilterParam, max_list_values: int) -> Any:
         return Annotated[str, AfterValidator(no_nul), AfterValidator(like_pattern)]
     if shape == "text":
         return Annotated[str, AfterValidator(no_nul)]
-    item = value_type(param.leaf)
-    if shape == "list":
+    item = element_type(param.leaf) if shape == "items" else value_type(param.leaf)
+    if shape in LIST_SHAPES:
         return Annotated[list[item], Field(min_length=1, max_length=max_list_values)]  # type: ignore[valid-type]
     return item
 

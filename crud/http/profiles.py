@@ -33,6 +33,7 @@ from crud.http.schema import item_model, model_name
 from crud.http.steps.count import CountStep, FixedCount
 from crud.http.steps.export import ExportStep, export_limits, openapi_export
 from crud.http.steps.filters import FilterStep
+from crud.http.steps.groups import GroupStep
 from crud.http.steps.json_server import (
     TOTAL_COUNT,
     JsFilterStep,
@@ -63,7 +64,7 @@ __all__ = [
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
 # Query parameters of the standard profile that are not filters: a filter may not take one.
 RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep,
-                                            ShapeStep, ExportStep)
+                                            ShapeStep, ExportStep, GroupStep)
                            for name in step.names)
 
 
@@ -80,6 +81,7 @@ class Profile:
     count: Step[CountPolicy] | None = None
     shape: ShapeStep | None = None  # fields= and embed=, on lists and details
     export: ExportStep | None = None  # format=csv|ndjson: every row, streamed
+    groups: GroupStep | None = None  # or=(...) / and=(...)
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
@@ -87,6 +89,8 @@ class Profile:
     @property
     def steps(self) -> list[Step[Any]]:
         steps: list[Step[Any]] = [self.filters, self.search, self.sort]
+        if self.groups is not None:
+            steps.insert(1, self.groups)
         if self.count is not None:
             steps.append(self.count)
         if self.shape is not None:
@@ -100,6 +104,8 @@ class Profile:
     def parameters(self) -> list[Parameter]:
         """Every parameter, documented paging first (as a form would ask for them)."""
         steps: list[Step[Any]] = [self.paging, self.sort, self.search, self.filters]
+        if self.groups is not None:
+            steps.append(self.groups)
         if self.count is not None:
             steps.append(self.count)
         if self.shape is not None:
@@ -129,6 +135,7 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
     page = page_model(model_name(resource), item)
     shape = ShapeStep(resource)
     headers = openapi_headers(resource)
+    filters = FilterStep(resource, max_list_values=api.max_list_values)
     limits = export_limits(resource.spec.export, api)
     export = None if limits is None else ExportStep(
         resource, (CsvRenderer(resource.nodes), NdjsonRenderer(model_name(resource))),
@@ -139,8 +146,9 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
         listed[200]["content"] = content
         listed[200]["headers"].update(export_headers)
     return Profile(
-        name="standard",
-        filters=FilterStep(resource, max_list_values=api.max_list_values),
+        name="standard", filters=filters,
+        groups=GroupStep(resource, filters, max_depth=api.max_group_depth,
+                         max_terms=api.max_group_terms),
         search=SearchStep(resource), sort=SortStep(resource), count=CountStep(policy),
         paging=PageStep(resource, codec, max_offset=max_offset), shape=shape, export=export,
         renderer=EnvelopeRenderer(),
@@ -229,7 +237,8 @@ def _responses(model: type[BaseModel] | None, headers: dict[str, Any], *, ok: in
     return {
         ok: success,
         304: NOT_MODIFIED,
-        400: {"description": "Unknown or repeated parameter, or query string too long",
+        400: {"description": "Unknown or repeated parameter, query string too long, or a "
+                             "boolean group that does not parse",
               **_PROBLEM},
         404: {"description": "Not found", **_PROBLEM},
         422: {"description": "A parameter value does not fit", **_PROBLEM},

@@ -6,6 +6,7 @@ valid name at that step), so a user fixes all of them in one pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 from sqlalchemy.orm import MANYTOONE, configure_mappers
@@ -120,6 +121,10 @@ class _Binder:
     def bind_column_path(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
                          base_hops: tuple[Step, ...], at: Entity | DerivedJoin,
                          location: tuple[str | int, ...]) -> Node | None:
+        if len(steps) > 1 and isinstance(at, Entity) and at.relationship(steps[0]) is None \
+                and at.column_key(steps[0]) is not None and steps[0] not in self.spec.joins:
+            # A column, then more: the path is into its JSON values (``data.arch``).
+            return self.json_path_leaf(api_path, spec, steps, base_hops, at, location)
         *relations, column = steps
         hops = self.walk(relations, at, (*location, "source"), allow_column=True)
         if hops is None:
@@ -165,6 +170,40 @@ class _Binder:
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=info, sql_type=sql_type, nullable=nullable,
                     description=spec.description, json_schema=spec.json_schema)
+
+    def json_path_leaf(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
+                       hops: tuple[Step, ...], at: Entity,
+                       location: tuple[str | int, ...]) -> Leaf | None:
+        column, *keys = steps
+        key = at.column_key(column)
+        assert key is not None
+        info = type_info(at.column(key).type)
+        where = (*location, "source")
+        if info is None or info.kind != "json":
+            kind = info.kind if info is not None else "not JSON"
+            self.issue(where, f"{at.label}.{column} is {kind}, not a JSON column: only a JSON "
+                              f"column's values have paths ({column}.{'.'.join(keys)}), and "
+                              f"{column!r} is no relationship")
+            return None
+        bad = [part for part in keys if not _JSON_KEY.fullmatch(part)]
+        if bad:
+            self.issue(where, f"JSON path key {bad[0]!r}: keys are identifiers (letters, "
+                              "digits, _) or array indexes (digits)")
+            return None
+        declared = spec.type or "string"
+        if declared not in _JSON_PATH_TYPES:
+            self.issue((*location, "type"), f"a JSON path field is {', '.join(_JSON_PATH_TYPES)}"
+                                            f", not {declared!r}")
+            return None
+        if spec.json_schema is not None:
+            self.issue((*location, "json_schema"), "'json_schema:' describes a whole JSON "
+                                                   "column; a path's value has its 'type:'")
+            return None
+        path = tuple(int(part) if part.isdigit() else part for part in keys)
+        value_info, sql_type = declared_type(declared)
+        return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
+                    expression=None, info=value_info, sql_type=sql_type, nullable=True,
+                    description=spec.description, json_path=path)
 
     @staticmethod
     def hop_nullable(hop: Step) -> bool:
@@ -234,6 +273,12 @@ class _Binder:
             return None
         return Hop(name=name, owner=at, target=at.related(relationship),
                    to_many=bool(relationship.uselist))
+
+# What a JSON path may name, and be typed as: every backend extracts these as one text
+# (or number) and casts it the same way.
+_JSON_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+_JSON_PATH_TYPES = ("string", "integer", "number")
+
 
 def _declared(fields: dict[str, FieldSpec], prefix: str = "") -> Iterator[str]:
     for name, spec in fields.items():
@@ -374,9 +419,10 @@ def _bind_sort(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, SortKey]:
         leaf = leaves.get(api_name)
         if leaf is None:
             binder.unknown(("sort", index), api_name, leaves)
-        elif leaf.to_many or leaf.info.kind == "json":
-            binder.issue(("sort", index), f"cannot sort by {api_name!r}: "
-                                          f"{'a to-many list' if leaf.to_many else 'a JSON value'}")
+        elif leaf.to_many or leaf.info.kind in {"json", "array"}:
+            what = "a to-many list" if leaf.to_many else (
+                "a JSON value" if leaf.info.kind == "json" else "an array")
+            binder.issue(("sort", index), f"cannot sort by {api_name!r}: {what}")
         else:
             sort[api_name] = SortKey(leaf=leaf)
     return sort

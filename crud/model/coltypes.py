@@ -20,7 +20,8 @@ class TypeInfo:
 
     def __init__(self, python_type: Any, kind: str) -> None:
         self.python_type = python_type
-        # kind: string, integer, number, boolean, datetime, date, time, enum, json, uuid
+        # kind: string, integer, number, boolean, datetime, date, time, enum, json, uuid,
+        # array
         self.kind = kind
 
     def __repr__(self) -> str:
@@ -33,6 +34,10 @@ def type_info(column_type: sqltypes.TypeEngine[Any]) -> TypeInfo | None:
         return _enum_info(column_type)
     if isinstance(column_type, sqltypes.JSON):
         return TypeInfo(Any, "json")
+    if isinstance(column_type, sqltypes.ARRAY):  # PostgreSQL's; filtered by contains/overlaps
+        item = type_info(column_type.item_type)
+        element: Any = item.python_type if item is not None else Any
+        return TypeInfo(list[element], "array")
     if isinstance(column_type, sqltypes.Boolean):
         return TypeInfo(bool, "boolean")
     if isinstance(column_type, sqltypes.Uuid):

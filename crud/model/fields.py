@@ -53,6 +53,9 @@ class Leaf:
     nullable: bool
     description: str | None
     json_schema: dict[str, Any] | None = None  # declared in the registry for JSON values
+    # Keys (or array indexes) into the JSON column ``column_key``: the value at that path,
+    # typed as declared (``source: data.arch``). Empty: the column itself.
+    json_path: tuple[str | int, ...] = ()
 
     @property
     def name(self) -> str:

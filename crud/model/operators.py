@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
     "LIKE_ESCAPE",
+    "LIST_SHAPES",
     "OPERATORS",
     "Operator",
     "Pattern",
@@ -33,13 +34,18 @@ __all__ = [
 ]
 
 # scalar: one value of the field's type; list: comma-separated values; flag: true/false;
-# pattern: a LIKE pattern (or a literal substring); text: a literal text.
-ValueShape = Literal["scalar", "list", "flag", "pattern", "text"]
+# pattern: a LIKE pattern (or a literal substring); text: a literal text; items:
+# comma-separated elements of an array field (texts for JSON arrays).
+ValueShape = Literal["scalar", "list", "flag", "pattern", "text", "items"]
+# Shapes whose value is a comma-separated list, bound as ``in_list`` binds one.
+LIST_SHAPES = frozenset({"list", "items"})
 
 _ORDERED = frozenset({"string", "integer", "number", "datetime", "date", "time"})
 _EQUATABLE = _ORDERED | {"boolean", "enum", "uuid"}
-_ANY = _EQUATABLE | {"json"}
 _TEXT = frozenset({"string"})
+# JSON columns holding arrays of texts, and PostgreSQL ARRAY columns.
+_ARRAYS = frozenset({"json", "array"})
+_ANY = _EQUATABLE | _ARRAYS
 
 # The escape character of literal text in LIKE patterns this API builds itself.
 LIKE_ESCAPE = "/"
@@ -69,6 +75,12 @@ class Term(Protocol):
 
     def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """``column`` compared character by character, whatever its collation's case rules."""
+
+    def array_contains(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        """The array in ``column`` holds every one of the list's values."""
+
+    def array_overlaps(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        """The array in ``column`` holds at least one of the list's values."""
 
 
 Comparison = Callable[[ColumnElement[Any], Term], ColumnElement[bool]]
@@ -143,6 +155,12 @@ OPERATORS: dict[str, Operator] = {
         Operator("startswith", "text", _TEXT,
                  "starts with the text, case-sensitive (% and _ match literally)",
                  _starts_with, bind=lambda prefix: f"{escape_like(prefix)}%"),
+        Operator("contains", "items", _ARRAYS,
+                 "the array holds every one of the comma-separated values",
+                 lambda c, t: t.array_contains(c)),
+        Operator("overlaps", "items", _ARRAYS,
+                 "the array holds at least one of the comma-separated values",
+                 lambda c, t: t.array_overlaps(c)),
         Operator("isnull", "flag", _ANY, "true: the value is null; false: it is not",
                  lambda c, t: c.is_not(None), negated="flag"),
     )

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Connection,
     DateTime,
     Enum,
@@ -27,22 +28,26 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     any_,
     bindparam,
     case,
     cast,
     column,
+    exists,
     func,
     literal,
+    literal_column,
     select,
     table,
     text,
     type_coerce,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "SUPPORTED_URLS",
@@ -138,6 +143,33 @@ class Backend:
         """A scalar SQL expression estimating the table's rows from statistics, or None."""
         return None
 
+    def json_extract(self, column: ColumnElement[Any], path: Sequence[str | int],
+                     sql_type: TypeEngine[Any]) -> ColumnElement[Any]:
+        """The scalar at ``path`` in a JSON column, as ``sql_type`` (NULL when absent)."""
+        return cast(func.json_extract(column, literal(_json_path(path))), sql_type)
+
+    # Arrays: a JSON array of texts everywhere; PostgreSQL's own ARRAY columns too. The
+    # values are bound as ``in_list`` binds them (``list_values``).
+
+    def array_contains(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        """The array in ``column`` holds every one of the values (SQLite: json_each)."""
+        return and_(*(self._json_elements(column, [parameter])
+                      for parameter in _text_parameters(name, count)))
+
+    def array_overlaps(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        """The array in ``column`` holds at least one of the values."""
+        return self._json_elements(column, _text_parameters(name, count))
+
+    @staticmethod
+    def _json_elements(column: ColumnElement[Any],
+                       parameters: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
+        elements = func.json_each(column).table_valued("value")
+        value = elements.c.value
+        match = value == parameters[0] if len(parameters) == 1 else value.in_(parameters)
+        return exists(select(literal_column("1")).select_from(elements).where(match))
+
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
@@ -231,6 +263,36 @@ class PostgreSQL(Backend):
 
     def list_values(self, name: str, values: Sequence[Any]) -> dict[str, Any]:
         return {name: list(values)}
+
+    def json_extract(self, column: ColumnElement[Any], path: Sequence[str | int],
+                     sql_type: TypeEngine[Any]) -> ColumnElement[Any]:
+        # #>> gives the text at the path (json and jsonb alike), NULL for a JSON null.
+        keys = literal([str(key) for key in path], ARRAY(Text()))
+        text_ = column.op("#>>", return_type=Text())(keys)
+        return text_ if isinstance(sql_type, String) else cast(text_, sql_type)
+
+    def array_contains(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        array = self._array(column)
+        if array is not None:  # an index (GIN) on the column can serve @> and &&
+            return column.bool_op("@>")(bindparam(name, type_=array))
+        return cast(column, JSONB).bool_op("@>")(func.to_jsonb(self._texts(name)))
+
+    def array_overlaps(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        array = self._array(column)
+        if array is not None:
+            return column.bool_op("&&")(bindparam(name, type_=array))
+        # ?| matches JSON arrays' string elements (and object keys; our arrays hold texts).
+        return cast(column, JSONB).bool_op("?|")(self._texts(name))
+
+    def _array(self, column: ColumnElement[Any]) -> ARRAY[Any] | None:
+        impl = column.type.dialect_impl(self.dialect)
+        return impl if isinstance(impl, ARRAY) else None
+
+    @staticmethod
+    def _texts(name: str) -> ColumnElement[Any]:
+        return cast(bindparam(name, type_=ARRAY(Text())), ARRAY(Text()))
 
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
         # The planner's own statistic (ANALYZE / autovacuum); -1 means never analysed.
@@ -364,6 +426,24 @@ class MariaDB(Backend):
         # (Typed back as text: SQLAlchemy's binary types have no LIKE operator.)
         return type_coerce(cast(column, mysql.BINARY()), String())
 
+    def json_extract(self, column: ColumnElement[Any], path: Sequence[str | int],
+                     sql_type: TypeEngine[Any]) -> ColumnElement[Any]:
+        # JSON_VALUE unquotes a string and gives NULL for a JSON null (JSON_UNQUOTE of
+        # JSON_EXTRACT would give the text 'null').
+        value = func.json_value(column, literal(_json_path(path)), type_=Text())
+        return value if isinstance(sql_type, String) else cast(value, sql_type)
+
+    def array_contains(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        return func.json_contains(column, func.json_array(*_text_parameters(name, count)),
+                                  type_=Boolean)
+
+    def array_overlaps(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        # JSON_OVERLAPS: MariaDB 10.9 and later (MySQL 8.0.17).
+        return func.json_overlaps(column, func.json_array(*_text_parameters(name, count)),
+                                  type_=Boolean)
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_NAME = :name "
@@ -448,6 +528,17 @@ class SQLite(Backend):
 
     def in_transaction(self, connection: Any) -> bool:
         return bool(connection.driver_connection.in_transaction)
+
+
+def _json_path(path: Sequence[str | int]) -> str:
+    # SQL/JSON path syntax of MariaDB and SQLite: $.key and $[index]. The registry allows
+    # identifiers and digits only, so nothing here needs quoting.
+    return "$" + "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)
+
+
+def _text_parameters(name: str, count: int) -> list[ColumnElement[Any]]:
+    # Elements of JSON arrays compare as texts: typed String, never as the JSON column.
+    return [bindparam(f"{name}_{index}", type_=String()) for index in range(count)]
 
 
 def _mysql_code(error: BaseException) -> int | None:

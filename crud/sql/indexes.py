@@ -99,7 +99,10 @@ def _checked_fields(resource: Resource) -> Iterator[tuple[tuple[str | int, ...],
     filtered = {param.leaf.name: param.leaf for param in resource.filters.values()}
     pairs += [(("filters", name), leaf) for name, leaf in filtered.items()]
     for where, leaf in pairs:
-        if leaf.expression is None and not leaf.to_many:
+        # A JSON path needs an expression index, an array a GIN one: a B-tree on the
+        # column would not serve them, so the advice is left to the author.
+        if leaf.expression is None and not leaf.to_many and not leaf.json_path \
+                and leaf.info.kind not in {"json", "array"}:
             yield where, leaf
 
 

@@ -15,9 +15,10 @@ under (``crud.sql.compiled``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Select,
@@ -36,7 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode, Step
 from crud.model.joins import DerivedJoin
-from crud.model.operators import LIKE_ESCAPE, Pattern, escape_like
+from crud.model.operators import LIKE_ESCAPE, LIST_SHAPES, Pattern, escape_like
 from crud.model.resource import FilterParam, Resource, SortKey
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape
 from crud.sql.backends import Backend, integer_parameter, sortable
@@ -44,7 +45,8 @@ from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
 
-__all__ = ["Filter", "Joins", "Layout", "OrderItem", "PageRequest", "Selection", "Statements"]
+__all__ = ["Filter", "Group", "Joins", "Layout", "OrderItem", "PageRequest", "Selection",
+           "Statements"]
 
 OrderItem = tuple[SortKey, bool]  # (key, descending)
 Values = dict[str, Any]
@@ -59,15 +61,36 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """``or=(...)`` / ``and=(...)``: filters and nested groups joined by OR or AND."""
+
+    kind: Literal["and", "or"]
+    terms: tuple[Filter | Group, ...]
+
+    def filters(self) -> Iterator[Filter]:
+        """Its filters, depth first: the order their parameters are numbered in."""
+        for term in self.terms:
+            if isinstance(term, Group):
+                yield from term.filters()
+            else:
+                yield term
+
+
+@dataclass(frozen=True, slots=True)
 class Selection:
-    """Which rows a request selects: its filters (ANDed) and its search text."""
+    """Which rows a request selects: its filters and groups (ANDed) and its search text."""
 
     filters: tuple[Filter, ...] = ()
     search: str | None = None
+    groups: tuple[Group, ...] = ()
 
     @property
     def everything(self) -> bool:
-        return not self.filters and self.search is None
+        return not self.filters and not self.groups and self.search is None
+
+    def all_filters(self) -> list[Filter]:
+        """The plain filters, then every group's: ``f0``, ``f1``... bind in this order."""
+        return [*self.filters, *(item for group in self.groups for item in group.filters())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +122,10 @@ class Layout:
 class Joins:
     """Aliases for the to-one paths of one statement role, created once at startup."""
 
-    def __init__(self, resource: Resource, leaves: Iterable[Leaf]) -> None:
+    def __init__(self, resource: Resource, leaves: Iterable[Leaf],
+                 backend: Backend | None = None) -> None:
         self.resource = resource
+        self.backend = backend
         self.aliases: dict[tuple[str, ...], Any] = {}
         self.onclauses: dict[tuple[str, ...], Any] = {}
         for leaf in leaves:
@@ -127,6 +152,13 @@ class Joins:
     def column(self, leaf: Leaf) -> ColumnElement[Any]:
         if leaf.expression is not None:
             return leaf.expression
+        column = self._stored(leaf)
+        if leaf.json_path:
+            assert self.backend is not None, "JSON paths are extracted by a backend"
+            return self.backend.json_extract(column, leaf.json_path, leaf.sql_type)
+        return column
+
+    def _stored(self, leaf: Leaf) -> ColumnElement[Any]:
         assert leaf.column_key is not None
         if not leaf.hops:
             return self.resource.entity.attribute(leaf.column_key)
@@ -163,11 +195,20 @@ class _BoundTerm:
         return bindparam(self.name, type_=self.column.type)
 
     def in_list(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
-        count = self.variant if isinstance(self.variant, int) else 0  # arrays need no count
-        return self.backend.in_list(column, self.name, count)
+        return self.backend.in_list(column, self.name, self._count)
 
     def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return self.backend.exact_text(column)
+
+    def array_contains(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return self.backend.array_contains(column, self.name, self._count)
+
+    def array_overlaps(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        return self.backend.array_overlaps(column, self.name, self._count)
+
+    @property
+    def _count(self) -> int:
+        return self.variant if isinstance(self.variant, int) else 0  # arrays need no count
 
 
 class Statements:
@@ -177,11 +218,11 @@ class Statements:
         self.resource = resource
         self.backend = backend
         self.allows_json = json_rows
-        self.filter_joins = Joins(resource, resource.leaves.values())
+        self.filter_joins = Joins(resource, resource.leaves.values(), backend)
         # Embedded to-one relations are displayed (when asked) but never filtered on.
         embedded = [leaf for node in resource.embeds if isinstance(node, ObjectNode)
                     for leaf in _object_leaves(node)]
-        self.display_joins = Joins(resource, [*resource.row_leaves, *embedded])
+        self.display_joins = Joins(resource, [*resource.row_leaves, *embedded], backend)
         self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
         self.layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
         self.full = self._layout_of(resource.row_leaves, resource.nodes)
@@ -401,11 +442,17 @@ class Statements:
 
     def _selection_shape(self, selection: Selection) -> Hashable:
         filters = tuple((item.param.name, self._variant(item)) for item in selection.filters)
-        return filters, selection.search is not None
+        groups = tuple(self._group_shape(group) for group in selection.groups)
+        return filters, selection.search is not None, groups
+
+    def _group_shape(self, group: Group) -> Hashable:
+        return group.kind, tuple(self._group_shape(term) if isinstance(term, Group)
+                                 else (term.param.name, self._variant(term))
+                                 for term in group.terms)
 
     def _variant(self, item: Filter) -> Hashable:
         shape = item.param.operator.shape
-        if shape == "list":
+        if shape in LIST_SHAPES:
             return None if self.backend.binds_arrays else len(item.value)
         if shape == "pattern":
             return item.value.escape  # type: ignore[no-any-return]
@@ -414,9 +461,12 @@ class Statements:
         return None
 
     def _criteria(self, selection: Selection) -> tuple[list[ColumnElement[bool]], list[Leaf]]:
-        criteria = [self._filter_criterion(f"f{index}", item)
-                    for index, item in enumerate(selection.filters)]
-        leaves = [item.param.leaf for item in selection.filters]
+        names = (f"f{index}" for index in itertools.count())
+        criteria = [self._filter_criterion(next(names), item) for item in selection.filters]
+        criteria += [self._group_criterion(group, names) for group in selection.groups]
+        # A to-one path of any term is LEFT OUTER JOINed: a missing row fails that term
+        # alone (its column is NULL), never the other terms of an OR.
+        leaves = [item.param.leaf for item in selection.all_filters()]
         if selection.search is not None:
             criteria.append(self._search_criterion())
             leaves.extend(self.resource.search)
@@ -432,6 +482,11 @@ class Statements:
         # Grouped first: negating ``x = ANY(...)`` itself would give ``x != ANY(...)``.
         return not_(criterion.self_group()) if operator.negates(item.value) else criterion
 
+    def _group_criterion(self, group: Group, names: Iterator[str]) -> ColumnElement[bool]:
+        parts = [self._group_criterion(term, names) if isinstance(term, Group)
+                 else self._filter_criterion(next(names), term) for term in group.terms]
+        return or_(*parts) if group.kind == "or" else and_(*parts)
+
     def _search_criterion(self) -> ColumnElement[bool]:
         terms = []
         for leaf in self.resource.search:
@@ -441,9 +496,9 @@ class Statements:
 
     def _selection_values(self, selection: Selection) -> Values:
         values: Values = {}
-        for index, item in enumerate(selection.filters):
+        for index, item in enumerate(selection.all_filters()):
             name, operator = f"f{index}", item.param.operator
-            if operator.shape == "list":
+            if operator.shape in LIST_SHAPES:
                 values.update(self.backend.list_values(
                     name, [operator.bind(value) for value in item.value]))
             elif operator.shape == "pattern":

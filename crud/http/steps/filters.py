@@ -10,11 +10,12 @@ from crud.http.errors import ParameterError
 from crud.http.filtering import build_filter_model, param_value_type
 from crud.http.listquery import Given, Parameter, Step
 from crud.http.schema import json_schema
+from crud.model.operators import LIST_SHAPES
 from crud.model.resource import FilterParam, Resource
 from crud.model.values import NO_NUL_SCHEMA
 from crud.sql.statements import Filter
 
-__all__ = ["FilterStep", "validation_entries"]
+__all__ = ["FilterStep", "raw_value", "validation_entries"]
 
 
 class FilterStep(Step[tuple[Filter, ...]]):
@@ -33,7 +34,7 @@ class FilterStep(Step[tuple[Filter, ...]]):
         for param in self.params:
             value = given.get(param.name)
             if value is not None:
-                raw[param.name] = value.split(",") if param.operator.shape == "list" else value
+                raw[param.name] = raw_value(param, value)
         if not raw:
             return ()
         try:
@@ -44,6 +45,19 @@ class FilterStep(Step[tuple[Filter, ...]]):
         return tuple(Filter(param, getattr(instance, param.internal))
                      for param in self.params if param.name in raw)
 
+    def validate(self, param: FilterParam, text: str) -> Filter:
+        """One filter from its text, validated exactly as its own parameter would be.
+
+        Raises pydantic's ``ValidationError`` (boolean groups report it per term).
+        """
+        instance = self.model.model_validate({param.name: raw_value(param, text)})
+        return Filter(param, getattr(instance, param.internal))
+
+
+def raw_value(param: FilterParam, text: str) -> str | list[str]:
+    """A parameter's text as its model field takes it: list operators split on commas."""
+    return text.split(",") if param.operator.shape in LIST_SHAPES else text
+
 
 def _parameter(param: FilterParam, max_list_values: int) -> Parameter:
     leaf, operator = param.leaf, param.operator
@@ -53,7 +67,7 @@ def _parameter(param: FilterParam, max_list_values: int) -> Parameter:
         return Parameter(param.name, {"type": "boolean"}, description)
     if operator.shape in {"pattern", "text"}:
         return Parameter(param.name, NO_NUL_SCHEMA, description)
-    if operator.shape == "list":
+    if operator.shape in LIST_SHAPES:
         item = json_schema(param_value_type(param, max_list_values))["items"]
         schema = {"type": "array", "items": item, "minItems": 1, "maxItems": max_list_values}
         return Parameter(param.name, schema, description, repeatable=True, explode=False)

@@ -24,7 +24,7 @@ from crud.model.resource import Resource
 from crud.model.values import MAX_SEARCH_LENGTH, NO_NUL_SCHEMA
 from crud.sql.counting import Total
 from crud.sql.pages import Page
-from crud.sql.statements import Filter, OrderItem
+from crud.sql.statements import Filter, OrderItem, Selection
 
 __all__ = ["TOTAL_COUNT", "JsFilterStep", "JsPageStep", "JsSearchStep", "JsSortStep"]
 
@@ -187,8 +187,8 @@ class JsPageStep(PagingStep[Rows]):
             return Rows(first, min(end - first, limit or self.max_rows, self.max_rows))
         return Rows(first, min(limit or self.max_rows, self.max_rows))
 
-    def window(self, ask: Rows, query: ListQuery, filters: Sequence[Filter],
-               search: str | None, order: Sequence[OrderItem]) -> Window:
+    def window(self, ask: Rows, query: ListQuery, selection: Selection,
+               order: Sequence[OrderItem]) -> Window:
         check_offset(ask.start, self.max_offset, "_page" if "_page" in query.given else "_start")
         return Window(ask.start, ask.limit, ask.limit, offset=ask.start)
 

@@ -24,7 +24,7 @@ from crud.model.resource import Resource
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import Total
 from crud.sql.pages import Page
-from crud.sql.statements import Filter, OrderItem
+from crud.sql.statements import OrderItem, Selection
 
 __all__ = ["LegacyPageStep"]
 
@@ -60,8 +60,8 @@ class LegacyPageStep(PagingStep[PageAsk]):
             params = self.params_model()
         return PageAsk(params.page, params.size)
 
-    def window(self, ask: PageAsk, query: ListQuery, filters: Sequence[Filter],
-               search: str | None, order: Sequence[OrderItem]) -> Window:
+    def window(self, ask: PageAsk, query: ListQuery, selection: Selection,
+               order: Sequence[OrderItem]) -> Window:
         offset = (ask.page - 1) * ask.size
         if self.max_offset is not None and offset > self.max_offset:
             # The standard profile's max_offset; legacy clients have no cursor to go deeper.

@@ -27,7 +27,7 @@ from crud.model.resource import Resource
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import TOTAL_KINDS, Total
 from crud.sql.pages import Page
-from crud.sql.statements import Filter, OrderItem
+from crud.sql.statements import Filter, Group, OrderItem, Selection
 
 __all__ = ["TOTAL_COUNT_KIND", "PageAsk", "PageStep", "PagingStep", "Window", "openapi_headers"]
 
@@ -69,8 +69,8 @@ class PagingStep(Step[A]):
     the list handler calls ``window``, reads the rows, then ``next_cursor`` and ``headers``.
     """
 
-    def window(self, ask: A, query: ListQuery, filters: Sequence[Filter],
-               search: str | None, order: Sequence[OrderItem]) -> Window:
+    def window(self, ask: A, query: ListQuery, selection: Selection,
+               order: Sequence[OrderItem]) -> Window:
         raise NotImplementedError
 
     def next_cursor(self, window: Window, order: Sequence[OrderItem], page: Page) -> str | None:
@@ -138,10 +138,12 @@ class PageStep(PagingStep[PageAsk]):
 
     # -- the window --------------------------------------------------------------------------
 
-    def window(self, ask: PageAsk, query: ListQuery, filters: Sequence[Filter],
-               search: str | None, order: Sequence[OrderItem]) -> Window:
+    def window(self, ask: PageAsk, query: ListQuery, selection: Selection,
+               order: Sequence[OrderItem]) -> Window:
         bound_to = fingerprint(self.resource.name, [(key.name, desc) for key, desc in order],
-                               [(item.param.name, item.value) for item in filters], search)
+                               [(item.param.name, item.value) for item in selection.filters],
+                               selection.search,
+                               [_material(group) for group in selection.groups])
         if ask.cursor is not None:
             cursor = self.codec.decode(ask.cursor, [key.leaf for key, _ in order], bound_to)
             return Window(cursor.position, ask.size, ask.size, after=cursor.values,
@@ -194,6 +196,13 @@ class PageStep(PagingStep[PageAsk]):
         if row_range.truncated(returned):
             headers[RANGE_TRUNCATED] = f"{row_range.unit}={row_range.asked}"
         return 206, headers
+
+
+def _material(term: Filter | Group) -> list[Any]:
+    """A group as nested lists for the cursor's fingerprint."""
+    if isinstance(term, Group):
+        return [term.kind, [_material(item) for item in term.terms]]
+    return [term.param.name, term.value]
 
 
 def _url(query: ListQuery, *, without: tuple[str, ...], cursor: str | None = None) -> str:

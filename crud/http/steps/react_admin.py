@@ -26,7 +26,7 @@ from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
 from crud.sql.counting import Total
 from crud.sql.pages import Page
-from crud.sql.statements import Filter, OrderItem
+from crud.sql.statements import Filter, OrderItem, Selection
 
 __all__ = ["RaFilterStep", "RaPageStep", "RaSearchStep", "RaSortStep", "filter_object"]
 
@@ -195,8 +195,8 @@ class RaPageStep(PagingStep[Rows]):
             return None
         return Rows(value[0], min(value[1] - value[0] + 1, self.max_rows))
 
-    def window(self, ask: Rows, query: ListQuery, filters: Sequence[Filter],
-               search: str | None, order: Sequence[OrderItem]) -> Window:
+    def window(self, ask: Rows, query: ListQuery, selection: Selection,
+               order: Sequence[OrderItem]) -> Window:
         check_offset(ask.start, self.max_offset, "range")
         return Window(ask.start, ask.limit, ask.limit, offset=ask.start)
 
