@@ -52,6 +52,9 @@ class Pages:
         self.budget_ms = budget_ms
         self.pk_positions = [resource.row_leaves.index(leaf) for leaf in resource.primary_key]
         self.positions = {id(leaf): index for index, leaf in enumerate(resource.row_leaves)}
+        self.width = len(resource.row_leaves)
+        if resource.rank is not None:  # a ranked page's rows end with the rank
+            self.positions[id(resource.rank.leaf)] = self.width
         self.estimates = reader.backend.plans_estimates
 
     def __repr__(self) -> str:
@@ -70,8 +73,10 @@ class Pages:
             rows = [row[:leading] for row in found] if inline is not None else found
             lists = await self.lists(connection, rows)
             total = await self._total(connection, request, policy, found, position, leading)
-        return Page(rows, lists, total, self.statements.json_rows,
-                    self._last_sort_values(request, rows))
+        last = self._last_sort_values(request, rows)
+        if self.statements.ranked(request.order) and not self.statements.json_rows:
+            rows = [row[:self.width] for row in rows]  # the rank is no field of the items
+        return Page(rows, lists, total, self.statements.json_rows, last)
 
     def _last_sort_values(self, request: PageRequest,
                           rows: Sequence[Sequence[Any]]) -> Sequence[Any]:

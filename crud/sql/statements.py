@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     Select,
+    String,
     and_,
     bindparam,
     func,
@@ -42,6 +43,7 @@ from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
+from crud.sql.textsearch import text_search_of
 
 __all__ = ["Filter", "Joins", "OrderItem", "PageRequest", "Selection", "Statements"]
 
@@ -173,6 +175,12 @@ class Statements:
         self.json_rows = json_rows and self._renders_json()
         self.cache = StatementCache(backend.dialect)
         self.detail = CompiledStatement(self._detail_statement(), backend.dialect)
+        # A ranked search matches and ranks in the backend's own SQL (crud.sql.textsearch).
+        self.text_search = text_search_of(resource)
+        self.rank_leaf = resource.rank.leaf if resource.rank is not None else None
+        self.rank: ColumnElement[Any] | None = None
+        if self.text_search is not None:
+            self.rank = backend.search_rank(self.text_search, _search_parameter())
 
     def _renders_json(self) -> bool:
         resource = self.resource
@@ -186,7 +194,24 @@ class Statements:
 
     def leading(self, request: PageRequest) -> int:
         """How many columns of a page row come before its count columns."""
-        return 1 + len(request.order) if self.json_rows else len(self.resource.row_leaves)
+        if self.json_rows:
+            return 1 + len(request.order)
+        return len(self.resource.row_leaves) + self.ranked(request.order)
+
+    def ranked(self, order: Sequence[OrderItem]) -> bool:
+        """Whether ``order`` sorts by relevance: then rows end with their rank."""
+        return self.rank_leaf is not None and any(key.leaf is self.rank_leaf for key, _ in order)
+
+    def _flat(self, order: Sequence[OrderItem]) -> bool:
+        # The rank is no column of the row: a ranked page goes through the keys' CTE.
+        return self.flat and not self.ranked(order)
+
+    def sort_column(self, leaf: Leaf) -> ColumnElement[Any]:
+        """A sort key's SQL on the filter joins (the rank is the backend's expression)."""
+        if leaf is self.rank_leaf:
+            assert self.rank is not None
+            return self.rank
+        return self.filter_joins.column(leaf)
 
     def _json_item(self, column_of: Callable[[Leaf], ColumnElement[Any]]) -> ColumnElement[Any]:
         values = []
@@ -219,13 +244,14 @@ class Statements:
     def _page_statement(self, request: PageRequest) -> Select[Any]:
         criteria, leaves = self._criteria(request.selection)
         keys = self._keys(request, criteria, leaves)
-        if request.count is None and self.flat and not self.json_rows:
+        flat = self._flat(request.order)
+        if request.count is None and flat and not self.json_rows:
             return keys
         page = keys.cte("page")
         key_column = self._key_column(page, request.order)
         outer = select().select_from(page)
         display = key_column  # flat: the page's own columns are the row's
-        if not self.flat:
+        if not flat:
             on = and_(*(column == page.c[f"pk{index}"]
                         for index, column in enumerate(self.pk_columns)))
             outer = self.display_joins.apply(outer.join(self.resource.entity.selectable, on),
@@ -237,6 +263,8 @@ class Statements:
         else:
             outer = outer.add_columns(*(display(leaf).label(leaf.label)
                                         for leaf in self.resource.row_leaves))
+            if self.rank_leaf is not None and self.ranked(request.order):
+                outer = outer.add_columns(key_column(self.rank_leaf))  # for the cursor
         if request.count is not None:
             outer = outer.add_columns(*self._count_columns(request.count, request.selection,
                                                            criteria, leaves, page))
@@ -281,7 +309,7 @@ class Statements:
         seek_keys = [self._seek_key(key, descending) for key, descending in order]
         values = [None if value is None else bindparam(f"s{index}", type_=seek_keys[index][0].type)
                   for index, value in enumerate(request.after)]
-        leaves = [*leaves, *(key.leaf for key, _ in order)]
+        leaves = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
         if not (self.backend.splits_seeks and splits(seek_keys, [v is None for v in values])):
             return self._cut(order, order, [*criteria, seek_predicate(seek_keys, values)], leaves)
         # Two index ranges read one after the other; a part whose first key is always NULL
@@ -296,20 +324,20 @@ class Statements:
     def _cut(self, order: Sequence[OrderItem], sort: Sequence[OrderItem],
              criteria: list[ColumnElement[bool]], leaves: list[Leaf]) -> Select[Any]:
         """Rows (or keys) selected, sorted by ``sort`` and limited; keys labelled by ``order``."""
-        if self.flat:
+        if self._flat(order):
             columns = list(self.row_columns)
         else:
             columns = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]
-            columns += [self.filter_joins.column(key.leaf).label(f"k{index}")
+            columns += [self.sort_column(key.leaf).label(f"k{index}")
                         for index, (key, _) in enumerate(order)]
-        statement = self._filtered(select(*columns), criteria,
-                                   [*leaves, *(key.leaf for key, _ in order)])
-        statement = statement.order_by(*self._order_terms(sort, self.filter_joins.column))
+        joined = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
+        statement = self._filtered(select(*columns), criteria, joined)
+        statement = statement.order_by(*self._order_terms(sort, self.sort_column))
         return statement.limit(integer_parameter("limit"))
 
     def _key_column(self, page: Any,
                     order: Sequence[OrderItem]) -> Callable[[Leaf], ColumnElement[Any]]:
-        if self.flat:
+        if self._flat(order):
             return lambda leaf: page.c[leaf.label]
         positions = {id(key.leaf): index for index, (key, _) in enumerate(order)}
         return lambda leaf: page.c[f"k{positions[id(leaf)]}"]
@@ -323,7 +351,7 @@ class Statements:
         return terms
 
     def _seek_key(self, key: SortKey, descending: bool) -> SeekKey:
-        return sortable(self.filter_joins.column(key.leaf)), descending, key.leaf.nullable
+        return sortable(self.sort_column(key.leaf)), descending, key.leaf.nullable
 
     def _seek_values(self, request: PageRequest) -> Values:
         assert request.after is not None
@@ -372,6 +400,8 @@ class Statements:
         return not_(criterion.self_group()) if operator.negates(item.value) else criterion
 
     def _search_criterion(self) -> ColumnElement[bool]:
+        if self.text_search is not None:
+            return self.backend.search_match(self.text_search, _search_parameter())
         terms = []
         for leaf in self.resource.search:
             term = self.filter_joins.column(leaf).ilike(bindparam("q"), escape=LIKE_ESCAPE)
@@ -390,7 +420,9 @@ class Statements:
                 values[name] = item.value.text
             elif operator.shape != "flag":
                 values[name] = operator.bind(item.value)
-        if selection.search is not None:
+        if selection.search is not None and self.text_search is not None:
+            values["q"] = self.backend.search_text(selection.search)
+        elif selection.search is not None:
             values["q"] = f"%{escape_like(selection.search)}%"
         return values
 
@@ -459,6 +491,10 @@ def exists_along(resource: Resource, leaf: Leaf,
         attribute = getattr(hop.owner.mapped_class, hop.name)
         clause = attribute.any(clause) if hop.to_many else attribute.has(clause)
     return clause
+
+
+def _search_parameter() -> ColumnElement[Any]:
+    return bindparam("q", type_=String())
 
 
 def _stored(value: Any) -> Any:
