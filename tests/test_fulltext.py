@@ -22,7 +22,7 @@ from crud.config.registry import RegistryError
 from crud.ops.tables import missing_table_issues
 from crud.sql.database import make_engine
 from crud.sql.indexes import index_advice
-from resources.demo import create_schema
+from resources.demo import create_schema, load_demo_data
 
 PATH = "/api/v1/pull-requests"
 # Relevance (desc), then the primary key: the API's order with order_by=-search_rank.
@@ -57,12 +57,12 @@ async def native_ids(database: Database, search: str) -> list[int]:
         await engine.dispose()
 
 
-async def walk(api: Api, params: dict[str, Any]) -> list[dict[str, Any]]:
+async def walk(api: Api, params: dict[str, Any], path: str = PATH) -> list[dict[str, Any]]:
     """Every item by cursor, following ``next`` from the first page."""
     items: list[dict[str, Any]] = []
     cursor = ""
     while cursor is not None:
-        response = await api.get(PATH, params={**params, "cursor": cursor})
+        response = await api.get(path, params={**params, "cursor": cursor})
         assert response.status_code == 200, response.text
         body = response.json()
         items.extend(body["items"])
@@ -300,3 +300,37 @@ async def test_the_list_form_is_still_a_substring_search(
     [resource] = loaded.resources
     assert (resource.search_mode, resource.rank) == ("substring", None)
     assert [leaf.name for leaf in resource.search] == ["title"]
+
+
+FUZZY = MISSING.replace("mode: full_text\n      fts_table: projects_fts", "mode: fuzzy")
+NATIVE_FUZZY = ("SELECT id FROM git_projects WHERE (coalesce(namespace, '') || ' ' || "
+                "coalesce(repo_name, '')) % :q ORDER BY similarity(coalesce(namespace, '') || "
+                "' ' || coalesce(repo_name, ''), :q) DESC, id")
+
+
+@pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
+async def test_fuzzy_search_finds_typos_as_pg_trgm_does(
+        empty_db: Database, registry_path: Callable[[str], Path],
+        make_api: Callable[..., Any]) -> None:
+    writer = make_engine(empty_db.url, read_only=False)
+    try:
+        await load_demo_data(writer, scale=2000)
+        path = registry_path(FUZZY)
+        loaded = await load(path, empty_db.url)
+        issues = await missing_table_issues(loaded.resources, empty_db.url, path="registry.yaml",
+                                            located=loaded.located)
+        assert [str(issue) for issue in issues] == [
+            "registry.yaml:5: resources.projects.search: mode fuzzy needs the pg_trgm "
+            "extension (CREATE EXTENSION pg_trgm)"]
+        async with writer.begin() as connection:
+            await connection.execute(text("CREATE EXTENSION pg_trgm"))
+            expected = [row[0] for row in await connection.execute(
+                text(NATIVE_FUZZY), {"q": "fedora-pyton poetry"})]
+        assert await missing_table_issues(loaded.resources, empty_db.url, path="r",
+                                          located=None) == []
+    finally:
+        await writer.dispose()
+    assert expected  # the typo still finds projects
+    api: Api = await make_api(FUZZY, empty_db.url, "postgresql")
+    walked = await walk(api, {"search": "fedora-pyton poetry", "size": 2}, "/api/v1/projects")
+    assert [item["id"] for item in walked] == expected
