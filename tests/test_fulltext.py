@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from crud.app import load
 from crud.cli import cli
-from crud.config.registry import RegistryError
+from crud.config.registry import RegistryError, SearchSpec
 from crud.ops.tables import missing_table_issues
 from crud.sql.database import make_engine
 from crud.sql.indexes import index_advice
@@ -334,3 +334,10 @@ async def test_fuzzy_search_finds_typos_as_pg_trgm_does(
     api: Api = await make_api(FUZZY, empty_db.url, "postgresql")
     walked = await walk(api, {"search": "fedora-pyton poetry", "size": 2}, "/api/v1/projects")
     assert [item["id"] for item in walked] == expected
+
+
+@pytest.mark.parametrize("key", sorted(SearchSpec.model_fields))
+def test_every_search_key_is_documented(key: str) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Search", 1)[1].split("###", 1)[0]
+    assert f"| `{key}` |" in section
