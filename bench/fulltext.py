@@ -9,11 +9,16 @@ best match first). bench/baseline.py answers the same path by hand.
 The GIN expression index the search needs is the one ``crud check --database-url`` advises
 (``Backend.search_index_statement``); ``ensure_search_indexes`` creates it when missing:
 ``CREATE INDEX IF NOT EXISTS``, the only write the benchmark makes to a loaded database.
+PostgreSQL gathers an expression index's statistics only when its table is analysed, and
+without them it guesses 0.5% of the table matches any search: a parallel plan that costs
+~40 ms instead of ~0.2 ms for a commit's few builds. So a table whose search index has no
+statistics yet is analysed once (``ANALYZE``: statistics, no rows change).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -67,10 +72,24 @@ async def ensure_search_indexes(url: str, registry: Path) -> str:
                     await connection.execute(text(advice))
                     await connection.commit()
                     created.append(search.table.name)
+                if not await _has_statistics(connection, search.table.name):
+                    await connection.execute(text(f'ANALYZE "{search.table.name}"'))
+                    await connection.commit()
+                    created.append(f"{search.table.name} analysed")
     finally:
         await writer.dispose()
-    return (f"search indexes created on {', '.join(created)}" if created
+    return (f"search indexes made: {', '.join(created)}" if created
             else "search indexes present")
+
+
+async def _has_statistics(connection: Any, table: str) -> bool:
+    # Statistics of index expressions are listed under the index's name.
+    found = await connection.scalar(text(
+        "SELECT count(*) FROM pg_stats s JOIN pg_index x ON x.indexrelid = "
+        "to_regclass(quote_ident(s.schemaname) || '.' || quote_ident(s.tablename)) "
+        "WHERE x.indrelid = to_regclass(:table) AND x.indexprs IS NOT NULL"),
+        {"table": table})
+    return bool(found)
 
 
 async def search_term(url: str, scale: int) -> str:
