@@ -260,6 +260,9 @@ resources:
     pytest.param("{fields: [title], mode: full_text, config: \"simple'; --\"}",
                  "registry.yaml:5: resources.pull-requests.search.config: \"simple'; --\" must "
                  "be a name (letters, digits, _; schema.name)", id="config-not-a-name"),
+    pytest.param("{fields: [title], mode: fuzzy, config: english}",
+                 "registry.yaml:5: resources.pull-requests.search: 'config' and 'fts_table' "
+                 "apply to mode: full_text; fuzzy compares trigrams", id="config-with-fuzzy"),
     pytest.param("{mode: full_text}",
                  "registry.yaml:5: resources.pull-requests.search: mode full_text needs "
                  "'fields' to search", id="no-fields"),

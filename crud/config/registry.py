@@ -182,8 +182,10 @@ class SearchSpec(Spec):
                                          or self.fts_table is not None):
             raise ValueError("'config' and 'fts_table' apply to mode: full_text "
                              "(e.g. search: {fields: [title], mode: full_text})")
-        if self.mode == "fuzzy" and self.fts_table is not None:
-            raise ValueError("'fts_table' applies to mode: full_text")
+        if self.mode == "fuzzy" and ("config" in self.model_fields_set
+                                     or self.fts_table is not None):
+            raise ValueError("'config' and 'fts_table' apply to mode: full_text; fuzzy "
+                             "compares trigrams")
         if self.mode != "substring" and not self.fields:
             raise ValueError(f"mode {self.mode} needs 'fields' to search")
         return self
