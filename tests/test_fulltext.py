@@ -187,7 +187,7 @@ async def test_a_search_without_its_index_is_a_startup_error_or_advice(
             "git_projects (~5 rows): every search reads the whole table (hint: CREATE INDEX "
             "IF NOT EXISTS ix_git_projects_full_text ON git_projects USING gin "
             "(to_tsvector('simple'::regconfig, (coalesce(namespace, '') || ' ') || "
-            "coalesce(repo_name, ''))))"]
+            "coalesce(repo_name, ''))); then ANALYZE git_projects)"]
     else:
         assert issues == [expected_issue[demo_db.backend]]
         assert advice == []
@@ -204,7 +204,7 @@ async def test_the_advised_index_is_the_one_the_planner_uses(
         path = registry_path(MISSING)
         loaded = await load(path, empty_db.url)
         [before] = await index_advice(loaded.resources, empty_db.url, path="r", min_rows=0)
-        statement = str(before).split("(hint: ", 1)[1][:-1]
+        statement = str(before).split("(hint: ", 1)[1].split("; then ANALYZE", 1)[0]
         async with writer.begin() as connection:
             await connection.execute(text(statement))
         assert await index_advice(loaded.resources, empty_db.url, path="r", min_rows=0) == []
@@ -344,3 +344,20 @@ def test_every_search_key_is_documented(key: str) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Search", 1)[1].split("###", 1)[0]
     assert f"| `{key}` |" in section
+
+
+@pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
+async def test_an_unknown_text_search_configuration_is_a_startup_error(
+        empty_db: Database, registry_path: Callable[[str], Path]) -> None:
+    writer = make_engine(empty_db.url, read_only=False)
+    try:
+        await create_schema(writer)
+    finally:
+        await writer.dispose()
+    path = registry_path(MISSING.replace("fts_table: projects_fts", "config: klingon"))
+    loaded = await load(path, empty_db.url)
+    issues = await missing_table_issues(loaded.resources, empty_db.url, path="registry.yaml",
+                                        located=loaded.located)
+    assert [str(issue) for issue in issues] == [
+        "registry.yaml:5: resources.projects.search: no text search configuration 'klingon' "
+        "(see \\dF in psql; 'simple' and 'english' are built in)"]

@@ -65,9 +65,10 @@ class SearchIndexAdvice:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
+        # Without ANALYZE, PostgreSQL has no statistics of the new index's expression.
         return (f"{where}: {self.key}: no index serves this search on {self.table} "
                 f"(~{self.rows:,} rows): every search reads the whole table "
-                f"(hint: {self.statement})")
+                f"(hint: {self.statement}; then ANALYZE {self.table})")
 
 
 async def index_advice(resources: list[Resource], url: str, *, path: str,
