@@ -361,3 +361,22 @@ async def test_an_unknown_text_search_configuration_is_a_startup_error(
     assert [str(issue) for issue in issues] == [
         "registry.yaml:5: resources.projects.search: no text search configuration 'klingon' "
         "(see \\dF in psql; 'simple' and 'english' are built in)"]
+
+
+FLAT = """\
+resources:
+  pull-requests:
+    model: resources.models:PullRequestModel
+    fields: {id:, pr_id:, title:}
+    search: {fields: [title], mode: full_text, fts_table: pull_requests_fts}
+"""
+
+
+@pytest.mark.parametrize("size", [2, 100])
+async def test_a_resource_of_plain_columns_is_ranked_and_walked_alike(
+        demo_db: Database, make_api: Callable[..., Any], size: int) -> None:
+    # Its rows are its keys (no display joins): the rank still rides along for the cursor.
+    api: Api = await make_api(FLAT, demo_db.url, demo_db.backend)
+    walked = await walk(api, {"search": "fix tests", "size": size})
+    assert [item["id"] for item in walked] == await native_ids(demo_db, "fix tests")
+    assert set(walked[0]) == {"id", "pr_id", "title"}
