@@ -74,6 +74,15 @@ _ORDERS = {
 }
 _SORT_KEY = {"build_submitted_time": "b.build_submitted_time"}
 
+# Full-text search (bench/fulltext.py's resource): the words of a build's commit, task id
+# and target, matched as the GIN expression index has them ('simple' configuration); the
+# search text is always $3. Ranked by ts_rank, best first, ties by id.
+_VECTOR = ("to_tsvector('simple', coalesce(b.commit_sha, '') || ' ' || coalesce(b.task_id, '')"
+           " || ' ' || coalesce(b.target, ''))")
+_TSQUERY = "websearch_to_tsquery('simple', $3)"
+_ORDERS["-search_rank"] = ("k DESC, b.id", "page.k DESC, page.id")
+_SORT_KEY["search_rank"] = f"ts_rank({_VECTOR}, {_TSQUERY})"
+
 
 # The API's default count policy ("auto"): exact up to AUTO_CAP rows; beyond, the planner's
 # row estimate for the whole table, or AUTO_CAP as a lower bound when filtered.
@@ -201,6 +210,26 @@ async def list_builds(request: Request) -> Response:
         where = _where(request, args)
     except (_Invalid, ValueError) as error:
         return _problem(422, str(error))
+    return await _page(request, "koji-builds", size, page, order_by, where, args)
+
+
+async def search_builds(request: Request) -> Response:
+    """``/koji-build-search?search=words``: full-text, ranked (its only order)."""
+    try:
+        size = _int(request, "size", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        page = _int(request, "page", 1, 1, 10**9)
+        search = request.query_params.get("search")
+        if not search or set(request.query_params) - {"size", "page", "search"}:
+            raise _Invalid("search: the baseline answers search, page and size only")
+    except (_Invalid, ValueError) as error:
+        return _problem(422, str(error))
+    args: list[Any] = [size, (page - 1) * size, search]
+    return await _page(request, "koji-build-search", size, page, "-search_rank",
+                       f"WHERE {_VECTOR} @@ {_TSQUERY}", args)
+
+
+async def _page(request: Request, unit: str, size: int, page: int, order_by: str | None,
+                where: str, args: list[Any]) -> Response:
     cursor = "cursor" in request.query_params
     uncounted = cursor or request.query_params.get("count") == "none"
     pool: asyncpg.Pool = request.app.state.pool
@@ -223,8 +252,8 @@ async def list_builds(request: Request) -> Response:
                     if len(items) == size and order_by in (None, "-packit_id") else None)
     offset = args[1]
     total_text = "*" if total is None else str(total)
-    content_range = (f"koji-builds {offset}-{offset + len(items) - 1}/{total_text}" if items
-                     else f"koji-builds */{total_text}")
+    content_range = (f"{unit} {offset}-{offset + len(items) - 1}/{total_text}" if items
+                     else f"{unit} */{total_text}")
     return Response(_dumps(body), media_type="application/json",
                     headers={"Content-Range": content_range})
 
@@ -316,6 +345,7 @@ def create_app(dsn: str, pool_size: int = 10) -> Starlette:
         Route("/api/v1/koji-builds", list_builds, methods=["GET"]),
         Route("/api/v1/koji-builds/{id}", get_build, methods=["GET"]),
         Route("/export/koji-builds.{format:str}", export_builds, methods=["GET"]),
+        Route("/api/v1/koji-build-search", search_builds, methods=["GET"]),
     ], lifespan=lifespan)
 
 

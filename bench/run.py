@@ -26,6 +26,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.drivers import Load, Measurement, combine, httpx_loop, wrk
+from bench.fulltext import ensure_search_indexes, search_term, write_registry
 from bench.profile import Profile, record
 from bench.report import Report, write_report
 from bench.scenarios import LIST_PATH, PAGE_SIZE, Scenario, scenarios
@@ -249,7 +250,11 @@ async def run(args: argparse.Namespace) -> int:
     print(f"database {make_url(url).render_as_string()} at scale {scale:,}", flush=True)
     load_note = await ensure_database(url, scale)
     print(load_note, flush=True)
-    items = scenarios(scale)
+    registry = write_registry(ROOT / "registry.yaml", OUT / "registry.yaml")
+    index_note = await ensure_search_indexes(url, registry)
+    print(index_note, flush=True)
+    load_note = f"{load_note}; {index_note}"
+    items = scenarios(scale, await search_term(url, scale))
     parsed = make_url(url)
     proxy = WireProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
     proxied = parsed.set(host="127.0.0.1", port=await proxy.start()).render_as_string(

@@ -8,6 +8,7 @@ from urllib.parse import quote
 __all__ = ["LIST_PATH", "PAGE_SIZE", "Scenario", "scenarios"]
 
 LIST_PATH = "/api/v1/koji-builds"
+FULLTEXT_PATH = "/api/v1/koji-build-search"  # bench/fulltext.py
 PAGE_SIZE = 50
 # A term that commit SHAs contain often enough to fill a page at every scale.
 SEARCH_TERM = "abc"
@@ -32,8 +33,12 @@ class Scenario:
     duration_factor: float = 1
 
 
-def scenarios(scale: int) -> list[Scenario]:
-    """Scenarios sized for ``scale`` koji builds: deep means half the table in."""
+def scenarios(scale: int, words: str = "0" * 40) -> list[Scenario]:
+    """Scenarios sized for ``scale`` koji builds: deep means half the table in.
+
+    ``words`` are what the full-text scenario searches for (``bench.fulltext.search_term``:
+    a commit of the loaded data).
+    """
     deep_page = (scale // 2) // PAGE_SIZE + 1
     size = f"size={PAGE_SIZE}"
     return [
@@ -59,4 +64,7 @@ def scenarios(scale: int) -> list[Scenario]:
                  target=TARGET),
         Scenario("search", f"search ({SEARCH_TERM!r})", "search",
                  f"{LIST_PATH}?search={SEARCH_TERM}&{size}", connections=2, duration_factor=3),
+        # Ranked by relevance over the GIN expression index: a commit's builds, best first.
+        Scenario("fulltext", "full-text search (a commit's builds, ranked)", "search",
+                 f"{FULLTEXT_PATH}?search={words}&{size}"),
     ]

@@ -98,11 +98,12 @@ class Server:
 
 
 def generated_server(database_url: str, out: Path) -> Server:
-    """The API generated from the repository's registry.yaml."""
+    """The API generated from the repository's registry.yaml (plus bench/fulltext.py's
+    resource: the file ``bench.run`` writes into ``out``)."""
     # A fixed cursor secret: a cursor found in the timing phase must still be valid for the
     # server started again to count statements (a random per-process key would refuse it).
     return Server("generated", "crud.app:app_from_environment",
-                  {"DATABASE_URL": database_url, "CRUD_REGISTRY": str(ROOT / "registry.yaml"),
+                  {"DATABASE_URL": database_url, "CRUD_REGISTRY": str(out / "registry.yaml"),
                    "CRUD_CURSOR_SECRET": "bench-cursor-secret"},
                   out / "generated.log")
 

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from resources.models import Base, BuildStatus, ProjectEventType
 
-__all__ = ["create_schema", "drop_schema", "load_demo_data"]
+__all__ = ["create_schema", "create_search_indexes", "drop_schema", "load_demo_data"]
 
 _Row = dict[str, Any]
 _RowWriter = Callable[[AsyncConnection, Table, list[_Row]], Awaitable[None]]
@@ -844,6 +844,36 @@ async def _finish_postgresql(engine: AsyncEngine, counts: dict[str, int]) -> Non
         await conn.execute(text("ANALYZE " + ", ".join(quote(name) for name in counts)))
 
 
+# -- full-text search ---------------------------------------------------------------------------
+
+# registry.yaml searches pull request titles by full text: each database needs its own index
+# for that, made once the rows are in (PostgreSQL's must be the expression the API matches,
+# 'simple' configuration; MariaDB's MATCH needs a FULLTEXT index on exactly the searched
+# columns; SQLite reads an FTS5 table whose rowid is the pull request's id).
+_SEARCH_INDEXES: Final = {
+    "postgresql": [
+        "CREATE INDEX IF NOT EXISTS ix_pull_requests_full_text ON pull_requests "
+        "USING gin (to_tsvector('simple'::regconfig, coalesce(title, '')))",
+    ],
+    "mysql": ["CREATE FULLTEXT INDEX IF NOT EXISTS ix_pull_requests_full_text "
+              "ON pull_requests (title)"],
+    "sqlite": [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS pull_requests_fts USING fts5(title, "
+        "content='pull_requests', content_rowid='id')",
+        "INSERT INTO pull_requests_fts(pull_requests_fts) VALUES ('rebuild')",
+    ],
+}
+_FTS_TABLES: Final = ("pull_requests_fts",)
+
+
+async def create_search_indexes(engine: AsyncEngine) -> None:
+    """The full-text indexes registry.yaml's searches need (after the rows are loaded)."""
+    dialect = "mysql" if engine.dialect.name == "mariadb" else engine.dialect.name
+    async with engine.begin() as conn:
+        for statement in _SEARCH_INDEXES[dialect]:
+            await conn.execute(text(statement))
+
+
 # -- public API --------------------------------------------------------------------------------
 
 
@@ -856,6 +886,9 @@ async def create_schema(engine: AsyncEngine) -> None:
 async def drop_schema(engine: AsyncEngine) -> None:
     """Drop the example tables (and PostgreSQL enum types) that exist."""
     async with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":  # FTS5 tables are no part of the models
+            for name in _FTS_TABLES:
+                await conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
         await conn.run_sync(Base.metadata.drop_all)
 
 
@@ -875,8 +908,11 @@ async def load_demo_data(
     # Generators: each table's rows are made only while that table is written.
     sources = [(Base.metadata.tables[name], rows(plan, skeleton)) for name, rows in _SOURCES]
     if engine.dialect.name == "postgresql":
-        return await _load_postgresql(engine, sources)
-    return {table.name: await _fill_table(engine, table, rows) for table, rows in sources}
+        counts = await _load_postgresql(engine, sources)
+    else:
+        counts = {table.name: await _fill_table(engine, table, rows) for table, rows in sources}
+    await create_search_indexes(engine)
+    return counts
 
 
 # -- command line ------------------------------------------------------------------------------

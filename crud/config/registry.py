@@ -31,6 +31,8 @@ __all__ = [
     "RegistryError",
     "RegistryIssue",
     "ResourceSpec",
+    "SearchMode",
+    "SearchSpec",
     "ValidatorSpec",
     "load_registry",
     "parse_registry",
@@ -39,8 +41,11 @@ __all__ = [
 CountKind = Literal["auto", "exact", "estimated", "none"]
 AuthKind = Literal["none", "api_key", "bearer"]
 Profile = Literal["standard", "legacy", "react-admin", "json-server"]
+SearchMode = Literal["substring", "full_text", "fuzzy"]
 _RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _API_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Written into SQL as literals (a text search configuration, an FTS5 table): names only.
+_SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
 class Spec(BaseModel):
@@ -189,6 +194,47 @@ class LegacySpec(Spec):
         return self
 
 
+class SearchSpec(Spec):
+    """What ``?search=`` matches; see README.md ("Search")."""
+
+    fields: list[str] = Field(default_factory=list)
+    mode: SearchMode = "substring"
+    # PostgreSQL's text search configuration: 'simple' (no stemming, no stop words) is
+    # the one that behaves like MariaDB's and SQLite's full-text matching.
+    config: str = "simple"
+    fts_table: str | None = None  # SQLite: the FTS5 table indexing the fields
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        # `search: [a, b]` is the substring search over a and b.
+        if isinstance(value, list):
+            return {"fields": value}
+        return value
+
+    @field_validator("config", "fts_table")
+    @classmethod
+    def _sql_name(cls, value: str | None) -> str | None:
+        if value is not None and not _SQL_NAME.match(value):
+            raise ValueError(f"{value!r} must be a name (letters, digits, _; schema.name)")
+        return value
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> SearchSpec:
+        # Settings a mode would silently ignore are mistakes in the file.
+        if self.mode == "substring" and ("config" in self.model_fields_set
+                                         or self.fts_table is not None):
+            raise ValueError("'config' and 'fts_table' apply to mode: full_text "
+                             "(e.g. search: {fields: [title], mode: full_text})")
+        if self.mode == "fuzzy" and ("config" in self.model_fields_set
+                                     or self.fts_table is not None):
+            raise ValueError("'config' and 'fts_table' apply to mode: full_text; fuzzy "
+                             "compares trigrams")
+        if self.mode != "substring" and not self.fields:
+            raise ValueError(f"mode {self.mode} needs 'fields' to search")
+        return self
+
+
 class ResourceSpec(Spec):
     model: str | None = None
     table: str | None = None
@@ -203,7 +249,7 @@ class ResourceSpec(Spec):
     # Operator names are checked against the operator table (crud.model.operators) when
     # the resource is bound, with the field's type at hand.
     filters: dict[str, list[str]] = Field(default_factory=dict)
-    search: list[str] = Field(default_factory=list)
+    search: SearchSpec = SearchSpec()
     sort: list[str] = Field(default_factory=list)
     default_sort: list[str] = Field(default_factory=list)
     detail: bool = True

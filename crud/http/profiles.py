@@ -256,7 +256,7 @@ def parameter_clashes(resources: Sequence[Resource], api: ApiSpec, *, path: str,
     """Query parameters two steps of one resource would both read (a filter named ``page``)."""
     issues = []
     for resource in resources:
-        codec = CursorCodec(b"checking names only", list(resource.leaves.values()))
+        codec = CursorCodec(b"checking names only", resource.sort_leaves)
         claims: dict[str, list[str]] = {}
         for step in profile_for(resource, api, codec).steps:
             for parameter in step.parameters:

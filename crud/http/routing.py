@@ -29,7 +29,7 @@ __all__ = ["build_endpoints", "build_router"]
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
                     credentials: Credentials, public_url: str | None = None) -> Endpoints:
-    codec = CursorCodec(secret, list(resource.leaves.values()))
+    codec = CursorCodec(secret, resource.sort_leaves)
     profile = profile_for(resource, api, codec)
     budget = reader.backend.statement_budget(resource.spec.statement_timeout_ms,
                                              api.statement_timeout_ms)

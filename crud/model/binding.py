@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from sqlalchemy import Float
 from sqlalchemy.orm import MANYTOONE, configure_mappers
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -18,7 +19,7 @@ from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode, Step
 from crud.model.issues import IssueCollector, hint
 from crud.model.joins import DerivedJoin, bind_joins
 from crud.model.operators import OPERATORS, param_name
-from crud.model.resource import FilterParam, Resource, SortKey
+from crud.model.resource import SEARCH_RANK, FilterParam, Resource, SortKey
 from crud.model.sources import Entity, call_with_table, import_object
 
 __all__ = ["IssueCollector", "bind_resource", "hint"]
@@ -339,6 +340,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     sort = _bind_sort(binder, leaves)
     default_sort = _bind_default_sort(binder, sort, primary_key)
     embeds = _bind_embeds(binder)
+    rank = _bind_rank(binder, leaves, primary_key)
     if len(collector.issues) > before or primary_key is None:
         return None
     return Resource(
@@ -346,7 +348,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         many_fields=tuple(_many_fields(nodes)), primary_key=tuple(primary_key),
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or page_size, spec.max_page_size or max_page_size),
-        max_page_size=spec.max_page_size or max_page_size, embeds=tuple(embeds),
+        max_page_size=spec.max_page_size or max_page_size, embeds=tuple(embeds), rank=rank,
     )
 
 
@@ -400,17 +402,47 @@ def _bind_filters(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, FilterP
 
 
 def _bind_search(binder: _Binder, leaves: dict[str, Leaf]) -> list[Leaf]:
+    search = binder.spec.search
+    # `search: [a, b]` has no 'fields' key in the file; the mapping form has.
+    where: tuple[str, ...] = ("search",) if search.mode == "substring" else ("search", "fields")
     result = []
-    for index, api_name in enumerate(binder.spec.search):
+    for index, api_name in enumerate(search.fields):
         leaf = leaves.get(api_name)
         if leaf is None:
-            binder.unknown(("search", index), api_name, leaves)
+            binder.unknown((*where, index), api_name, leaves)
         elif leaf.info.kind != "string":
-            binder.issue(("search", index), f"search works on text fields; {api_name!r} is "
-                                            f"{leaf.info.kind}")
+            binder.issue((*where, index), f"search works on text fields; {api_name!r} is "
+                                          f"{leaf.info.kind}")
+        elif search.mode != "substring" and (leaf.hops or leaf.expression is not None):
+            # An index (GIN expression, FULLTEXT, FTS5) covers columns of one table.
+            binder.issue((*where, index), f"{search.mode} search reads columns of the "
+                                          f"resource's own table; {api_name!r} is "
+                                          f"{'an expression' if leaf.hops == () else 'a path'}")
         else:
             result.append(leaf)
     return result
+
+
+def _bind_rank(binder: _Binder, leaves: dict[str, Leaf],
+               primary_key: list[Leaf] | None) -> SortKey | None:
+    search = binder.spec.search
+    if search.mode == "substring":
+        return None
+    if SEARCH_RANK in leaves:
+        binder.issue(("fields", SEARCH_RANK), f"{SEARCH_RANK!r} is the relevance of a "
+                                              f"{search.mode} search; rename this field")
+        return None
+    if search.fts_table is not None and primary_key is not None and (
+            len(primary_key) != 1 or primary_key[0].info.kind != "integer"):
+        binder.issue(("search", "fts_table"), "an FTS5 table's rowid is the base table's "
+                                              "integer primary key; this resource has none")
+        return None
+    sql_type = Float()
+    info = type_info(sql_type)
+    assert info is not None
+    return SortKey(leaf=Leaf(api_path=(SEARCH_RANK,), label=SEARCH_RANK, hops=(),
+                             column_key=None, expression=None, info=info, sql_type=sql_type,
+                             nullable=False, description="Relevance to search"))
 
 
 def _bind_sort(binder: _Binder, leaves: dict[str, Leaf]) -> dict[str, SortKey]:

@@ -10,7 +10,10 @@ from crud.model.fields import Leaf, ManyField, Node
 from crud.model.operators import Operator
 from crud.model.sources import Entity
 
-__all__ = ["FilterParam", "Resource", "SortKey"]
+__all__ = ["SEARCH_RANK", "FilterParam", "Resource", "SortKey"]
+
+# The sort key of a ranked search (``order_by=-search_rank``): relevance, higher is better.
+SEARCH_RANK = "search_rank"
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +62,9 @@ class Resource:
     max_page_size: int
     # Relations a request may ask for with ``embed=``: a ManyField or a to-one ObjectNode.
     embeds: tuple[Node, ...] = ()
+    # Relevance to ``search`` (full_text and fuzzy modes): a sort key, never a field. Its
+    # leaf has no column: the SQL layer computes it per backend.
+    rank: SortKey | None = None
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"
@@ -67,6 +73,15 @@ class Resource:
     def row_leaves(self) -> tuple[Leaf, ...]:
         """The leaves selected by the page statement (everything but to-many lists)."""
         return tuple(leaf for leaf in self.leaves.values() if not leaf.to_many)
+
+    @property
+    def sort_leaves(self) -> list[Leaf]:
+        """Every value a cursor may carry: the fields, and the rank of a ranked search."""
+        return [*self.leaves.values(), *([self.rank.leaf] if self.rank is not None else [])]
+
+    @property
+    def search_mode(self) -> str:
+        return self.spec.search.mode
 
     @property
     def singular(self) -> str:

@@ -1,7 +1,9 @@
 """Whether the tables the resources read exist in the database at all.
 
 A resource bound to a SQLAlchemy model binds without any database, so a model whose table
-was never created passes ``crud check`` and then answers every request with a 500.
+was never created passes ``crud check`` and then answers every request with a 500. A
+ranked search is the same: SQLite's FTS5 table, MariaDB's FULLTEXT index (MATCH fails
+without one) or PostgreSQL's pg_trgm must be there, or every search fails.
 ``crud check --database-url``, ``crud serve`` and each registry reload ask the database
 once, and refuse with located messages. ``/readyz`` asks until one answer finds every
 table, then trusts it: a probe every few seconds must not cost a catalog query per table.
@@ -20,9 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crud.config.registry import RegistryIssue
 from crud.config.yamlfile import LocatedData
 from crud.model.resource import Resource
+from crud.sql.backends import backend_for
 from crud.sql.database import make_engine
+from crud.sql.textsearch import text_search_of
 
-__all__ = ["TableCheck", "absent", "missing_table_issues", "table_issues", "unreachable_reason"]
+__all__ = ["TableCheck", "absent", "missing_table_issues", "search_problems", "table_issues",
+           "unreachable_reason"]
 
 
 def absent(connection: Connection, resources: Sequence[Resource]) -> list[Resource]:
@@ -51,9 +56,34 @@ async def missing_table_issues(resources: Sequence[Resource], url: str, *, path:
     try:
         async with engine.connect() as connection:
             missing = await connection.run_sync(absent, resources)
+            present = [resource for resource in resources if resource not in missing]
+            searches = await connection.run_sync(search_problems, present)
     finally:
         await engine.dispose()
-    return table_issues(missing, path, located)
+    return [*table_issues(missing, path, located), *_search_issues(searches, path, located)]
+
+
+def search_problems(connection: Connection,
+                    resources: Sequence[Resource]) -> list[tuple[Resource, str]]:
+    """What each resource's ranked search lacks in this database (an index, a table)."""
+    backend = backend_for(connection.dialect)
+    problems = []
+    for resource in resources:
+        search = text_search_of(resource)
+        problem = backend.search_problem(connection, search) if search is not None else None
+        if problem is not None:
+            problems.append((resource, problem))
+    return problems
+
+
+def _search_issues(problems: Sequence[tuple[Resource, str]], path: str,
+                   located: LocatedData | None) -> list[RegistryIssue]:
+    issues = []
+    for resource, problem in problems:
+        where = ("resources", resource.name, "search")
+        issues.append(RegistryIssue(path=path, line=located.line_of(where) if located else None,
+                                    key=".".join(where), message=problem))
+    return issues
 
 
 def _no_sqlite_file(url: str) -> bool:

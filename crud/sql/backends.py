@@ -49,6 +49,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from crud.sql.textsearch import TextSearch
+
 __all__ = [
     "SUPPORTED_URLS",
     "Backend",
@@ -185,6 +187,28 @@ class Backend:
     def row_estimate(self, connection: Connection, table: Table) -> int:
         """Rows in ``table`` for ``crud check``'s advice: a statistic where there is one."""
         return int(connection.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+    # -- ranked search (full_text, fuzzy) -----------------------------------------------------
+
+    def search_match(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[bool]:
+        """The rows ``query`` (the bound search text) finds."""
+        raise NotImplementedError(f"{search.mode} search on {self.name}")
+
+    def search_rank(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A row's relevance to ``query``, a float: higher is better."""
+        raise NotImplementedError(f"{search.mode} search on {self.name}")
+
+    def search_text(self, text_: str) -> str:
+        """The client's search text as the bound value ``search_match`` takes."""
+        return text_
+
+    def search_problem(self, connection: Connection, search: TextSearch) -> str | None:
+        """Why this database cannot run the search at all (a missing index or table)."""
+        return f"mode {search.mode} is not available on {self.name} (PostgreSQL only)"
+
+    def search_index(self, connection: Connection, search: TextSearch) -> str | None:
+        """The statement creating an index the search needs, when no index serves it."""
+        return None
 
     # -- running statements -----------------------------------------------------------------
 
@@ -337,6 +361,62 @@ class PostgreSQL(Backend):
                                         "to_regclass(:name)"), {"name": table.fullname})
         return max(int(found.scalar() or 0), 0)
 
+    def search_match(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[bool]:
+        if search.mode == "fuzzy":  # pg_trgm: similarity above pg_trgm.similarity_threshold
+            return _document(search).op("%")(query)
+        return self._vector(search).op("@@")(self._query(search, query))
+
+    def search_rank(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[Any]:
+        if search.mode == "fuzzy":
+            return func.similarity(_document(search), query, type_=Float())
+        return func.ts_rank(self._vector(search), self._query(search, query), type_=Float())
+
+    def _vector(self, search: TextSearch) -> ColumnElement[Any]:
+        # The configuration is a constant, never a parameter: the expression must be the
+        # GIN index's own for the planner to use the index.
+        return func.to_tsvector(_regconfig(search), _document(search))
+
+    def _query(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.websearch_to_tsquery(_regconfig(search), query)
+
+    def search_index_statement(self, search: TextSearch) -> str:
+        """``CREATE INDEX`` for the expression the search matches (GIN, as the planner needs)."""
+        if search.mode == "fuzzy":
+            indexed = f"({self._unqualified(_document(search))}) gin_trgm_ops"
+        else:
+            indexed = self._unqualified(self._vector(search))
+        table = self.dialect.identifier_preparer.format_table(search.table)
+        name = self.dialect.identifier_preparer.quote(f"ix_{search.table.name}_{search.mode}")
+        return f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({indexed})"
+
+    def _unqualified(self, expression: ColumnElement[Any]) -> str:
+        compiler = self.dialect.statement_compiler(self.dialect, None)
+        return str(compiler.process(expression, include_table=False, literal_binds=True))
+
+    def search_problem(self, connection: Connection, search: TextSearch) -> str | None:
+        if search.mode == "fuzzy" and connection.execute(text(
+                "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first() is None:
+            return "mode fuzzy needs the pg_trgm extension (CREATE EXTENSION pg_trgm)"
+        if search.mode == "full_text" and connection.execute(
+                text("SELECT 1 FROM pg_ts_config WHERE cfgname = :name"),
+                {"name": search.config.rpartition(".")[2]}).first() is None:
+            return (f"no text search configuration {search.config!r} "
+                    "(see \\dF in psql; 'simple' and 'english' are built in)")
+        return None
+
+    def search_index(self, connection: Connection, search: TextSearch) -> str | None:
+        # Ask the planner: with sequential scans priced out, a matching index is used.
+        probe: Any = select(literal_column("1")).select_from(search.table).where(
+            self.search_match(search, literal("crud", Text())))
+        sql = str(probe.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
+        connection.execute(text("SET enable_seqscan = off"))
+        try:
+            plan = connection.execute(text(f"EXPLAIN {sql}")).scalars().all()
+        finally:
+            connection.execute(text("RESET enable_seqscan"))
+        uses_index = any("Index" in line for line in plan)
+        return None if uses_index else self.search_index_statement(search)
+
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
                     budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:
         prepared, type_codes = await self._prepared(connection, sql)
@@ -451,6 +531,44 @@ class MariaDB(Backend):
             {"name": table.name, "schema": table.schema})
         return max(int(found.scalar() or 0), 0)
 
+    def search_match(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[bool]:
+        matched: ColumnElement[bool] = self._match(search, query)
+        return matched
+
+    def search_rank(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[Any]:
+        return type_coerce(self._match(search, query), Float())
+
+    @staticmethod
+    def _match(search: TextSearch, query: ColumnElement[Any]) -> Any:
+        # Natural language mode: any text is a valid query (boolean mode has a syntax that
+        # a client's text can break); rows match any word, ranked by relevance.
+        return mysql.match(*search.columns, against=query).in_natural_language_mode()
+
+    def search_problem(self, connection: Connection, search: TextSearch) -> str | None:
+        if search.mode != "full_text":
+            return super().search_problem(connection, search)
+        if self._fulltext_index(connection, search):
+            return None
+        return (f"MATCH needs a FULLTEXT index on exactly ({', '.join(search.column_names)}): "
+                f"{self.search_index_statement(search)}")
+
+    def _fulltext_index(self, connection: Connection, search: TextSearch) -> bool:
+        found = connection.execute(text(
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_NAME = :name AND TABLE_SCHEMA = COALESCE(:schema, DATABASE()) "
+            "AND INDEX_TYPE = 'FULLTEXT'"),
+            {"name": search.table.name, "schema": search.table.schema}).all()
+        indexes: dict[str, set[str]] = {}
+        for index, column_name in found:
+            indexes.setdefault(index, set()).add(column_name)
+        return set(search.column_names) in indexes.values()
+
+    def search_index_statement(self, search: TextSearch) -> str:
+        preparer = self.dialect.identifier_preparer
+        columns = ", ".join(preparer.quote(name) for name in search.column_names)
+        return (f"CREATE FULLTEXT INDEX {preparer.quote(f'ix_{search.table.name}_full_text')} "
+                f"ON {preparer.format_table(search.table)} ({columns})")
+
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
                     budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:
         if budget_ms:
@@ -492,6 +610,46 @@ class SQLite(Backend):
         if read_only:
             arguments.reset_statements.extend(arguments.session_statements)
         return arguments
+
+    def search_match(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[bool]:
+        fts, matched = self._fts(search, query)
+        return search.key.in_(select(fts.c.rowid).where(matched))
+
+    def search_rank(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[Any]:
+        # bm25() is lower for better matches; negated, higher is better as everywhere.
+        fts, matched = self._fts(search, query)
+        name: Any = literal_column(self.dialect.identifier_preparer.quote(search.fts_table or ""))
+        return (select(-func.bm25(name, type_=Float())).select_from(fts)
+                .where(matched, fts.c.rowid == search.key).scalar_subquery())
+
+    def _fts(self, search: TextSearch, query: ColumnElement[Any]) -> tuple[Any, Any]:
+        assert search.fts_table is not None  # search_problem refuses to serve without one
+        fts = table(search.fts_table, column("rowid"))
+        name: Any = literal_column(self.dialect.identifier_preparer.quote(search.fts_table))
+        return fts, name.op("MATCH")(query)
+
+    def search_text(self, text_: str) -> str:
+        # Each word a quoted FTS5 string, all required: no client text is a syntax error
+        # (FTS5's own query syntax fails on a stray quote or a trailing operator).
+        words = text_.split()
+        return " ".join('"' + word.replace('"', '""') + '"' for word in words) or '""'
+
+    def search_problem(self, connection: Connection, search: TextSearch) -> str | None:
+        if search.mode != "full_text":
+            return super().search_problem(connection, search)
+        if search.fts_table is None:
+            return ("full-text search on SQLite reads an FTS5 table: name it with "
+                    "'fts_table:' (rowid = this table's integer primary key)")
+        found = connection.execute(text(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
+            {"name": search.fts_table}).scalar()
+        if found is None or "fts5" not in str(found).lower():
+            columns = ", ".join(search.column_names)
+            return (f"no FTS5 table {search.fts_table!r}; create it, e.g. CREATE VIRTUAL TABLE "
+                    f"{search.fts_table} USING fts5({columns}, content='{search.table.name}', "
+                    f"content_rowid='{search.key.name}') and fill it "
+                    f"(INSERT INTO {search.fts_table}({search.fts_table}) VALUES('rebuild'))")
+        return None
 
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
                     budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:
@@ -549,6 +707,20 @@ def _mysql_code(error: BaseException) -> int | None:
 def _pg_stat_user_tables() -> Any:
     return table("pg_stat_user_tables", column("relid"), column("n_tup_ins"),
                  column("n_tup_upd"), column("n_tup_del"))
+
+
+def _document(search: TextSearch) -> ColumnElement[Any]:
+    """The searched text: the fields joined by spaces, NULL as empty (constants inline)."""
+    parts = [func.coalesce(column_, literal_column("''")) for column_ in search.columns]
+    document: ColumnElement[Any] = parts[0]
+    for part in parts[1:]:
+        document = document.op("||")(literal_column("' '")).op("||")(part)
+    return document
+
+
+def _regconfig(search: TextSearch) -> ColumnElement[Any]:
+    # The registry allows names only (letters, digits, _ and one dot): safe to inline.
+    return literal_column(f"'{search.config}'::regconfig")
 
 
 def _pg_class() -> Any:

@@ -1,8 +1,10 @@
 """Index advice for ``crud check``: sort and filter fields on large tables that no index serves.
 
 A sort (and the cursor's seek) or a filter on a column that leads no index makes every
-page of a big table a full scan. This is advice, never an error: the table may be small
-in this environment, or the column rarely used. Row counts come from the catalogue
+page of a big table a full scan; so does a full-text search on PostgreSQL without a GIN
+index on the very expression it matches (the advice prints the ``CREATE INDEX``).
+This is advice, never an error: the table may be small in this environment, or the
+column rarely used. Row counts come from the catalogue
 (PostgreSQL ``reltuples``, MariaDB ``information_schema.TABLES``), so the check is cheap;
 SQLite has no such statistic and is counted.
 """
@@ -22,8 +24,9 @@ from crud.model.resource import Resource
 from crud.model.sources import quiet_reflection
 from crud.sql.backends import backend_for
 from crud.sql.database import make_engine
+from crud.sql.textsearch import text_search_of
 
-__all__ = ["LARGE_TABLE_ROWS", "IndexAdvice", "index_advice"]
+__all__ = ["LARGE_TABLE_ROWS", "IndexAdvice", "SearchIndexAdvice", "index_advice"]
 
 LARGE_TABLE_ROWS = 100_000
 
@@ -48,9 +51,29 @@ class IndexAdvice:
                 f"(hint: CREATE INDEX ON {self.table} ({', '.join(self.index)}))")
 
 
+@dataclass(frozen=True)
+class SearchIndexAdvice:
+    """A ranked search on a large table that no index serves, and the index that would."""
+
+    path: str
+    line: int | None
+    key: str
+    table: str
+    rows: int
+    statement: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        # Without ANALYZE, PostgreSQL has no statistics of the new index's expression.
+        return (f"{where}: {self.key}: no index serves this search on {self.table} "
+                f"(~{self.rows:,} rows): every search reads the whole table "
+                f"(hint: {self.statement}; then ANALYZE {self.table})")
+
+
 async def index_advice(resources: list[Resource], url: str, *, path: str,
                        located: LocatedData | None = None,
-                       min_rows: int = LARGE_TABLE_ROWS) -> list[IndexAdvice]:
+                       min_rows: int = LARGE_TABLE_ROWS
+                       ) -> list[IndexAdvice | SearchIndexAdvice]:
     """Advice for every sort and filter field of ``resources`` over the database at ``url``."""
     engine = make_engine(url)
     try:
@@ -61,11 +84,11 @@ async def index_advice(resources: list[Resource], url: str, *, path: str,
 
 
 def _advise(connection: Connection, resources: list[Resource], path: str,
-            located: LocatedData | None, min_rows: int) -> list[IndexAdvice]:
+            located: LocatedData | None, min_rows: int) -> list[IndexAdvice | SearchIndexAdvice]:
     inspector = inspect(connection)
     sizes: dict[str, int] = {}
     leading: dict[str, set[str]] = {}
-    advice = []
+    advice: list[IndexAdvice | SearchIndexAdvice] = []
     for resource in resources:
         for where, leaf in _checked_fields(resource):
             table = _table_of(resource, leaf)
@@ -88,6 +111,27 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
                                           key=".".join(str(part) for part in location),
                                           field=leaf.name, table=name, column=column,
                                           rows=sizes[name], index=(column, *tiebreak)))
+    advice.extend(_search_advice(connection, resources, path, located, min_rows))
+    return advice
+
+
+def _search_advice(connection: Connection, resources: list[Resource], path: str,
+                   located: LocatedData | None, min_rows: int) -> list[SearchIndexAdvice]:
+    backend = backend_for(connection.dialect)
+    inspector = inspect(connection)
+    advice = []
+    for resource in resources:
+        search = text_search_of(resource)
+        if search is None or not inspector.has_table(search.table.name, schema=search.table.schema):
+            continue
+        rows = backend.row_estimate(connection, search.table)
+        statement = backend.search_index(connection, search) if rows >= min_rows else None
+        if statement is not None:
+            where = ("resources", resource.name, "search")
+            advice.append(SearchIndexAdvice(
+                path=path, line=located.line_of(where) if located is not None else None,
+                key=".".join(where), table=search.table.fullname, rows=rows,
+                statement=statement))
     return advice
 
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     Select,
+    String,
     and_,
     bindparam,
     func,
@@ -44,6 +45,7 @@ from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
+from crud.sql.textsearch import text_search_of
 
 __all__ = ["Filter", "Group", "Joins", "Layout", "OrderItem", "PageRequest", "Selection",
            "Statements"]
@@ -230,6 +232,12 @@ class Statements:
         self.json_rows = self.full.json
         self.cache = StatementCache(backend.dialect)
         self.detail = CompiledStatement(self._detail_statement(self.full), backend.dialect)
+        # A ranked search matches and ranks in the backend's own SQL (crud.sql.textsearch).
+        self.text_search = text_search_of(resource)
+        self.rank_leaf = resource.rank.leaf if resource.rank is not None else None
+        self.rank: ColumnElement[Any] | None = None
+        if self.text_search is not None:
+            self.rank = backend.search_rank(self.text_search, _search_parameter())
 
     def layout(self, shape: Shape | None) -> Layout:
         """How ``shape``'s rows are selected (None: the resource's every field)."""
@@ -257,6 +265,25 @@ class Statements:
         if layout.json:
             return 1 + len(request.order)
         return len(layout.leaves) + len(_extra_sort_leaves(layout, request.order))
+
+    def ranked(self, order: Sequence[OrderItem]) -> bool:
+        """Whether ``order`` sorts by relevance (a sort value that no field holds)."""
+        return self.rank_leaf is not None and any(key.leaf is self.rank_leaf for key, _ in order)
+
+    def _flat(self, order: Sequence[OrderItem], layout: Layout) -> bool:
+        # The rank is no column of the row: a ranked page goes through the keys' CTE.
+        return layout.flat and not self.ranked(order)
+
+    def sort_column(self, leaf: Leaf) -> ColumnElement[Any]:
+        """A sort key's SQL on the filter joins, comparable as the backend compares it (the
+        rank is the backend's expression)."""
+        if leaf is self.rank_leaf:
+            assert self.rank is not None
+            return self.rank
+        return self._comparable(leaf)
+
+    def _comparable(self, leaf: Leaf) -> ColumnElement[Any]:
+        return self.backend.comparable(self.filter_joins.column(leaf))
 
     def sort_positions(self, request: PageRequest) -> list[int]:
         """Where a page row holds each sort value (for the cursor after the last row)."""
@@ -301,13 +328,14 @@ class Statements:
         layout = self.layout(request.shape)
         criteria, leaves = self._criteria(request.selection)
         keys = self._keys(request, criteria, leaves, layout)
-        if request.count is None and layout.flat and not layout.json:
+        flat = self._flat(request.order, layout)
+        if request.count is None and flat and not layout.json:
             return keys
         page = keys.cte("page")
-        key_column = self._key_column(page, request.order, layout)
+        key_column = self._key_column(page, request.order, flat)
         outer = select().select_from(page)
         display = key_column  # flat: the page's own columns are the row's
-        if not layout.flat:
+        if not flat:
             on = and_(*(column == page.c[f"pk{index}"]
                         for index, column in enumerate(self.pk_columns)))
             outer = self.display_joins.apply(outer.join(self.resource.entity.selectable, on),
@@ -324,7 +352,7 @@ class Statements:
             outer = outer.add_columns(*self._count_columns(request.count, request.selection,
                                                            criteria, leaves, page))
         return outer.order_by(*self._order_terms(request.order,
-                                                 self._sort_column(page, request.order, layout)))
+                                                 self._sort_column(page, request.order, flat)))
 
     # -- counts ------------------------------------------------------------------------------
 
@@ -366,7 +394,7 @@ class Statements:
         seek_keys = [self._seek_key(key, descending) for key, descending in order]
         values = [None if value is None else bindparam(f"s{index}", type_=seek_keys[index][0].type)
                   for index, value in enumerate(request.after)]
-        leaves = [*leaves, *(key.leaf for key, _ in order)]
+        leaves = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
         if not (self.backend.splits_seeks and splits(seek_keys, [v is None for v in values])):
             return self._cut(order, order, [*criteria, seek_predicate(seek_keys, values)],
                              leaves, layout)
@@ -377,44 +405,42 @@ class Statements:
                  for seek, first_is_null in seek_parts(seek_keys, values)]
         both = union_all(*(select(part) for part in parts)).subquery("parts")
         return (select(*both.c)
-                .order_by(*self._order_terms(order, self._sort_column(both, order, layout)))
+                .order_by(*self._order_terms(order, self._sort_column(
+                    both, order, self._flat(order, layout))))
                 .limit(integer_parameter("limit")))
 
     def _cut(self, order: Sequence[OrderItem], sort: Sequence[OrderItem],
              criteria: list[ColumnElement[bool]], leaves: list[Leaf],
              layout: Layout) -> Select[Any]:
         """Rows (or keys) selected, sorted by ``sort`` and limited; keys labelled by ``order``."""
-        if layout.flat:
+        if self._flat(order, layout):
             columns = [self.display_joins.column(leaf).label(leaf.label)
                        for leaf in layout.leaves]
             columns += [self.filter_joins.column(leaf).label(leaf.label)
                         for leaf in _extra_sort_leaves(layout, order)]
         else:
             columns = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]
-            columns += [self._comparable(key.leaf).label(f"k{index}")
+            columns += [self.sort_column(key.leaf).label(f"k{index}")
                         for index, (key, _) in enumerate(order)]
-        statement = self._filtered(select(*columns), criteria,
-                                   [*leaves, *(key.leaf for key, _ in order)])
-        statement = statement.order_by(*self._order_terms(sort, self._comparable))
+        joined = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
+        statement = self._filtered(select(*columns), criteria, joined)
+        statement = statement.order_by(*self._order_terms(sort, self.sort_column))
         return statement.limit(integer_parameter("limit"))
 
     @staticmethod
     def _key_column(page: Any, order: Sequence[OrderItem],
-                    layout: Layout) -> Callable[[Leaf], ColumnElement[Any]]:
-        if layout.flat:
+                    flat: bool) -> Callable[[Leaf], ColumnElement[Any]]:
+        if flat:
             return lambda leaf: page.c[leaf.label]
         positions = {id(key.leaf): index for index, (key, _) in enumerate(order)}
         return lambda leaf: page.c[f"k{positions[id(leaf)]}"]
 
     def _sort_column(self, page: Any, order: Sequence[OrderItem],
-                     layout: Layout) -> Callable[[Leaf], ColumnElement[Any]]:
-        key_column = self._key_column(page, order, layout)
-        if not layout.flat:
+                     flat: bool) -> Callable[[Leaf], ColumnElement[Any]]:
+        key_column = self._key_column(page, order, flat)
+        if not flat:
             return key_column  # the k columns are comparable already
         return lambda leaf: self.backend.comparable(key_column(leaf))
-
-    def _comparable(self, leaf: Leaf) -> ColumnElement[Any]:
-        return self.backend.comparable(self.filter_joins.column(leaf))
 
     def _order_terms(self, order: Sequence[OrderItem],
                      column_of: Callable[[Leaf], ColumnElement[Any]]) -> list[ColumnElement[Any]]:
@@ -425,7 +451,7 @@ class Statements:
         return terms
 
     def _seek_key(self, key: SortKey, descending: bool) -> SeekKey:
-        return sortable(self._comparable(key.leaf)), descending, key.leaf.nullable
+        return sortable(self.sort_column(key.leaf)), descending, key.leaf.nullable
 
     def _seek_values(self, request: PageRequest) -> Values:
         assert request.after is not None
@@ -488,6 +514,8 @@ class Statements:
         return or_(*parts) if group.kind == "or" else and_(*parts)
 
     def _search_criterion(self) -> ColumnElement[bool]:
+        if self.text_search is not None:
+            return self.backend.search_match(self.text_search, _search_parameter())
         terms = []
         for leaf in self.resource.search:
             term = self.filter_joins.column(leaf).ilike(bindparam("q"), escape=LIKE_ESCAPE)
@@ -506,7 +534,9 @@ class Statements:
                 values[name] = item.value.text
             elif operator.shape != "flag":
                 values[name] = operator.bind(item.value)
-        if selection.search is not None:
+        if selection.search is not None and self.text_search is not None:
+            values["q"] = self.backend.search_text(selection.search)
+        elif selection.search is not None:
             values["q"] = f"%{escape_like(selection.search)}%"
         return values
 
@@ -601,6 +631,10 @@ def exists_along(resource: Resource, leaf: Leaf,
         attribute = getattr(hop.owner.mapped_class, hop.name)
         clause = attribute.any(clause) if hop.to_many else attribute.has(clause)
     return clause
+
+
+def _search_parameter() -> ColumnElement[Any]:
+    return bindparam("q", type_=String())
 
 
 def _stored(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Search: ``search=text``, case-insensitive, in any of the registry's ``search:`` fields."""
+"""Search: ``search=text`` in the registry's ``search:`` fields (substring, full text, fuzzy)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ from crud.model.values import MAX_SEARCH_LENGTH, NO_NUL_SCHEMA
 
 __all__ = ["SearchStep"]
 
+_DESCRIPTIONS = {
+    "substring": "Case-insensitive text match in any of: {fields}. % and _ match literally.",
+    "full_text": "Full-text search in {fields}: words, ranked by relevance (the default "
+                 "order, `order_by=-search_rank`). PostgreSQL reads web-search syntax "
+                 "(\"a phrase\", or, -word); see the API's README for each database.",
+    "fuzzy": "Similar text (trigram similarity, typos allowed) in {fields}, ranked by "
+             "similarity (the default order, `order_by=-search_rank`).",
+}
+
 
 class SearchStep(Step[str | None]):
 
@@ -19,7 +28,7 @@ class SearchStep(Step[str | None]):
         fields = ", ".join(leaf.name for leaf in resource.search)
         self.parameters = (Parameter(
             "search", {**NO_NUL_SCHEMA, "maxLength": MAX_SEARCH_LENGTH},
-            f"Case-insensitive text match in any of: {fields}. % and _ match literally."),
+            _DESCRIPTIONS[resource.search_mode].format(fields=fields)),
         ) if resource.search else ()
 
     def __repr__(self) -> str:

@@ -1,4 +1,8 @@
-"""Sorting: ``order_by=-a,b`` over the registry's sort keys; the primary key breaks ties."""
+"""Sorting: ``order_by=-a,b`` over the registry's sort keys; the primary key breaks ties.
+
+A ranked search (``search: {mode: full_text}``) adds ``search_rank``, the relevance to
+``search``: it needs ``search``, and is the default order while ``search`` is given.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import ClassVar
 from crud.http.errors import ParameterError
 from crud.http.listquery import Given, Parameter, Step
 from crud.model.binding import hint
-from crud.model.resource import Resource, SortKey
+from crud.model.resource import SEARCH_RANK, Resource, SortKey
 from crud.sql.statements import OrderItem
 
 __all__ = ["SortStep"]
@@ -20,34 +24,44 @@ class SortStep(Step[tuple[OrderItem, ...]]):
     names: ClassVar[tuple[str, ...]] = ("order_by",)  # the query parameters it may read
 
     def __init__(self, resource: Resource) -> None:
-        self.keys = resource.sort
-        self.choices = [f"{prefix}{name}" for name in resource.sort for prefix in ("", "-")]
+        self.rank = resource.rank
+        self.keys = dict(resource.sort)
+        if self.rank is not None:
+            self.keys[SEARCH_RANK] = self.rank
+        self.choices = [f"{prefix}{name}" for name in self.keys for prefix in ("", "-")]
         self.tiebreak = [(SortKey(leaf=leaf), False) for leaf in resource.primary_key]
         self.default = self.with_tiebreak(resource.default_sort)
-        self.parameters = (self._parameter(resource),) if resource.sort else ()
+        self.ranked = (self.with_tiebreak([(self.rank, True)]) if self.rank is not None
+                       else self.default)
+        self.parameters = (self._parameter(resource),) if self.keys else ()
 
     def __repr__(self) -> str:
         return f"SortStep({list(self.keys)})"
 
     def _parameter(self, resource: Resource) -> Parameter:
         default = ",".join(f"{'-' if desc else ''}{key.name}" for key, desc in resource.default_sort)
+        ranked = (f" `{SEARCH_RANK}` is the relevance to `search` (only with `search`); "
+                  f"while `search` is given the default is -{SEARCH_RANK}."
+                  if self.rank is not None else "")
         return Parameter(
             "order_by", {"type": "array", "items": {"type": "string", "enum": self.choices},
-                         "minItems": 1, "maxItems": len(resource.sort), "uniqueItems": True},
+                         "minItems": 1, "maxItems": len(self.keys), "uniqueItems": True},
             "Comma-separated sort keys, each at most once; '-' sorts descending. The primary "
-            f"key is always added last as a tie-breaker.{f' Default: {default}.' if default else ''}",
+            f"key is always added last as a tie-breaker.{f' Default: {default}.' if default else ''}"
+            f"{ranked}",
             repeatable=True, explode=False)
 
     def parse(self, given: Given, errors: list[ParameterError]) -> tuple[OrderItem, ...]:
         raw = given.get("order_by")
+        searched = bool(given.get("search"))
         if raw is None:
-            return self.default
+            return self.ranked if searched else self.default
         # Exactly the documented enum: "key" or "-key" (no "+", no spaces, no "--").
         asked = [(item.removeprefix("-"), item.startswith("-")) for item in raw.split(",")]
-        return self.order(asked, "order_by", errors)
+        return self.order(asked, "order_by", errors, searched=searched)
 
     def order(self, asked: Sequence[tuple[str, bool]], parameter: str,
-              errors: list[ParameterError]) -> tuple[OrderItem, ...]:
+              errors: list[ParameterError], *, searched: bool = False) -> tuple[OrderItem, ...]:
         """``(key, descending)`` pairs as the order of a list; errors name ``parameter``."""
         order: list[OrderItem] = []
         seen: set[str] = set()
@@ -61,6 +75,10 @@ class SortStep(Step[tuple[OrderItem, ...]]):
                                f"allowed: {choices}"))
             elif name in seen:
                 errors.append(ParameterError(parameter, f"{name!r} given more than once"))
+            elif name == SEARCH_RANK and not searched:
+                errors.append(ParameterError(
+                    parameter, f"{SEARCH_RANK!r} is the relevance to 'search'; give search"))
+                seen.add(name)
             else:
                 seen.add(name)
                 order.append((key, descending))
