@@ -117,7 +117,8 @@ async def test_ascending_rank_is_the_reverse_with_the_key_still_ascending(
 
 async def test_search_rank_is_a_sort_key_not_a_field(demo_api: Api) -> None:
     item = (await demo_api.get(PATH, params={"search": "fix", "size": 1})).json()["items"][0]
-    assert set(item) == {"id", "pr_id", "title", "project_url", "repo_namespace", "repo_name"}
+    assert set(item) == {"id", "pr_id", "title", "project_url", "repo_namespace", "repo_name",
+                         "labels"}
     response = await demo_api.get(PATH, params={"search_rank": "1"})
     assert response.status_code == 400
     assert [entry["parameter"] for entry in response.json()["errors"]] == ["search_rank"]
