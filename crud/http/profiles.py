@@ -26,6 +26,7 @@ from crud.http.pagination import page_model
 from crud.http.renderers import ArrayRenderer, EnvelopeRenderer, Renderer
 from crud.http.schema import item_model, model_name
 from crud.http.steps.count import CountStep
+from crud.http.steps.facets import FacetStep, faceted_page_model
 from crud.http.steps.filters import FilterStep
 from crud.http.steps.legacy_paging import LegacyPageStep
 from crud.http.steps.paging import PageStep, openapi_headers
@@ -36,6 +37,7 @@ from crud.model.resource import Resource
 __all__ = [
     "RESERVED_NAMES",
     "Profile",
+    "aggregate_responses",
     "legacy_profile",
     "parameter_clashes",
     "profile_for",
@@ -44,7 +46,8 @@ __all__ = [
 
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
 # Query parameters of the standard profile that are not filters: a filter may not take one.
-RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep)
+RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep,
+                                                       FacetStep)
                            for name in step.names)
 
 
@@ -59,6 +62,7 @@ class Profile:
     paging: PageStep | LegacyPageStep
     renderer: Renderer
     count: CountStep | None = None
+    facets: FacetStep | None = None
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
@@ -68,6 +72,8 @@ class Profile:
         steps: list[Step[Any]] = [self.filters, self.search, self.sort]
         if self.count is not None:
             steps.append(self.count)
+        if self.facets is not None:
+            steps.append(self.facets)
         steps.append(self.paging)
         return steps
 
@@ -77,6 +83,8 @@ class Profile:
         steps: list[Step[Any]] = [self.paging, self.sort, self.search, self.filters]
         if self.count is not None:
             steps.append(self.count)
+        if self.facets is not None:
+            steps.append(self.facets)
         return [parameter for step in steps for parameter in step.parameters]
 
 
@@ -91,13 +99,14 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
     max_offset = _first_set(resource.spec.max_offset, api.max_offset)
     policy: CountPolicy = resource.spec.count or api.count
     item = item_model(resource)
-    page = page_model(model_name(resource), item)
+    page = (faceted_page_model(model_name(resource), item, resource.facets) if resource.facets
+            else page_model(model_name(resource), item))
     headers = openapi_headers(resource)
     return Profile(
         name="standard",
         filters=FilterStep(resource, max_list_values=api.max_list_values),
         search=SearchStep(resource), sort=SortStep(resource), count=CountStep(policy),
-        paging=PageStep(resource, codec, max_offset=max_offset),
+        facets=FacetStep(resource), paging=PageStep(resource, codec, max_offset=max_offset),
         renderer=EnvelopeRenderer(),
         list_route={"response_model": page, "responses": {
             **_responses(page, headers),
@@ -147,6 +156,17 @@ def _responses(model: type[BaseModel] | None, headers: dict[str, Any], *, ok: in
         500: {"description": "Unexpected server error (logged; never a stack trace)", **_PROBLEM},
         503: {"description": "Database unavailable or query too slow", **_PROBLEM},
     }
+
+
+def aggregate_responses(model: type[BaseModel]) -> dict[int | str, Any]:
+    """The documented answers of ``/aggregate`` (a page of groups)."""
+    headers = {"Content-Range": {
+        "description": "`groups <first>-<last>/<total_groups>`, 0-based inclusive "
+                       "(`groups */<total>` when the page is empty)",
+        "schema": {"type": "string"}}}
+    responses = _responses(model, headers)
+    del responses[404]
+    return responses
 
 
 def _first_set(value: int | None, default: int | None) -> int | None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crud.config.registry import ResourceSpec
 from crud.model.fields import Leaf, ManyField, Node
 from crud.model.operators import Operator
 from crud.model.sources import Entity
+
+if TYPE_CHECKING:  # analytics imports FilterParam from here
+    from crud.model.analytics import Aggregate
 
 __all__ = ["FilterParam", "Resource", "SortKey"]
 
@@ -57,6 +60,8 @@ class Resource:
     default_sort: tuple[tuple[SortKey, bool], ...]
     page_size: int
     max_page_size: int
+    facets: tuple[Leaf, ...] = ()
+    aggregate: Aggregate | None = None
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     BigInteger,
     Connection,
+    DateTime,
     Enum,
     String,
     Table,
@@ -32,6 +33,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    literal_column,
     select,
     table,
     text,
@@ -126,6 +128,11 @@ class Backend:
         """A scalar SQL expression estimating the table's rows from statistics, or None."""
         return None
 
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        """The start of the ``hour|day|week|month|year`` holding a UTC date-time, as a
+        (naive UTC) date-time; weeks start on Monday (ISO 8601) on every database."""
+        raise NotImplementedError
+
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
@@ -210,6 +217,13 @@ class PostgreSQL(Backend):
         estimate = cast(pg_class.c.reltuples, BigInteger)
         return (select(func.nullif(estimate, -1))
                 .where(pg_class.c.oid == func.to_regclass(literal(name, Text()))).scalar_subquery())
+
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        # date_trunc's weeks are ISO weeks; an aware column is truncated in UTC, not in the
+        # session's time zone.
+        if getattr(column.type, "timezone", False):
+            column = column.op("AT TIME ZONE")("UTC")
+        return type_coerce(func.date_trunc(unit, column), DateTime())
 
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         # row_to_json writes compact objects with keys in column order, like orjson; the
@@ -302,6 +316,18 @@ class MariaDB(Backend):
         # (Typed back as text: SQLAlchemy's binary types have no LIKE operator.)
         return type_coerce(cast(column, mysql.BINARY()), String())
 
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        # Date arithmetic, not DATE_FORMAT: a format's % would meet the driver's own.
+        day = func.date(column)
+        starts: dict[str, ColumnElement[Any]] = {
+            "hour": func.timestampadd(literal_column("HOUR"), func.hour(column), day),
+            "day": day,
+            "week": func.subdate(day, func.weekday(column)),  # WEEKDAY(): Monday is 0
+            "month": func.subdate(day, func.dayofmonth(column) - 1),
+            "year": func.makedate(func.year(column), 1),
+        }
+        return cast(starts[unit], DateTime())
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_NAME = :name "
@@ -348,6 +374,17 @@ class SQLite(Backend):
         # ``startswith`` are documented case-sensitive (``ilike`` stays lower() = lower()).
         arguments.session_statements.append("PRAGMA case_sensitive_like = ON")
         return arguments
+
+    # Date-times are ISO texts; the date functions' modifiers find each bucket's start.
+    # A week: back six days, then forward to the next Monday (itself when it is one).
+    _MODIFIERS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "day": ("start of day",), "week": ("start of day", "-6 days", "weekday 1"),
+        "month": ("start of month",), "year": ("start of year",)}
+
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        if unit == "hour":
+            return type_coerce(func.strftime("%Y-%m-%d %H:00:00", column), DateTime())
+        return type_coerce(func.datetime(column, *self._MODIFIERS[unit]), DateTime())
 
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
                     budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:
