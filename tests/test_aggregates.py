@@ -134,6 +134,18 @@ async def test_having_on_a_metric_not_asked_for(demo_api: Api) -> None:
         "parameter": "count__gte",
         "message": "Input should be a valid integer, unable to parse string as an integer"}],
         id="bad-having-value"),
+    pytest.param({"count__neq": "-62754144566764748800"}, 422, [{
+        "parameter": "count__neq",
+        "message": "Input should be greater than or equal to -9223372036854775808"}],
+        id="count-beyond-64-bits"),
+    pytest.param({"avg_duration": "nan"}, 422, [{
+        "parameter": "avg_duration", "message": "Input should be a finite number"}],
+        id="nan"),
+    pytest.param({"group_by": ""}, 422, [{
+        "parameter": "group_by", "message": "cannot group by '' (valid: build_submitted_time, "
+        "build_submitted_time:day, build_submitted_time:hour, build_submitted_time:month, "
+        "build_submitted_time:week, build_submitted_time:year, chroot, repo_namespace, status)"}],
+        id="empty-group"),
     pytest.param({"size": "101"}, 422, [{
         "parameter": "size", "message": "expected a whole number from 1 to 100, got '101'"}],
         id="size-over-cap"),

@@ -120,7 +120,8 @@ def test_openapi_documents_the_aggregate_parameters(spec: Spec) -> None:
     assert parameters["metrics"]["schema"]["items"]["enum"] == [
         "count", "sum:duration", "avg:duration", "min:build_submitted_time",
         "max:build_submitted_time"]
-    assert parameters["count__gte"]["schema"] == {"type": "integer"}
+    assert parameters["count__gte"]["schema"] == {"type": "integer", "format": "int64",
+                                                  "minimum": -(2**63), "maximum": 2**63 - 1}
     assert parameters["sum_duration__gt"]["schema"] == {"type": "number"}
     assert parameters["status__in"]["schema"]["type"] == "array"  # the list's filters
     assert "search" in parameters

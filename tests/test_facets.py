@@ -64,6 +64,11 @@ async def test_a_list_without_facets_keeps_its_envelope(demo_api: Api) -> None:
                   "(did you mean 'chroot'?)"}], id="unknown-facet"),
     pytest.param({"facet": "web_url"}, 422, [{"parameter": "facet", "message": "no facet "
                   "'web_url' (valid: chroot, repo_namespace, status)"}], id="undeclared"),
+    pytest.param({"facet": "chroot,status,chroot"}, 422, [{
+        "parameter": "facet", "message": "'chroot' given more than once"}], id="repeated"),
+    pytest.param({"facet": ""}, 422, [{
+        "parameter": "facet", "message": "no facet '' (valid: chroot, repo_namespace, status)"}],
+        id="empty"),
     pytest.param({"facet": "status", "facet_size": "101"}, 422, [{
         "parameter": "facet_size", "message": "expected a whole number from 1 to 100, got "
                                               "'101'"}], id="size-over-cap"),

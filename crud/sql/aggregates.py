@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, bindparam, func, not_, select, type_coerce
+from sqlalchemy import BigInteger, Float, Select, bindparam, func, not_, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from crud.model.analytics import Metric
@@ -75,7 +75,7 @@ class _Term:
 
     def __init__(self, name: str, metric: Metric) -> None:
         # Sums and averages compare with any number, whatever the field's own type.
-        type_: Any = (Integer() if metric.leaf is None else Float()
+        type_: Any = (BigInteger() if metric.leaf is None else Float()
                       if metric.function in {"sum", "avg"} else metric.leaf.sql_type)
         self.parameter: ColumnElement[Any] = bindparam(name, type_=type_)
 

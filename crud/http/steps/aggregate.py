@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import BigInteger, Float
 
 from crud.http.errors import ParameterError
 from crud.http.filtering import value_type
@@ -20,7 +21,7 @@ from crud.http.schema import json_schema
 from crud.model.analytics import HAVING_OPERATORS, Aggregate, Metric
 from crud.model.binding import hint
 from crud.model.operators import OPERATORS
-from crud.model.values import MAX_PAGE
+from crud.model.values import MAX_PAGE, storable_type
 from crud.sql.aggregates import GroupKey, Having
 
 __all__ = ["GroupAsk", "GroupStep"]
@@ -72,7 +73,7 @@ class GroupStep(Step[GroupAsk]):
 
     def _groups(self, raw: str | None, errors: list[ParameterError]) -> tuple[GroupKey, ...]:
         groups: dict[str, GroupKey] = {}
-        for item in (raw.split(",") if raw else ()):
+        for item in (raw.split(",") if raw is not None else ()):
             name, _, bucket = item.partition(":")
             leaf = self.aggregate.group_by.get(name)
             if leaf is None or (bucket and bucket not in self.aggregate.buckets(leaf)):
@@ -85,7 +86,7 @@ class GroupStep(Step[GroupAsk]):
         return tuple(groups.values())
 
     def _metrics(self, raw: str | None, errors: list[ParameterError]) -> tuple[Metric, ...]:
-        if not raw:
+        if raw is None:
             found = self.aggregate.metrics.get("count")
             if found is None:
                 errors.append(ParameterError("metrics", "name at least one: "
@@ -106,7 +107,7 @@ class GroupStep(Step[GroupAsk]):
         grouped = [key.name for key in groups]
         choices = [*grouped, *self.aggregate.metrics]
         order: dict[str, bool] = {}
-        for item in (raw.split(",") if raw else ()):
+        for item in (raw.split(",") if raw is not None else ()):
             name = item.removeprefix("-")
             if name not in choices:
                 why = ("; group by it first" if name in self.aggregate.group_by
@@ -183,9 +184,10 @@ def _array(choices: list[str]) -> dict[str, Any]:
 
 
 def _value_type(metric: Metric) -> Any:
-    """What a metric's values (and its having filters' values) are."""
+    """What a metric's having filters take: values the database can compare it with (a
+    count within 64 bits, finite numbers, a min/max as its field's own filter values)."""
     if metric.leaf is None:
-        return int
+        return storable_type(int, "integer", BigInteger())
     if metric.function in {"sum", "avg"}:
-        return float
+        return storable_type(float, "number", Float())
     return value_type(metric.leaf)

@@ -60,7 +60,7 @@ class FacetStep(Step[FacetAsk]):
     def parse(self, given: Given, errors: list[ParameterError]) -> FacetAsk:
         size = self._size(given.get("facet_size"), errors)
         raw = given.get("facet")
-        if not raw:
+        if raw is None:
             return FacetAsk(size=size)
         leaves: dict[str, Leaf] = {}
         for name in raw.split(","):
@@ -68,6 +68,8 @@ class FacetStep(Step[FacetAsk]):
             if leaf is None:
                 errors.append(ParameterError(
                     "facet", f"no facet {name!r}{hint(name, list(self.facets))}"))
+            elif name in leaves:
+                errors.append(ParameterError("facet", f"{name!r} given more than once"))
             else:
                 leaves[name] = leaf
         return FacetAsk(tuple(leaves.values()), size)
