@@ -140,3 +140,12 @@ def test_openapi_types_the_facets_of_a_list(spec: Spec) -> None:
     assert parameters["facet"]["schema"]["items"]["enum"] == ["status", "chroot", "repo_namespace"]
     assert parameters["facet_size"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100,
                                                   "default": 10}
+
+
+async def test_the_legacy_profile_refuses_analytics(registry_path: Any) -> None:
+    text = BASE + "    profile: legacy\n    facets: [status]\n    aggregate: {group_by: [status]}\n"
+    assert await problems(registry_path(text)) == [
+        "registry.yaml:13: resources.builds.facets: the legacy profile serves the old API's "
+        "bare arrays, without facets; drop it or serve builds in the standard profile",
+        "registry.yaml:14: resources.builds.aggregate: the legacy profile serves the old API's "
+        "bare arrays, without aggregate; drop it or serve builds in the standard profile"]
