@@ -22,7 +22,8 @@ TARGET = 0.8
 class Scenario:
     key: str
     title: str
-    # "list", "detail", "deep", "search"; "cursor" is resolved at run time.
+    # "list", "detail", "deep", "search", "facets", "aggregate"; "cursor" is resolved at
+    # run time.
     kind: str
     path: str
     # The least generated/baseline req/s ratio this scenario must reach, if it has one.
@@ -31,6 +32,8 @@ class Scenario:
     # run still collect enough requests for a median.
     connections: int | None = None
     duration_factor: float = 1
+    # Statements per request by design (the report's round-trip check): a facet is one more.
+    statements: int = 1
 
 
 def scenarios(scale: int, words: str = "0" * 40) -> list[Scenario]:
@@ -67,4 +70,13 @@ def scenarios(scale: int, words: str = "0" * 40) -> list[Scenario]:
         # Ranked by relevance over the GIN expression index: a commit's builds, best first.
         Scenario("fulltext", "full-text search (a commit's builds, ranked)", "search",
                  f"{FULLTEXT_PATH}?search={words}&{size}"),
+        # Dashboards (docs/analytics.md): the list plus the counts beside it, and a chart's
+        # worth of grouped numbers. Both read every selected row: whole-table statements.
+        Scenario("facets", "list page 1 with two facets (status, chroot)", "facets",
+                 f"{LIST_PATH}?{size}&facet=status&facet=chroot", connections=2,
+                 duration_factor=3, statements=3),
+        Scenario("aggregate-week", "aggregate by week (count, avg duration), whole table",
+                 "aggregate", f"{LIST_PATH}/aggregate?group_by=build_submitted_time:week"
+                              "&metrics=count,avg:duration&size=100",
+                 connections=2, duration_factor=3),
     ]

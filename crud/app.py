@@ -20,7 +20,7 @@ from crud.http.errors import install_error_handlers
 from crud.http.legacy import check_legacy_options
 from crud.http.openapi import install_openapi
 from crud.http.profiles import parameter_clashes
-from crud.http.routing import build_endpoints, build_router
+from crud.http.routing import build_aggregate, build_endpoints, build_router
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
 from crud.ops.docs import install_docs
@@ -115,10 +115,13 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
                                     public_url=public_base_url(settings))
-        router = build_router(endpoints)
+        aggregate = build_aggregate(endpoints, api)
+        router = build_router(endpoints, aggregate)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
         reads.lists[resource.name] = endpoints.list_rows
+        if aggregate is not None:
+            reads.aggregates[resource.name] = aggregate
         if resource.spec.detail:
             reads.details[resource.name] = endpoints.get_row
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, select
+from sqlalchemy import ColumnElement, Integer, Select, Table, and_, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from resources.models import (
     GitBranchModel,
@@ -26,6 +29,7 @@ from resources.models import (
 
 __all__ = [
     "branch_name",
+    "build_duration",
     "build_events",
     "pr_id",
     "project_url",
@@ -112,3 +116,34 @@ def repo_namespace(builds: Table) -> ColumnElement[Any]:
 
 def repo_name(builds: Table) -> ColumnElement[Any]:
     return _project_column(builds, GitProjectModel.repo_name)
+
+
+class _Seconds(FunctionElement[int]):
+    """Whole seconds from the first date-time argument to the second (NULL if either is)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(_Seconds)
+def _seconds_sqlite(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"(CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INTEGER))"
+
+
+@compiles(_Seconds, "postgresql")
+def _seconds_postgresql(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(argument, **kw) for argument in element.clauses)
+    return (f"CAST(EXTRACT(EPOCH FROM date_trunc('second', {end})) - "
+            f"EXTRACT(EPOCH FROM date_trunc('second', {start})) AS INTEGER)")
+
+
+@compiles(_Seconds, "mysql")
+def _seconds_mysql(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"TIMESTAMPDIFF(SECOND, {start}, {end})"
+
+
+def build_duration(builds: Table) -> ColumnElement[Any]:
+    """How long a build ran, in whole seconds: finished - started (null until it finished)."""
+    return _Seconds(builds.c.build_start_time, builds.c.build_finished_time)

@@ -125,8 +125,10 @@ async def test_every_operation_conforms_to_its_spec(demo_api: Api, mode: Generat
     spec = demo_api.app.openapi()
     schema = schemathesis.openapi.from_dict(spec)
     operations = [result.ok() for result in schema.get_all_operations()]
-    # List and detail per resource, plus /healthz, /readyz and /metrics.
-    assert len(operations) == 2 * len(demo_api.app.state.registry.resources) + 3
+    # List and detail per resource, /aggregate where declared, /healthz, /readyz, /metrics.
+    resources = demo_api.app.state.registry.resources
+    aggregates = sum(1 for resource in resources if resource.aggregate is not None)
+    assert len(operations) == 2 * len(resources) + aggregates + 3
     problems: list[str] = []
     statuses: set[int] = set()
     # A 500 must reach the checks as a response, not as an exception out of the transport.

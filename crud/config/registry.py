@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crud.config.yamlfile import LocatedData, parse_yaml
 
 __all__ = [
+    "AggregateSpec",
     "ApiSpec",
     "AuthKind",
     "CacheSpec",
@@ -25,6 +26,7 @@ __all__ = [
     "FieldSpec",
     "JoinSpec",
     "LegacySpec",
+    "MetricsSpec",
     "Mount",
     "Profile",
     "Registry",
@@ -235,6 +237,24 @@ class SearchSpec(Spec):
         return self
 
 
+class MetricsSpec(Spec):
+    """Which aggregate functions ``/aggregate`` may compute, over which API fields."""
+
+    count: bool = True
+    sum: list[str] = Field(default_factory=list)
+    avg: list[str] = Field(default_factory=list)
+    min: list[str] = Field(default_factory=list)
+    max: list[str] = Field(default_factory=list)
+
+
+class AggregateSpec(Spec):
+    """``GET /<name>/aggregate``: the fields rows may be grouped by and the metrics; see
+    docs/analytics.md."""
+
+    group_by: list[str] = Field(default_factory=list)
+    metrics: MetricsSpec = MetricsSpec()
+
+
 class ResourceSpec(Spec):
     model: str | None = None
     table: str | None = None
@@ -263,6 +283,10 @@ class ResourceSpec(Spec):
     profile: Profile | None = None
     legacy: LegacySpec | None = None
     export: ExportSpec | None = None
+    # Analytics (docs/analytics.md): value counts beside a list, and grouped metrics.
+    facets: list[str] = Field(default_factory=list)
+    facet_timeout_ms: Annotated[int, Field(ge=1)] | None = None
+    aggregate: AggregateSpec | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -323,6 +347,8 @@ class ApiSpec(Spec):
     # terms one request's groups hold in all. Each term is a filter in the statement.
     max_group_depth: Annotated[int, Field(ge=1, le=16)] = 3
     max_group_terms: Annotated[int, Field(ge=1, le=1000)] = 20
+    # Each facet's own statement budget: a facet over it is left out, the page still answers.
+    facet_timeout_ms: Annotated[int, Field(ge=1)] = 1000
     auth: AuthKind = "none"
     profile: Profile = "standard"
     legacy: LegacySpec = LegacySpec()

@@ -13,7 +13,7 @@ every resource serves anyway). Bodies are bare arrays of records that each carry
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,8 +206,8 @@ class RecordRenderer:
         return f"RecordRenderer(aliased={self.aliased})"
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
-                  next_cursor: str | None) -> bytes:
-        return dumps([self.record(item) for item in items])
+                  next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
+        return dumps([self.record(item) for item in items])  # a bare array: no facets
 
     def item_body(self, item: dict[str, Any]) -> bytes:
         return dumps(self.record(item))

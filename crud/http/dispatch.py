@@ -5,10 +5,11 @@ handling (dependency solving, an exit stack, the exception middleware) before th
 endpoint; for a handler that parses its own query and returns a finished ``Response``
 that is a quarter of a small page's CPU (bench/RESULTS.md). ``ReadRoutes`` sits inside
 the application's own middleware (request ids, logs, metrics, CORS) and hands a read of
-``<prefix>/<resource>`` or ``<prefix>/<resource>/<id>`` straight to its endpoint, rendering
-problems with the same handler as every other error. Everything else (other methods,
-the docs, probes, mounted apps, hand-written routers) goes on to FastAPI unchanged; the
-generated routes stay registered there too, for the OpenAPI document and the 405s.
+``<prefix>/<resource>``, ``<prefix>/<resource>/aggregate`` or ``<prefix>/<resource>/<id>``
+straight to its endpoint, rendering problems with the same handler as every other error.
+Everything else (other methods, the docs, probes, mounted apps, hand-written routers) goes
+on to FastAPI unchanged; the generated routes stay registered there too, for the OpenAPI
+document and the 405s.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ReadTable:
     prefix: str
     lists: dict[str, Endpoint] = field(default_factory=dict)
     details: dict[str, Endpoint] = field(default_factory=dict)
+    aggregates: dict[str, Endpoint] = field(default_factory=dict)  # <name>/aggregate
 
     def match(self, path: str) -> tuple[Endpoint, dict[str, str]] | None:
         if not path.startswith(self.prefix):
@@ -48,6 +50,8 @@ class ReadTable:
             return (found, {}) if found is not None else None
         if not key or "/" in key:
             return None
+        if key == "aggregate" and name in self.aggregates:
+            return self.aggregates[name], {}
         detail = self.details.get(name)
         return (detail, {"id": key}) if detail is not None else None
 

@@ -21,12 +21,14 @@ from crud.http.caching import CachePolicy, not_modified, validated_tag
 from crud.http.errors import BadRequest, InvalidParameter, NotFound, ParameterError, ServiceUnavailable
 from crud.http.exporting import Exporter
 from crud.http.filtering import value_type
-from crud.http.listquery import QueryParser
+from crud.http.listquery import ListQuery, QueryParser
 from crud.http.profiles import Profile
 from crud.http.rows import RowShaper
 from crud.http.steps.export import Export
+from crud.http.steps.facets import facets_body
 from crud.model.resource import Resource
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape, Shapes
+from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
 from crud.sql.statements import OrderItem, PageRequest, Selection
@@ -43,8 +45,10 @@ class Endpoints:
 
     def __init__(self, resource: Resource, profile: Profile, pages: Pages, *,
                  cache: CachePolicy, max_query_length: int, check: Check | None = None,
-                 public_url: str | None = None, validator: Validator | None = None) -> None:
+                 public_url: str | None = None, validator: Validator | None = None,
+                 facets: Facets | None = None) -> None:
         self.resource = resource
+        self.facets = facets
         self.profile = profile
         self.pages = pages
         self.cache = cache
@@ -87,11 +91,12 @@ class Endpoints:
                              shape=shape)
         with database_errors():
             page = await self.pages.read(wanted, policy, window.position)
+            extra = await self._facets(query, wanted.selection)
         next_cursor = profile.paging.next_cursor(window, order, page)
         status, headers = profile.paging.headers(window, query, len(page.rows), page.total,
                                                  next_cursor)
         body = profile.renderer.list_body(self.shaper_for(shape).items(page), page.total,
-                                          window, next_cursor)
+                                          window, next_cursor, extra)
         return self.respond(request, body, headers, status, tag, listed=True)
 
     async def revalidate(self, request_key: tuple[Any, ...]) -> str | None:
@@ -117,6 +122,14 @@ class Endpoints:
 
     def _vary(self) -> str:
         return ", ".join(name for name in ("Accept", self.cache.vary) if name)
+
+    async def _facets(self, query: ListQuery, selection: Selection) -> dict[str, Any] | None:
+        if self.profile.facets is None or self.facets is None:
+            return None
+        ask = query.part(self.profile.facets)
+        if not ask.leaves:
+            return None
+        return facets_body(await self.facets.read(selection, ask.leaves, ask.size))
 
     async def get_row(self, request: Request) -> Response:
         if self.check is not None:

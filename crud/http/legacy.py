@@ -51,12 +51,19 @@ def legacy_options(resource: Resource, api: ApiSpec) -> LegacySpec | None:
 
 
 def check_legacy_options(registry: Registry, located: LocatedData, path: str) -> None:
-    """Legacy page sizes within ``max_page_size``; ``RegistryError`` listing every one that is not."""
+    """Legacy page sizes within ``max_page_size`` and no analytics (the old contract has none);
+    ``RegistryError`` listing every problem."""
     collector = IssueCollector(path=path, located=located)
     api = registry.api
     for name, spec in registry.resources.items():
         if (spec.profile or api.profile) != "legacy":
             continue
+        for analytics, declared in (("facets", bool(spec.facets)),
+                                    ("aggregate", bool(spec.aggregate))):
+            if declared:  # the old contract has no place for them: say so, never ignore them
+                collector.add(("resources", name, analytics),
+                              f"the legacy profile serves the old API's bare arrays, without "
+                              f"{analytics}; drop it or serve {name} in the standard profile")
         options = spec.legacy or api.legacy
         where: tuple[str | int, ...] = ("resources", name, "legacy") if spec.legacy else ("api", "legacy")
         limit = spec.max_page_size or api.max_page_size

@@ -32,6 +32,7 @@ from crud.http.renderers import ArrayRenderer, EnvelopeRenderer, Renderer
 from crud.http.schema import item_model, model_name
 from crud.http.steps.count import CountStep, FixedCount
 from crud.http.steps.export import ExportStep, export_limits, openapi_export
+from crud.http.steps.facets import FacetStep, faceted_page_model
 from crud.http.steps.filters import FilterStep
 from crud.http.steps.groups import GroupStep
 from crud.http.steps.json_server import (
@@ -53,6 +54,7 @@ from crud.sql.statements import Filter, OrderItem
 __all__ = [
     "RESERVED_NAMES",
     "Profile",
+    "aggregate_responses",
     "json_server_profile",
     "legacy_profile",
     "parameter_clashes",
@@ -64,7 +66,8 @@ __all__ = [
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
 # Query parameters of the standard profile that are not filters: a filter may not take one.
 RESERVED_NAMES = frozenset(name for step in (PageStep, SortStep, SearchStep, CountStep,
-                                            ShapeStep, ExportStep, GroupStep)
+                                            ShapeStep, ExportStep, GroupStep,
+                                            FacetStep)
                            for name in step.names)
 
 
@@ -82,6 +85,7 @@ class Profile:
     shape: ShapeStep | None = None  # fields= and embed=, on lists and details
     export: ExportStep | None = None  # format=csv|ndjson: every row, streamed
     groups: GroupStep | None = None  # or=(...) / and=(...)
+    facets: FacetStep | None = None  # facet=: value counts beside the page
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +97,8 @@ class Profile:
             steps.insert(1, self.groups)
         if self.count is not None:
             steps.append(self.count)
+        if self.facets is not None:
+            steps.append(self.facets)
         if self.shape is not None:
             steps.append(self.shape)
         if self.export is not None:  # before paging: it refuses page/cursor/Range itself
@@ -108,6 +114,8 @@ class Profile:
             steps.append(self.groups)
         if self.count is not None:
             steps.append(self.count)
+        if self.facets is not None:
+            steps.append(self.facets)
         if self.shape is not None:
             steps.append(self.shape)
         if self.export is not None:
@@ -132,7 +140,8 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
     max_offset = _first_set(resource.spec.max_offset, api.max_offset)
     policy: CountPolicy = resource.spec.count or api.count
     item = item_model(resource, shapes=True)
-    page = page_model(model_name(resource), item)
+    page = (faceted_page_model(model_name(resource), item, resource.facets) if resource.facets
+            else page_model(model_name(resource), item))
     shape = ShapeStep(resource)
     headers = openapi_headers(resource)
     filters = FilterStep(resource, max_list_values=api.max_list_values)
@@ -150,6 +159,7 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
         groups=GroupStep(resource, filters, max_depth=api.max_group_depth,
                          max_terms=api.max_group_terms),
         search=SearchStep(resource), sort=SortStep(resource), count=CountStep(policy),
+        facets=FacetStep(resource),
         paging=PageStep(resource, codec, max_offset=max_offset), shape=shape, export=export,
         renderer=EnvelopeRenderer(),
         list_route={"response_model": page, "responses": {
@@ -245,6 +255,17 @@ def _responses(model: type[BaseModel] | None, headers: dict[str, Any], *, ok: in
         500: {"description": "Unexpected server error (logged; never a stack trace)", **_PROBLEM},
         503: {"description": "Database unavailable or query too slow", **_PROBLEM},
     }
+
+
+def aggregate_responses(model: type[BaseModel]) -> dict[int | str, Any]:
+    """The documented answers of ``/aggregate`` (a page of groups)."""
+    headers = {"Content-Range": {
+        "description": "`groups <first>-<last>/<total_groups>`, 0-based inclusive "
+                       "(`groups */<total>` when the page is empty)",
+        "schema": {"type": "string"}}}
+    responses = _responses(model, headers)
+    del responses[404]
+    return responses
 
 
 def _first_set(value: int | None, default: int | None) -> int | None:

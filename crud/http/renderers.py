@@ -8,7 +8,7 @@ through a ``StreamRenderer`` instead: one module per format in ``crud.http.forma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from crud.http.legacy import LegacyEncoder
@@ -27,7 +27,8 @@ class Renderer(Protocol):
     json_rows: bool
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
-                  next_cursor: str | None) -> bytes: ...
+                  next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
+        """The list body; ``extra`` keys (facets) join the envelope where there is one."""
 
     def item_body(self, item: dict[str, Any]) -> bytes: ...
 
@@ -71,9 +72,11 @@ class EnvelopeRenderer:
         return "EnvelopeRenderer()"
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
-                  next_cursor: str | None) -> bytes:
-        return dumps(envelope(items, total.value, window.page, window.size,
-                              next_cursor=next_cursor))
+                  next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
+        body = envelope(items, total.value, window.page, window.size, next_cursor=next_cursor)
+        if extra:
+            body.update(extra)
+        return dumps(body)
 
     def item_body(self, item: dict[str, Any]) -> bytes:
         return dumps(item)
@@ -92,8 +95,8 @@ class ArrayRenderer:
         return f"ArrayRenderer({self.encoder!r})"
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
-                  next_cursor: str | None) -> bytes:
-        return self.encoder(items)
+                  next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
+        return self.encoder(items)  # a bare array has nowhere to put more
 
     def item_body(self, item: dict[str, Any]) -> bytes:
         return self.encoder(item)

@@ -1,7 +1,8 @@
 """Routes of one resource: its endpoints, their OpenAPI description, and the fast path.
 
 ``build_endpoints`` prepares everything a resource's requests need (profile, statements,
-page reader, cache policy, auth check). ``build_router`` describes the list and detail as
+page reader, cache policy, auth check); ``build_aggregate`` its ``/aggregate`` where the
+registry declares one. ``build_router`` describes the list, the aggregate and the detail as
 FastAPI routes: they make the OpenAPI document and answer what is not a read (405), while
 reads take the short path of ``crud.http.dispatch`` to the same endpoints.
 """
@@ -11,20 +12,23 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crud.config.registry import ApiSpec
+from crud.http.aggregating import AggregateEndpoint
 from crud.http.auth import Credentials, auth_kind
 from crud.http.caching import CachePolicy
 from crud.http.cursors import CursorCodec
 from crud.http.endpoints import Endpoints
 from crud.http.methods import add_read_route
-from crud.http.profiles import profile_for
+from crud.http.profiles import aggregate_responses, profile_for
 from crud.http.schema import detail_parameters
 from crud.model.resource import Resource
+from crud.sql.aggregates import Aggregates
+from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import Reader
 from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
 
-__all__ = ["build_endpoints", "build_router"]
+__all__ = ["build_aggregate", "build_endpoints", "build_router"]
 
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
@@ -35,13 +39,25 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
                                              api.statement_timeout_ms)
     statements = Statements(resource, reader.backend, json_rows=profile.renderer.json_rows)
     pages = Pages(resource, statements, reader, budget_ms=budget)
+    facets = Facets(statements, reader, budget_ms=resource.spec.facet_timeout_ms
+                    or api.facet_timeout_ms) if resource.facets else None
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
                      check=credentials.check(auth_kind(resource.spec, api)),
-                     public_url=public_url, validator=validator_for(resource, reader.backend))
+                     public_url=public_url, validator=validator_for(resource, reader.backend),
+                     facets=facets)
 
 
-def build_router(endpoints: Endpoints) -> APIRouter:
+def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | None:
+    """``GET /<name>/aggregate`` of a resource with ``aggregate:`` in the standard profile."""
+    if endpoints.resource.aggregate is None or endpoints.profile.name != "standard":
+        return None
+    pages = endpoints.pages
+    aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms)
+    return AggregateEndpoint(endpoints, aggregates, api)
+
+
+def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = None) -> APIRouter:
     resource, profile = endpoints.resource, endpoints.profile
     plural = resource.name.replace("-", "_")
     suffix = "" if profile.name == "standard" else f" ({profile.name} profile)"
@@ -51,6 +67,14 @@ def build_router(endpoints: Endpoints) -> APIRouter:
         summary=f"List {resource.name}{suffix}", description=resource.spec.description or "",
         openapi_extra={"parameters": [parameter.openapi() for parameter in profile.parameters]},
         **profile.list_route)
+    if aggregate is not None:  # before the detail: "aggregate" is no id
+        add_read_route(
+            router, "/aggregate", aggregate, operation_id=f"aggregate_{plural}",
+            summary=f"Grouped counts and metrics of {resource.name}",
+            description="The rows the list's filters and search select, grouped; see "
+                        "docs/analytics.md.",
+            openapi_extra={"parameters": aggregate.parameters},
+            response_model=aggregate.model, responses=aggregate_responses(aggregate.model))
     if resource.spec.detail:
         names = ",".join(leaf.name for leaf in resource.primary_key)
         shape = [] if profile.shape is None else [p.openapi() for p in profile.shape.parameters]

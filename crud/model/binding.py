@@ -14,6 +14,7 @@ from sqlalchemy.orm import MANYTOONE, configure_mappers
 from sqlalchemy.sql.elements import ColumnElement
 
 from crud.config.registry import ExpressionSource, FieldSpec, ResourceSpec
+from crud.model.analytics import bind_aggregate, bind_facets
 from crud.model.coltypes import declared_type, type_info, unsupported_reason
 from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode, Step
 from crud.model.issues import IssueCollector, hint
@@ -341,6 +342,8 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     default_sort = _bind_default_sort(binder, sort, primary_key)
     embeds = _bind_embeds(binder)
     rank = _bind_rank(binder, leaves, primary_key)
+    facets = bind_facets(spec, leaves, binder.issue, binder.unknown)
+    aggregate = bind_aggregate(spec, leaves, filters, binder.issue, binder.unknown)
     if len(collector.issues) > before or primary_key is None:
         return None
     return Resource(
@@ -349,6 +352,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or page_size, spec.max_page_size or max_page_size),
         max_page_size=spec.max_page_size or max_page_size, embeds=tuple(embeds), rank=rank,
+        facets=facets, aggregate=aggregate,
     )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crud.config.registry import ResourceSpec
 from crud.model.fields import Leaf, ManyField, Node
 from crud.model.operators import Operator
 from crud.model.sources import Entity
+
+if TYPE_CHECKING:  # analytics imports FilterParam from here
+    from crud.model.analytics import Aggregate
 
 __all__ = ["SEARCH_RANK", "FilterParam", "Resource", "SortKey"]
 
@@ -65,6 +68,8 @@ class Resource:
     # Relevance to ``search`` (full_text and fuzzy modes): a sort key, never a field. Its
     # leaf has no column: the SQL layer computes it per backend.
     rank: SortKey | None = None
+    facets: tuple[Leaf, ...] = ()
+    aggregate: Aggregate | None = None
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"

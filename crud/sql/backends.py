@@ -172,6 +172,11 @@ class Backend:
         match = value == parameters[0] if len(parameters) == 1 else value.in_(parameters)
         return exists(select(literal_column("1")).select_from(elements).where(match))
 
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        """The start of the ``hour|day|week|month|year`` holding a UTC date-time, as a
+        (naive UTC) date-time; weeks start on Monday (ISO 8601) on every database."""
+        raise NotImplementedError
+
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
@@ -335,6 +340,13 @@ class PostgreSQL(Backend):
         return (select(cast(changes, BigInteger))
                 .where(stats.c.relid == func.to_regclass(literal(name, Text())))
                 .scalar_subquery())
+
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        # date_trunc's weeks are ISO weeks; an aware column is truncated in UTC, not in the
+        # session's time zone.
+        if getattr(column.type, "timezone", False):
+            column = column.op("AT TIME ZONE")("UTC")
+        return type_coerce(func.date_trunc(unit, column), DateTime())
 
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         # row_to_json writes compact objects with keys in column order, like orjson; the
@@ -524,6 +536,18 @@ class MariaDB(Backend):
         return func.json_overlaps(column, func.json_array(*_text_parameters(name, count)),
                                   type_=Boolean)
 
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        # Date arithmetic, not DATE_FORMAT: a format's % would meet the driver's own.
+        day = func.date(column)
+        starts: dict[str, ColumnElement[Any]] = {
+            "hour": func.timestampadd(literal_column("HOUR"), func.hour(column), day),
+            "day": day,
+            "week": func.subdate(day, func.weekday(column)),  # WEEKDAY(): Monday is 0
+            "month": func.subdate(day, func.dayofmonth(column) - 1),
+            "year": func.makedate(func.year(column), 1),
+        }
+        return cast(starts[unit], DateTime())
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_NAME = :name "
@@ -650,6 +674,17 @@ class SQLite(Backend):
                     f"content_rowid='{search.key.name}') and fill it "
                     f"(INSERT INTO {search.fts_table}({search.fts_table}) VALUES('rebuild'))")
         return None
+
+    # Date-times are ISO texts; the date functions' modifiers find each bucket's start.
+    # A week: back six days, then forward to the next Monday (itself when it is one).
+    _MODIFIERS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "day": ("start of day",), "week": ("start of day", "-6 days", "weekday 1"),
+        "month": ("start of month",), "year": ("start of year",)}
+
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        if unit == "hour":
+            return type_coerce(func.strftime("%Y-%m-%d %H:00:00", column), DateTime())
+        return type_coerce(func.datetime(column, *self._MODIFIERS[unit]), DateTime())
 
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
                     budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:

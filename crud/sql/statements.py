@@ -460,6 +460,19 @@ class Statements:
 
     # -- selection: filters and search ------------------------------------------------------
 
+    def selected(self, statement: Select[Any], selection: Selection,
+                 leaves: Iterable[Leaf] = ()) -> Select[Any]:
+        """``statement`` over the rows ``selection`` selects, joined for ``leaves`` too (the
+        statements of ``crud.sql.facets`` and ``crud.sql.aggregates``)."""
+        criteria, used = self._criteria(selection)
+        return self._filtered(statement, criteria, [*used, *leaves])
+
+    def selection_shape(self, selection: Selection) -> Hashable:
+        return self._selection_shape(selection)
+
+    def selection_values(self, selection: Selection) -> Values:
+        return self._selection_values(selection)
+
     def _filtered(self, statement: Select[Any], criteria: Sequence[ColumnElement[bool]],
                   leaves: Iterable[Leaf]) -> Select[Any]:
         statement = statement.select_from(self.resource.entity.selectable)

@@ -1,0 +1,79 @@
+"""Facets: how many of a list's selected rows hold each value of a field.
+
+One GROUP BY statement per facet, over the same filters and search as the page (every
+selected row, not just the page's), ordered by count descending then value (NULL, a value
+of its own, last among equal counts), cut at ``size`` + 1 rows so a cut-off is visible.
+Each statement runs under the facet budget: a facet that runs out of time is reported as
+timed out and left out, and the page still answers. (Separate statements rather than one
+combined: a slow facet must not take the quick ones down with it.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from crud.model.fields import Leaf
+from crud.sql.backends import integer_parameter, sortable
+from crud.sql.compiled import CompiledStatement
+from crud.sql.reader import Reader, StatementTimeout
+from crud.sql.statements import Selection, Statements, Values
+
+__all__ = ["FacetCounts", "Facets"]
+
+
+@dataclass(frozen=True)
+class FacetCounts:
+    """Each facet's (value, count) pairs, plus which facets were cut off or timed out."""
+
+    values: dict[str, list[tuple[Any, int]]] = field(default_factory=dict)
+    truncated: list[str] = field(default_factory=list)
+    timed_out: list[str] = field(default_factory=list)
+
+
+class Facets:
+    """Reads the facets of one resource's lists."""
+
+    def __init__(self, statements: Statements, reader: Reader, *, budget_ms: int) -> None:
+        self.statements = statements
+        self.reader = reader
+        self.budget_ms = budget_ms
+
+    def __repr__(self) -> str:
+        return f"Facets({self.statements.resource.name!r}, budget_ms={self.budget_ms})"
+
+    def statement(self, leaf: Leaf, selection: Selection,
+                  size: int) -> tuple[CompiledStatement, Values]:
+        shape = ("facet", leaf.name, self.statements.selection_shape(selection))
+        compiled = self.statements.cache.get(shape, lambda: self._build(leaf, selection))
+        values = self.statements.selection_values(selection)
+        values["limit"] = size + 1
+        return compiled, values
+
+    def _build(self, leaf: Leaf, selection: Selection) -> Select[Any]:
+        column = self.statements.filter_joins.column(leaf)
+        counted = func.count()
+        statement = self.statements.selected(select(column.label("value"),
+                                                     counted.label("n")), selection, [leaf])
+        backend = self.statements.backend
+        order = backend.order_terms(sortable(column), False, leaf.nullable)
+        return (statement.group_by(column).order_by(counted.desc(), *order)
+                .limit(integer_parameter("limit")))
+
+    async def read(self, selection: Selection, leaves: Sequence[Leaf], size: int) -> FacetCounts:
+        counts = FacetCounts()
+        async with self.reader.connection() as connection:
+            for leaf in leaves:
+                compiled, values = self.statement(leaf, selection, size)
+                try:
+                    rows = await connection.fetch(compiled, values, self.budget_ms)
+                except StatementTimeout:
+                    counts.timed_out.append(leaf.name)
+                    continue
+                if len(rows) > size:
+                    counts.truncated.append(leaf.name)
+                counts.values[leaf.name] = [(row[0], int(row[1])) for row in rows[:size]]
+        return counts
