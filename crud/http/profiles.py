@@ -91,35 +91,21 @@ class Profile:
     detail_route: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def optional(self) -> list[Step[Any]]:
+        """The steps a profile may leave out, in the order they parse; a new step is one
+        more field above and one more entry here."""
+        steps = (self.groups, self.count, self.facets, self.shape,
+                 self.export)  # export before paging: it refuses page/cursor/Range itself
+        return [step for step in steps if step is not None]
+
+    @property
     def steps(self) -> list[Step[Any]]:
-        steps: list[Step[Any]] = [self.filters, self.search, self.sort]
-        if self.groups is not None:
-            steps.insert(1, self.groups)
-        if self.count is not None:
-            steps.append(self.count)
-        if self.facets is not None:
-            steps.append(self.facets)
-        if self.shape is not None:
-            steps.append(self.shape)
-        if self.export is not None:  # before paging: it refuses page/cursor/Range itself
-            steps.append(self.export)
-        steps.append(self.paging)
-        return steps
+        return [self.filters, self.search, self.sort, *self.optional, self.paging]
 
     @property
     def parameters(self) -> list[Parameter]:
         """Every parameter, documented paging first (as a form would ask for them)."""
-        steps: list[Step[Any]] = [self.paging, self.sort, self.search, self.filters]
-        if self.groups is not None:
-            steps.append(self.groups)
-        if self.count is not None:
-            steps.append(self.count)
-        if self.facets is not None:
-            steps.append(self.facets)
-        if self.shape is not None:
-            steps.append(self.shape)
-        if self.export is not None:
-            steps.append(self.export)
+        steps = [self.paging, self.sort, self.search, self.filters, *self.optional]
         return [parameter for step in steps for parameter in step.parameters
                 if parameter.documented]
 
