@@ -67,6 +67,9 @@ class Bouncer:
 
 
 def start_bouncer(server_url: str) -> Bouncer:
+    if not Path(PGBOUNCER).exists():
+        raise RuntimeError(f"{PGBOUNCER} is missing: apt-get install -y pgbouncer "
+                           "(or set CRUD_TEST_PGBOUNCER)")
     server = make_url(server_url)
     directory = Path(tempfile.mkdtemp(prefix="crud-pgbouncer-"))
     with socket.socket() as probe:

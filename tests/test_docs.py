@@ -96,5 +96,6 @@ def test_docs_render_every_operation_without_network(docs_server: Server, page: 
     assert report["offHost"] == off_host
     assert report["errors"] == errors
     summaries = _operation_summaries(docs_server)
-    assert len(summaries) == 17  # 7 resources (list, detail), /healthz, /readyz, /metrics
+    # 7 resources (list, detail), 2 aggregates, /healthz, /readyz, /metrics
+    assert len(summaries) == 19
     assert [summary for summary in summaries if summary not in report["text"]] == []

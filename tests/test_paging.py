@@ -16,7 +16,8 @@ async def test_openapi_documents_paging(readings_db: Database,
     assert list(operation["responses"]) == [
         "200", "304", "400", "404", "422", "500", "503", "206", "416"]
     paging = ["Content-Range", "Total-Count-Kind", "Link", "Accept-Ranges", "Range-Truncated"]
-    assert list(operation["responses"]["200"]["headers"]) == [*paging, "ETag", "Cache-Control"]
+    assert list(operation["responses"]["200"]["headers"]) == [
+        *paging, "ETag", "Cache-Control", "Content-Disposition", "Export-Max-Rows"]  # exports
     assert list(operation["responses"]["206"]["headers"]) == paging
     kind = operation["responses"]["200"]["headers"]["Total-Count-Kind"]["schema"]
     assert kind == {"type": "string", "enum": ["exact", "estimated", "lower-bound", "none"]}
