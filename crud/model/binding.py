@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from crud.config.registry import ExpressionSource, FieldSpec, ResourceSpec
 from crud.model.analytics import bind_aggregate, bind_facets
 from crud.model.coltypes import declared_type, type_info, unsupported_reason
-from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode, Step
+from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode, Step, many_fields
 from crud.model.issues import IssueCollector, hint
 from crud.model.joins import DerivedJoin, bind_joins
 from crud.model.operators import OPERATORS, param_name
@@ -317,14 +317,6 @@ def _flatten(nodes: Sequence[Node]) -> Iterator[Leaf]:
             yield from _flatten(node.children)
 
 
-def _many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
-    for node in nodes:
-        if isinstance(node, ManyField):
-            yield node
-        elif isinstance(node, ObjectNode):
-            yield from _many_fields(node.children)
-
-
 # -- the whole resource -------------------------------------------------------------------
 
 
@@ -348,7 +340,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         return None
     return Resource(
         name=name, spec=spec, entity=entity, nodes=tuple(nodes), leaves=leaves,
-        many_fields=tuple(_many_fields(nodes)), primary_key=tuple(primary_key),
+        many_fields=tuple(many_fields(nodes)), primary_key=tuple(primary_key),
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or page_size, spec.max_page_size or max_page_size),
         max_page_size=spec.max_page_size or max_page_size, embeds=tuple(embeds), rank=rank,

@@ -8,6 +8,7 @@ builders in ``crud.sql.statements`` read them, nothing here touches a database.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from crud.model.coltypes import TypeInfo
 from crud.model.joins import DerivedJoin
 from crud.model.sources import Entity
 
-__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step"]
+__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step", "many_fields"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,3 +107,12 @@ class ObjectNode:
 
 
 Node = Leaf | ManyField | ObjectNode
+
+
+def many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
+    """The to-many fields among ``nodes``, nested objects' included, in declaration order."""
+    for node in nodes:
+        if isinstance(node, ManyField):
+            yield node
+        elif isinstance(node, ObjectNode):
+            yield from many_fields(node.children)

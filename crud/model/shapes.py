@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode, many_fields
 from crud.model.resource import Resource
 
 __all__ = ["SHAPE_CACHE_SIZE", "Lru", "Shape", "Shapes"]
@@ -95,7 +95,7 @@ class Shapes:
 
 def _shape(resource: Resource, nodes: Sequence[Node], key: Hashable) -> Shape:
     leaves = list(_row_leaves(nodes))
-    many = tuple(_many_fields(nodes))
+    many = tuple(many_fields(nodes))
     if many:  # lists are grouped by their owner's key: select it, returned or not
         leaves.extend(leaf for leaf in resource.primary_key if leaf not in leaves)
     return Shape(nodes=tuple(nodes), row_leaves=tuple(leaves), many_fields=many,
@@ -127,9 +127,3 @@ def _row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
             yield from _row_leaves(node.children)
 
 
-def _many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
-    for node in nodes:
-        if isinstance(node, ManyField):
-            yield node
-        elif isinstance(node, ObjectNode):
-            yield from _many_fields(node.children)
