@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg.exceptions as asyncpg_errors
 import pytest
 from sqlalchemy import (
     JSON,
@@ -218,3 +219,23 @@ def test_time_buckets_are_each_databases_own_sql(name: str, unit: str, expected:
     compiled = CompiledStatement(select(backend.time_bucket(TABLE.c.at, unit)), DIALECTS[name])
     assert compiled.sql.startswith(f"SELECT {expected} AS ")
     assert compiled.slots == []
+
+
+@pytest.mark.parametrize(("error", "retried"), [
+    pytest.param(asyncpg_errors.AdminShutdownError("terminating connection"), True,
+                 id="server-shutting-down"),
+    pytest.param(asyncpg_errors.InternalClientError(
+        "cannot perform operation: another operation is in progress"), True,
+                 id="kept-connection-read-the-shutdown-notice"),
+    pytest.param(asyncpg_errors.ConnectionDoesNotExistError("connection was closed"), True,
+                 id="closed"),
+    pytest.param(asyncpg_errors.UndefinedTableError("relation does not exist"), False,
+                 id="a-statement-error-is-not-retried"),
+    pytest.param(asyncpg_errors.QueryCanceledError("canceling statement"), False,
+                 id="a-timeout-is-not-retried"),
+])
+def test_postgresql_retries_on_a_fresh_connection_only_when_the_old_one_is_gone(
+        error: BaseException, retried: bool) -> None:
+    # The primary's shutdown notice, read by an idle kept connection, was a 500 (the
+    # replicas' failover test saw it): now the read path retries once, then 503s.
+    assert backend_for(DIALECTS["postgresql"]).is_disconnect(error) is retried

@@ -478,8 +478,13 @@ class PostgreSQL(Backend):
         if isinstance(error, ConnectionError | OSError):
             return True
         name = type(error).__name__
-        return name == "ConnectionDoesNotExistError" or (
-            name == "InterfaceError" and "closed" in str(error))
+        state = str(getattr(error, "sqlstate", "") or "")
+        # A kept connection that read the server's shutdown notice while idle refuses its
+        # next statement (InternalClientError): a fresh connection answers, or says the
+        # database is down (503), instead of a 500.
+        return (name in {"ConnectionDoesNotExistError", "InternalClientError"}
+                or (name == "InterfaceError" and "closed" in str(error))
+                or state in {"57P01", "57P02", "57P03"} or state.startswith("08"))
 
 
 class MariaDB(Backend):
