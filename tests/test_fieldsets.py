@@ -224,7 +224,7 @@ async def test_openapi_documents_fields_as_an_enum_array(demo_api: Api) -> None:
         assert fields["schema"]["items"]["enum"] == [
             "packit_id", "task_id", "status", "chroot", "scratch", "commit_sha", "web_url",
             "build_submitted_time", "build_start_time", "build_finished_time", "pr_id",
-            "branch_name", "release", "project_url", "repo_namespace", "repo_name"]
+            "branch_name", "release", "project_url", "repo_namespace", "repo_name", "duration"]
     copr = document["paths"]["/api/v1/copr-builds"]["get"]["parameters"]
     [copr_fields] = [p for p in copr if p["name"] == "fields"]
     assert {"project", "project.event_type", "project.commit_sha"} <= set(
