@@ -8,7 +8,7 @@ Everything that does not depend on the request was prepared when the route was b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,8 +73,8 @@ class Endpoints:
             await self.check(request)
         profile = self.profile
         query = self.parser.parse(request)
-        tag = await self.revalidate((query.url, *sorted(query.given.items),
-                                     *sorted(query.given.headers.items())))
+        tag = await self.revalidate(lambda: (query.url, *sorted(query.given.items),
+                                             *sorted(query.given.headers.items())))
         if tag is not None and self.cache.fresh(request, {"ETag": tag}):
             return not_modified(self.cache.headers(b"", tag))
         filters, search = query.part(profile.filters), query.part(profile.search)
@@ -99,13 +99,16 @@ class Endpoints:
                                           window, next_cursor, extra)
         return self.respond(request, body, headers, status, tag, listed=True)
 
-    async def revalidate(self, request_key: tuple[Any, ...]) -> str | None:
-        """The ETag from the resource's cheap validator (one statement); None without one."""
+    async def revalidate(self, request_key: Callable[[], tuple[Any, ...]]) -> str | None:
+        """The ETag from the resource's cheap validator (one statement); None without one.
+
+        ``request_key`` is called only then: most resources have no validator, and their
+        reads should not pay for building it."""
         if self.validator is None:
             return None
         with database_errors():
             value = await self.validator.read(self.pages.reader)
-        return validated_tag(value, request_key)
+        return validated_tag(value, request_key())
 
     async def export(self, request: Request, export: Export, selection: Selection,
                      order: tuple[OrderItem, ...], shape: Shape) -> Response:
@@ -141,7 +144,7 @@ class Endpoints:
         # primary key's own type by ``detail_parameters``, not as FastAPI's plain string.
         raw_id = request.path_params["id"]
         # The query (fields=, embed=) shapes the body: it is part of what the tag names.
-        tag = await self.revalidate((request.url.path, request.scope["query_string"]))
+        tag = await self.revalidate(lambda: (request.scope["path"], request.scope["query_string"]))
         if tag is not None and self.cache.fresh(request, {"ETag": tag}):
             return not_modified(self.cache.headers(b"", tag))
         with database_errors():
