@@ -56,7 +56,9 @@ def _dialect_comparisons(path: Path) -> list[int]:
             continue
         operands = [node.left, *node.comparators]
         names_dialect = any(isinstance(part, ast.Attribute) and part.attr == "name"
-                            and "dialect" in ast.unparse(part.value) for part in operands)
+                            and any(word in ast.unparse(part.value)
+                                    for word in ("dialect", "backend"))
+                            for part in operands)
         literals = {constant.value for part in operands for constant in ast.walk(part)
                     if isinstance(constant, ast.Constant) and isinstance(constant.value, str)}
         if names_dialect or (literals & set(DIALECT_NAMES) and "dialect" in ast.unparse(node)):

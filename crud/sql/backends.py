@@ -100,6 +100,8 @@ class Backend:
     # Foreign keys from another schema name the default one too ("shop.people"): reflection
     # must key the default schema's tables under that name as well.
     names_default_schema: ClassVar[bool] = False
+    # Connections are pooled (a server); SQLite's file connections keep SQLAlchemy's default.
+    pools_connections: ClassVar[bool] = True
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -626,6 +628,7 @@ class MariaDB(Backend):
 
 class SQLite(Backend):
     name = "sqlite"
+    pools_connections = False
     session_budget = False  # SQLite has no statement timeout: each statement carries one
 
     def engine_arguments(self, url: str, *, read_only: bool,

@@ -49,7 +49,7 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_ms: int |
     arguments = backend.engine_arguments(url, read_only=read_only,
                                          statement_timeout_ms=statement_timeout_ms)
     options = dict(arguments.options)
-    if backend.name != "sqlite":
+    if backend.pools_connections:
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
                        pool_timeout=pool_timeout_s)
     if pgbouncer:
