@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +29,13 @@ from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
-from crud.sql.database import bind_registry, engine_backend, make_engine, reflect, run_blocking
+from crud.sql.database import (
+    bind_registry,
+    engine_backend,
+    reflect,
+    run_blocking,
+    serving_engine,
+)
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
 from crud.sql.validators import validator_issues
@@ -89,8 +96,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                               located=loaded.located)
     if issues:
         raise RegistryError(issues)
-    reader = read_path(primary, settings.replica_urls, pool_size=settings.pool_size,
-                       statement_timeout_ms=api.statement_timeout_ms,
+    reader = read_path(primary, settings.replica_urls,
+                       connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
 
     @asynccontextmanager
@@ -141,6 +148,5 @@ def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
     settings = Settings()
     loaded = run_blocking(load(settings.registry, settings.database_url))
-    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
-                         statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+    engine = serving_engine(settings, loaded.registry.api)
     return create_app(loaded, engine, settings=settings)

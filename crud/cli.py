@@ -25,7 +25,7 @@ from crud.app import LoadedRegistry, create_app, load
 from crud.config.registry import RegistryError, RegistryIssue, load_registry
 from crud.config.settings import DEFAULT_DATABASE_URL, Settings
 from crud.ops.tables import missing_table_issues, unreachable_reason
-from crud.sql.database import make_engine
+from crud.sql.database import make_engine, serving_engine
 from crud.sql.indexes import LARGE_TABLE_ROWS, index_advice
 from crud.sql.joinkeys import duplicate_join_keys
 
@@ -190,8 +190,7 @@ def serve(
                          reload_registry=reload_registry)
     loaded = _load_for_serving(settings)
     with _reaching(settings.database_url):  # a URL SQLAlchemy cannot parse
-        engine = make_engine(settings.database_url, pool_size=settings.pool_size,
-                             statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+        engine = serving_engine(settings, loaded.registry.api)
     _refuse_missing_tables(loaded, settings)
     # Built here even for several workers: settings problems (a protected resource without
     # keys) show as messages before any process starts.

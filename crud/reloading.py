@@ -35,7 +35,7 @@ from crud.config.registry import RegistryError
 from crud.config.settings import Settings
 from crud.ops.requestlog import ensure_handler
 from crud.ops.tables import missing_table_issues, unreachable_reason
-from crud.sql.database import make_engine, run_blocking
+from crud.sql.database import run_blocking, serving_engine
 
 __all__ = ["Generation", "Lifespan", "Reloadable", "app_from_environment", "build_app"]
 
@@ -61,8 +61,7 @@ async def build_app(settings: Settings, *, database_optional: bool = False) -> F
         issues = []
     if issues:
         raise RegistryError(issues)
-    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
-                         statement_timeout_ms=loaded.registry.api.statement_timeout_ms)
+    engine = serving_engine(settings, loaded.registry.api)
     try:
         return create_app(loaded, engine, settings=settings)
     except RegistryError:

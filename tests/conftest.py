@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crud.app import create_app, load
 from crud.config.settings import Settings
-from crud.sql.database import make_engine
+from crud.sql.database import make_engine, serving_engine
 from resources.demo import load_demo_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,8 +139,11 @@ async def make_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         path = tmp_path / "registry.yaml"
         path.write_text(registry_text, encoding="utf-8")
         loaded = await load(path, url)
-        engine = make_engine(url, statement_timeout_ms=loaded.registry.api.statement_timeout_ms,
-                             **engine_options)
+        if engine_options:
+            engine = make_engine(url, statement_timeout_ms=loaded.registry.api.statement_timeout_ms,
+                                 **engine_options)
+        else:  # as `crud serve` makes it, sized and timed by the settings
+            engine = serving_engine(settings or Settings(database_url=url), loaded.registry.api, url)
         app = create_app(loaded, engine, settings=settings)
         log = count_statements(engine, app)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

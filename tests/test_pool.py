@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT, Database
 from sqlalchemy import text
 
+from crud.config.settings import Settings
 from crud.sql.database import make_engine
 
 REGISTRY = (ROOT / "registry.yaml").read_text(encoding="utf-8")
@@ -24,10 +25,12 @@ READ_ONLY_REFUSAL = r"(?i)read.?only|readonly|attempt to write"
 async def test_an_exhausted_pool_is_503_with_retry_after(
         demo_db: Database, make_api: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
     # One connection plus one overflow, both stuck behind a lock: the third request waits
-    # for the pool's timeout, not for the database.
+    # for the pool's timeout (CRUD_POOL_TIMEOUT_MS), not for the database.
     api = await make_api(REGISTRY.replace("max_page_size: 100", "max_page_size: 100\n"
                                           "  statement_timeout_ms: 10000"),
-                         demo_db.url, demo_db.backend, pool_size=1, pool_timeout_s=0.3)
+                         demo_db.url, demo_db.backend,
+                         settings=Settings(database_url=demo_db.url, pool_size=1,
+                                           pool_timeout_ms=300))
     writer = make_engine(demo_db.url, read_only=False)
     try:
         async with writer.begin() as locking:

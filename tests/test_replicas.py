@@ -186,7 +186,7 @@ async def test_a_replica_reader_names_its_replicas_without_passwords() -> None:
     primary = Reader(make_engine("postgresql+asyncpg://api:secret@127.0.0.1:1/db"),
                      PostgreSQL(make_engine("postgresql+asyncpg://x@h/d").dialect))
     reader = read_path(primary, ["postgresql+asyncpg://api:secret@127.0.0.1:2/db"],
-                       pool_size=2, statement_timeout_ms=None, max_lag_ms=100)
+                       connect=make_engine, max_lag_ms=100)
     try:
         assert isinstance(reader, ReplicaReader)
         assert repr(reader) == ("ReplicaReader(PostgreSQL(), replicas=0/1 healthy, "

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1)
     log_level: str = "info"
     pool_size: int = Field(10, ge=1)
+    pool_timeout_ms: int = Field(
+        10_000, ge=1, description="How long a request waits for a free database connection "
+                                  "before it is answered 503 with Retry-After")
     # Read replicas (docs/scaling.md): reads go to them, the primary is the fallback.
     replica_urls: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias=AliasChoices("CRUD_REPLICA_URLS", "DATABASE_REPLICA_URLS"),

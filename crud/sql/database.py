@@ -20,7 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from crud.config.registry import Registry, RegistryError, RegistryIssue
+from crud.config.registry import ApiSpec, Registry, RegistryError, RegistryIssue
+from crud.config.settings import Settings
 from crud.config.yamlfile import LocatedData
 from crud.model.binding import IssueCollector, bind_resource, hint
 from crud.model.resource import Resource
@@ -29,7 +30,8 @@ from crud.sql.backends import Backend, backend_for
 from crud.sql.pgbouncer import pooled_backend, without_option
 from crud.sql.reader import READ_PATH
 
-__all__ = ["bind_registry", "engine_backend", "make_engine", "reflect", "run_blocking"]
+__all__ = ["bind_registry", "engine_backend", "make_engine", "reflect", "run_blocking",
+           "serving_engine"]
 
 # An execution option of engines whose URL said ?pgbouncer=true (crud.sql.pgbouncer).
 _PGBOUNCER = "crud_pgbouncer"
@@ -60,6 +62,13 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_ms: int |
     if arguments.reset_statements:
         _reset_on_return(engine, arguments.reset_statements)
     return engine
+
+
+def serving_engine(settings: Settings, api: ApiSpec, url: str | None = None) -> AsyncEngine:
+    """The API's engine for ``url`` (the primary's by default): pooled and timed as configured."""
+    return make_engine(url or settings.database_url, pool_size=settings.pool_size,
+                       pool_timeout_s=settings.pool_timeout_ms / 1000,
+                       statement_timeout_ms=api.statement_timeout_ms)
 
 
 def engine_backend(engine: AsyncEngine) -> Backend:

@@ -19,17 +19,18 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from crud.sql.compiled import CompiledStatement
-from crud.sql.database import engine_backend, make_engine
+from crud.sql.database import engine_backend
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, ReadConnection, Reader
 
 __all__ = ["Replica", "ReplicaReader", "read_path"]
@@ -61,14 +62,15 @@ class Replica:
         return entry
 
 
-def read_path(primary: Reader, replica_urls: Sequence[str], *, pool_size: int,
-              statement_timeout_ms: int | None, max_lag_ms: int | None = None) -> Reader:
-    """``primary`` alone, or a ``ReplicaReader`` over it and an engine per replica URL."""
+def read_path(primary: Reader, replica_urls: Sequence[str], *,
+              connect: Callable[[str], AsyncEngine], max_lag_ms: int | None = None) -> Reader:
+    """``primary`` alone, or a ``ReplicaReader`` over it and an engine per replica URL
+    (made by ``connect``, pooled and timed as the primary's)."""
     if not replica_urls:
         return primary
     replicas = []
     for url in replica_urls:
-        engine = make_engine(url, pool_size=pool_size, statement_timeout_ms=statement_timeout_ms)
+        engine = connect(url)
         replicas.append(Reader(engine, engine_backend(engine), keep=primary.keep,
                                keep_s=primary.keep_s))
     return ReplicaReader(primary, replicas, max_lag_ms=max_lag_ms)
