@@ -376,7 +376,8 @@ async def test_what_a_dialect_cannot_serve_is_a_registry_error(
 ])
 def test_records_carry_the_key_as_id(paths: list[tuple[str, ...]], item: dict[str, Any],
                                      record: dict[str, Any]) -> None:
-    resource = SimpleNamespace(primary_key=[SimpleNamespace(api_path=path) for path in paths])
+    resource = SimpleNamespace(primary_key=[SimpleNamespace(api_path=path) for path in paths],
+                               naive_utc=True)
     renderer = RecordRenderer(resource)  # type: ignore[arg-type]
     assert renderer.record(item) == record
     assert list(renderer.record(item)) == list(record)

@@ -313,7 +313,8 @@ def test_floats_are_spelled_as_flask_spells_them(number: float) -> None:
 @pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
 async def test_the_fixture_resource_takes_the_orjson_path(legacy_api: Api) -> None:
     resources = {resource.name: resource for resource in legacy_api.app.state.registry.resources}
-    assert repr(LegacyEncoder(resources["koji-builds"].leaves.values())) == "LegacyEncoder(fast=True)"
+    assert repr(LegacyEncoder(resources["koji-builds"].leaves.values())) == (
+        "LegacyEncoder(fast=True, naive_utc=True)")
 
 
 @pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)

@@ -28,6 +28,7 @@ __all__ = [
     "LegacySpec",
     "MetricsSpec",
     "Mount",
+    "NaiveDatetimes",
     "Profile",
     "Registry",
     "RegistryError",
@@ -44,6 +45,10 @@ CountKind = Literal["auto", "exact", "estimated", "none"]
 AuthKind = Literal["none", "api_key", "bearer"]
 Profile = Literal["standard", "legacy", "react-admin", "json-server"]
 SearchMode = Literal["substring", "full_text", "fuzzy"]
+# What a date-time column without a time zone holds (docs/datetimes.md): UTC wall time
+# (sent with "+00:00", offsets in filters converted to UTC), or a local time as stored
+# (sent without an offset; filters must give none, there is nothing to convert to).
+NaiveDatetimes = Literal["utc", "as_stored"]
 _RESOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _API_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Written into SQL as literals (a text search configuration, an FTS5 table): names only.
@@ -287,6 +292,7 @@ class ResourceSpec(Spec):
     facets: list[str] = Field(default_factory=list)
     facet_timeout_ms: Annotated[int, Field(ge=1)] | None = None
     aggregate: AggregateSpec | None = None
+    naive_datetimes: NaiveDatetimes | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -353,6 +359,7 @@ class ApiSpec(Spec):
     profile: Profile = "standard"
     legacy: LegacySpec = LegacySpec()
     export: ExportSpec = ExportSpec()
+    naive_datetimes: NaiveDatetimes = "utc"
 
     @field_validator("prefix")
     @classmethod

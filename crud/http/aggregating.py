@@ -20,7 +20,7 @@ from crud.config.registry import ApiSpec
 from crud.http.endpoints import Endpoints, database_errors
 from crud.http.listquery import QueryParser
 from crud.http.pagination import content_range
-from crud.http.rows import dumps
+from crud.http.rows import encoder
 from crud.http.schema import model_name
 from crud.http.steps.aggregate import GroupStep
 from crud.http.steps.filters import FilterStep
@@ -50,6 +50,7 @@ class AggregateEndpoint:
         self.parser = QueryParser([self.filters, self.search, self.grouping],
                                   api.max_query_length, endpoints.parser.public_url)
         self.model = aggregate_model(resource)
+        self.encode = encoder(resource.naive_utc)
 
     def __repr__(self) -> str:
         return f"AggregateEndpoint({self.endpoints.resource.name!r})"
@@ -74,7 +75,7 @@ class AggregateEndpoint:
         body = {"groups": groups.rows, "total_groups": total, "page": ask.page,
                 "size": ask.size, "pages": ceil(total / ask.size) if total is not None else None}
         headers = {"Content-Range": content_range(GROUPS_UNIT, offset, len(groups.rows), total)}
-        return self.endpoints.respond(request, dumps(body), headers)
+        return self.endpoints.respond(request, self.encode(body), headers)
 
 
 def aggregate_model(resource: Resource) -> type[BaseModel]:

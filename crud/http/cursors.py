@@ -120,7 +120,7 @@ class CursorCodec:
         if check is None:
             return value
         if leaf.info.kind == "datetime":
-            # In the column's convention (naive UTC or aware), and inside the calendar once
+            # In the column's convention (naive UTC, local as stored or aware), and inside the calendar once
             # shifted to UTC: the drivers refuse the rest.
             return check.validate_python(value, strict=True)
         # Integers and texts exactly (no "1" for 1); numbers may be Decimals or floats.
@@ -170,7 +170,8 @@ def _value_check(leaf: Leaf) -> TypeAdapter[Any] | None:
     """What a decoded sort value must be to reach the database: the column's own bounds."""
     if leaf.info.kind not in {"integer", "number", "string", "datetime"}:
         return None  # the codec's own decoding already checked the type (dates, enums...)
-    return TypeAdapter(storable_type(leaf.info.python_type, leaf.info.kind, leaf.sql_type))
+    return TypeAdapter(storable_type(leaf.info.python_type, leaf.info.kind, leaf.sql_type,
+                                     local_time=leaf.local_time))
 
 
 def _numeric(sql_type: Any) -> tuple[Encode, Decode]:

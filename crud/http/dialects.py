@@ -24,7 +24,7 @@ from crud.config.registry import ApiSpec, RegistryIssue
 from crud.config.yamlfile import LocatedData
 from crud.http.errors import BadRequest, ParameterError
 from crud.http.filtering import param_value_type, value_type
-from crud.http.rows import dumps
+from crud.http.rows import encoder
 from crud.http.steps.paging import Window
 from crud.model.binding import hint
 from crud.model.operators import OPERATORS, param_name
@@ -201,16 +201,17 @@ class RecordRenderer:
         paths = [leaf.api_path for leaf in resource.primary_key]
         self.paths = paths
         self.aliased = paths != [(ID,)]
+        self.encode = encoder(resource.naive_utc)
 
     def __repr__(self) -> str:
         return f"RecordRenderer(aliased={self.aliased})"
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
                   next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
-        return dumps([self.record(item) for item in items])  # a bare array: no facets
+        return self.encode([self.record(item) for item in items])  # a bare array: no facets
 
     def item_body(self, item: dict[str, Any]) -> bytes:
-        return dumps(self.record(item))
+        return self.encode(self.record(item))
 
     def record(self, item: dict[str, Any]) -> dict[str, Any]:
         if not self.aliased:

@@ -62,7 +62,7 @@ def value_type(leaf: Leaf) -> Any:
         enum_class = getattr(leaf.sql_type, "enum_class", None)
         if enum_class is not None and issubclass(enum_class, enum.Enum):
             return Annotated[python_type, AfterValidator(_member_of(enum_class))]
-    return storable_type(python_type, leaf.info.kind, leaf.sql_type)
+    return storable_type(python_type, leaf.info.kind, leaf.sql_type, local_time=leaf.local_time)
 
 
 def element_type(leaf: Leaf) -> Any:
@@ -71,7 +71,7 @@ def element_type(leaf: Leaf) -> Any:
     info = type_info(item_type) if item_type is not None else None
     if leaf.info.kind != "array" or info is None or item_type is None:
         return Annotated[str, AfterValidator(no_nul), WithJsonSchema(NO_NUL_SCHEMA)]
-    return storable_type(info.python_type, info.kind, item_type)
+    return storable_type(info.python_type, info.kind, item_type, local_time=leaf.local_time)
 
 
 def _member_of(enum_class: type[enum.Enum]) -> Any:

@@ -5,8 +5,10 @@ one of ``per_page_values``); filters, ``order_by`` and ``search`` as in the stan
 profile; ``size`` is an unknown parameter. Response: status 206 and a bare JSON array;
 ``Content-Range: <unit> <first+1>-<page*per_page>/*`` computed from the request alone (the
 old API never counted, so no COUNT statement runs); date-times as integer epoch seconds
-(naive ones are UTC); and the old encoder's bytes: Flask's ``jsonify`` sorts keys, writes no
-spaces, escapes non-ASCII and ends with a newline.
+(naive ones are UTC, or under ``naive_datetimes: as_stored`` local times of the server's
+zone, as Python's ``datetime.timestamp()`` in the old API read them); and the old
+encoder's bytes: Flask's ``jsonify`` sorts keys, writes no spaces, escapes non-ASCII and
+ends with a newline.
 
 The profile composes the standard steps (filters, search, sort) with its own paging step
 (``crud.http.steps.legacy_paging``) and this module's renderer; see ``crud.http.profiles``.
@@ -30,6 +32,7 @@ from crud.http.rows import json_default
 from crud.model.binding import IssueCollector
 from crud.model.fields import Leaf
 from crud.model.resource import Resource
+from crud.model.values import LocalDatetime
 
 __all__ = [
     "LegacyEncoder",
@@ -78,25 +81,30 @@ def check_legacy_options(registry: Registry, located: LocatedData, path: str) ->
         raise RegistryError(collector.issues)
 
 
-def epoch_seconds(value: dt.datetime) -> int:
-    """Whole seconds since 1970-01-01 UTC; naive date-times are UTC by this API's convention."""
-    if value.tzinfo is None:
+def epoch_seconds(value: dt.datetime, *, naive_utc: bool = True) -> int:
+    """Whole seconds since 1970-01-01 UTC. A naive date-time is UTC, or (``naive_utc``
+    False) a local time of this server's zone (``TZ``), as ``datetime.timestamp()`` reads it."""
+    if value.tzinfo is None and naive_utc:
         value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp())
 
 
-def _default(value: Any) -> Any:
+def _default(value: Any, *, naive_utc: bool = True) -> Any:
     if isinstance(value, dt.datetime):
-        return epoch_seconds(value)
+        return epoch_seconds(value, naive_utc=naive_utc)
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return json_default(value)
 
 
-def legacy_dumps(content: Any) -> bytes:
+def _local_default(value: Any) -> Any:
+    return _default(value, naive_utc=False)
+
+
+def legacy_dumps(content: Any, *, naive_utc: bool = True) -> bytes:
     """The bytes Flask's ``jsonify`` sends (outside debug mode), date-times as epoch seconds."""
-    text = json.dumps(content, default=_default, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True)
+    text = json.dumps(content, default=_default if naive_utc else _local_default,
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return f"{text}\n".encode("ascii")
 
 
@@ -110,18 +118,20 @@ class LegacyEncoder:
 
     _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_APPEND_NEWLINE
 
-    def __init__(self, leaves: Iterable[Leaf]) -> None:
+    def __init__(self, leaves: Iterable[Leaf], *, naive_utc: bool = True) -> None:
         self.fast = all(leaf.info.kind not in {"number", "json"} for leaf in leaves)
+        self.naive_utc = naive_utc
+        self.default = _default if naive_utc else _local_default
 
     def __call__(self, content: Any) -> bytes:
         if self.fast:
-            body = orjson.dumps(content, default=_default, option=self._OPTIONS)
+            body = orjson.dumps(content, default=self.default, option=self._OPTIONS)
             if body.isascii() and b"\x7f" not in body:
                 return body
-        return legacy_dumps(content)
+        return legacy_dumps(content, naive_utc=self.naive_utc)
 
     def __repr__(self) -> str:
-        return f"LegacyEncoder(fast={self.fast})"
+        return f"LegacyEncoder(fast={self.fast}, naive_utc={self.naive_utc})"
 
 
 def legacy_range(unit: str, page: int, per_page: int) -> str:
@@ -159,7 +169,7 @@ def legacy_model(model: type[BaseModel]) -> type[BaseModel]:
 
 
 def _legacy_type(annotation: Any) -> Any:
-    if annotation is dt.datetime:
+    if annotation is dt.datetime or annotation is LocalDatetime:
         return int
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return legacy_model(annotation)

@@ -29,6 +29,7 @@ from crud.http.listquery import Parameter, Step
 from crud.http.openapi import PROBLEM_REF
 from crud.http.pagination import page_model
 from crud.http.renderers import ArrayRenderer, EnvelopeRenderer, Renderer
+from crud.http.rows import encoder
 from crud.http.schema import item_model, model_name
 from crud.http.steps.count import CountStep, FixedCount
 from crud.http.steps.export import ExportStep, export_limits, openapi_export
@@ -132,8 +133,10 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
     headers = openapi_headers(resource)
     filters = FilterStep(resource, max_list_values=api.max_list_values)
     limits = export_limits(resource.spec.export, api)
+    encode = encoder(resource.naive_utc)
     export = None if limits is None else ExportStep(
-        resource, (CsvRenderer(resource.nodes), NdjsonRenderer(model_name(resource))),
+        resource, (CsvRenderer(resource.nodes, encode),
+                   NdjsonRenderer(model_name(resource), encode)),
         max_rows=limits[0], chunk_rows=limits[1])
     listed = _responses(page, headers)
     if export is not None:
@@ -147,7 +150,7 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
         search=SearchStep(resource), sort=SortStep(resource), count=CountStep(policy),
         facets=FacetStep(resource),
         paging=PageStep(resource, codec, max_offset=max_offset), shape=shape, export=export,
-        renderer=EnvelopeRenderer(),
+        renderer=EnvelopeRenderer(encode),
         list_route={"response_model": page, "responses": {
             **listed,
             206: {"model": page, "headers": headers, "description": "The rows a Range asked for"},
@@ -171,7 +174,8 @@ def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Pro
         name="legacy",
         filters=FilterStep(resource, max_list_values=api.max_list_values),
         search=SearchStep(resource), sort=SortStep(resource), paging=paging,
-        renderer=ArrayRenderer(LegacyEncoder(resource.leaves.values())),
+        renderer=ArrayRenderer(LegacyEncoder(resource.leaves.values(),
+                                             naive_utc=resource.naive_utc)),
         list_route={"status_code": 206, "response_model": list[item],  # type: ignore[valid-type]
                     "responses": responses},
         detail_route={"response_model": item,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from crud.http.legacy import LegacyEncoder
 from crud.http.pagination import envelope
-from crud.http.rows import dumps
+from crud.http.rows import Encode, dumps
 from crud.http.steps.paging import Window
 from crud.model.fields import Node
 from crud.sql.counting import Total
@@ -68,18 +68,21 @@ class EnvelopeRenderer:
     media_type = "application/json"
     json_rows = True
 
+    def __init__(self, encode: Encode = dumps) -> None:
+        self.encode = encode
+
     def __repr__(self) -> str:
-        return "EnvelopeRenderer()"
+        return f"EnvelopeRenderer({self.encode.__name__})"
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
                   next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
         body = envelope(items, total.value, window.page, window.size, next_cursor=next_cursor)
         if extra:
             body.update(extra)
-        return dumps(body)
+        return self.encode(body)
 
     def item_body(self, item: dict[str, Any]) -> bytes:
-        return dumps(item)
+        return self.encode(item)
 
 
 class ArrayRenderer:

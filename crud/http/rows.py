@@ -19,7 +19,7 @@ from crud.model.fields import Leaf, ManyField, Node, ObjectNode
 from crud.model.shapes import Shape
 from crud.sql.pages import Page
 
-__all__ = ["RowShaper", "dumps", "json_default"]
+__all__ = ["Encode", "RowShaper", "dumps", "dumps_as_stored", "encoder", "json_default"]
 
 Lists = dict[str, list[Any]]
 Builder = Callable[[Sequence[Any], Lists], Any]
@@ -36,10 +36,24 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+Encode = Callable[[Any], bytes]
+
+
 def dumps(content: Any) -> bytes:
-    # Naive date-times are UTC by this API's convention; say so, as RFC 3339 wants.
+    # Naive date-times are UTC unless the registry says otherwise; say so, as RFC 3339 wants.
     return orjson.dumps(content, default=json_default,
                         option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
+
+
+def dumps_as_stored(content: Any) -> bytes:
+    # ``naive_datetimes: as_stored``: a naive date-time is a local time with no known
+    # offset, sent as it is stored rather than relabelled as UTC.
+    return orjson.dumps(content, default=json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def encoder(naive_utc: bool) -> Encode:
+    """The JSON encoder of a resource's bodies, by what its naive date-times hold."""
+    return dumps if naive_utc else dumps_as_stored
 
 
 class RowShaper:

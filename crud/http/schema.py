@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, 
 from crud.http.filtering import value_type
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode
 from crud.model.resource import Resource
+from crud.model.values import LocalDatetime
 
 __all__ = ["PROBLEM_SCHEMA", "detail_parameters", "item_model", "json_schema", "model_name"]
 
@@ -72,7 +73,7 @@ def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
 
 
 def _leaf_type(leaf: Leaf) -> Any:
-    python_type = leaf.info.python_type
+    python_type = LocalDatetime if leaf.local_time else leaf.info.python_type
     if leaf.json_schema is not None:
         declared = Annotated[Any, WithJsonSchema(leaf.json_schema)]  # JSON leaves only
         return declared | None if leaf.nullable else declared

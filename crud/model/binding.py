@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Float
 from sqlalchemy.orm import MANYTOONE, configure_mappers
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
-from crud.config.registry import ExpressionSource, FieldSpec, ResourceSpec
+from crud.config.registry import ApiSpec, ExpressionSource, FieldSpec, ResourceSpec
 from crud.model.analytics import bind_aggregate, bind_facets
-from crud.model.coltypes import declared_type, type_info, unsupported_reason
+from crud.model.coltypes import TypeInfo, declared_type, type_info, unsupported_reason
 from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode, Step, many_fields
 from crud.model.issues import IssueCollector, hint
 from crud.model.joins import DerivedJoin, bind_joins
@@ -30,9 +32,10 @@ class _Binder:
     """Walks one resource spec; records issues instead of stopping at the first."""
 
     def __init__(self, name: str, spec: ResourceSpec, entity: Entity,
-                 collector: IssueCollector) -> None:
+                 collector: IssueCollector, *, naive_utc: bool = True) -> None:
         self.name = name
         self.spec = spec
+        self.naive_utc = naive_utc
         self.entity = entity
         self.collector = collector
         self.where: tuple[str | int, ...] = ("resources", name)
@@ -171,7 +174,8 @@ class _Binder:
             self.hop_nullable(hop) for hop in hops if not hop.to_many)
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=info, sql_type=sql_type, nullable=nullable,
-                    description=spec.description, json_schema=spec.json_schema)
+                    description=spec.description, json_schema=spec.json_schema,
+                    local_time=self.local_time(info, sql_type))
 
     def json_path_leaf(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
                        hops: tuple[Step, ...], at: Entity,
@@ -206,6 +210,11 @@ class _Binder:
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=value_info, sql_type=sql_type, nullable=True,
                     description=spec.description, json_path=path)
+
+    def local_time(self, info: TypeInfo, sql_type: TypeEngine[Any]) -> bool:
+        """Whether values of this type are local date-times as stored (no zone to give)."""
+        return (not self.naive_utc and info.kind == "datetime"
+                and not getattr(sql_type, "timezone", False))
 
     @staticmethod
     def hop_nullable(hop: Step) -> bool:
@@ -243,7 +252,8 @@ class _Binder:
             return None
         return Leaf(api_path=api_path, label=next(self.labels), hops=(), column_key=None,
                     expression=expression, info=info, sql_type=expression.type, nullable=True,
-                    description=spec.description, json_schema=spec.json_schema)
+                    description=spec.description, json_schema=spec.json_schema,
+                    local_time=self.local_time(info, expression.type))
 
     def walk(self, steps: list[str], at: Entity | DerivedJoin, location: tuple[str | int, ...],
              *, allow_column: bool) -> tuple[Step, ...] | None:
@@ -321,10 +331,11 @@ def _flatten(nodes: Sequence[Node]) -> Iterator[Leaf]:
 
 
 def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: IssueCollector,
-                  *, page_size: int, max_page_size: int) -> Resource | None:
+                  api: ApiSpec) -> Resource | None:
     configure_mappers()
     before = len(collector.issues)
-    binder = _Binder(name, spec, entity, collector)
+    naive_utc = (spec.naive_datetimes or api.naive_datetimes) == "utc"
+    binder = _Binder(name, spec, entity, collector, naive_utc=naive_utc)
     nodes = binder.bind_nodes(spec.fields, (), (), entity)
     leaves = {leaf.name: leaf for leaf in _flatten(nodes)}
     primary_key = _bind_primary_key(binder, leaves)
@@ -342,9 +353,9 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         name=name, spec=spec, entity=entity, nodes=tuple(nodes), leaves=leaves,
         many_fields=tuple(many_fields(nodes)), primary_key=tuple(primary_key),
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
-        page_size=min(spec.page_size or page_size, spec.max_page_size or max_page_size),
-        max_page_size=spec.max_page_size or max_page_size, embeds=tuple(embeds), rank=rank,
-        facets=facets, aggregate=aggregate,
+        page_size=min(spec.page_size or api.page_size, spec.max_page_size or api.max_page_size),
+        max_page_size=spec.max_page_size or api.max_page_size, embeds=tuple(embeds), rank=rank,
+        facets=facets, aggregate=aggregate, naive_utc=naive_utc,
     )
 
 

@@ -70,6 +70,8 @@ class Resource:
     rank: SortKey | None = None
     facets: tuple[Leaf, ...] = ()
     aggregate: Aggregate | None = None
+    # Date-times without a zone are UTC (sent with +00:00) or local as stored (no offset).
+    naive_utc: bool = True
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"

@@ -22,14 +22,17 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import types as sqltypes
 
 __all__ = [
+    "LOCAL_DATETIME_SCHEMA",
     "MAX_PAGE",
     "MAX_SEARCH_LENGTH",
     "NO_NUL_SCHEMA",
+    "LocalDatetime",
     "digits",
     "integer_range",
     "no_nul",
     "storable_type",
     "to_aware",
+    "to_local",
     "to_naive_utc",
 ]
 
@@ -37,6 +40,16 @@ __all__ = [
 NO_NUL_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[^\\u0000]*$"}
 
 MAX_SEARCH_LENGTH = 200
+
+# A local date-time as stored (``naive_datetimes: as_stored``): RFC 3339 without the
+# offset, which JSON Schema's ``date-time`` format requires. The input form is what the
+# parser reads (a space for the T, minutes without seconds, a date alone); the API sends
+# ``YYYY-MM-DDTHH:MM:SS[.ffffff]``.
+LOCAL_DATETIME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?$",
+    "description": "a local date-time as stored, without an offset (2024-01-01T08:00:00)",
+}
 
 # Pages beyond this are refused: the offset (page * size) must stay inside a 64-bit integer.
 MAX_PAGE = 2**31 - 1
@@ -82,6 +95,21 @@ def to_naive_utc(value: dt.datetime) -> dt.datetime:
     return _shifted(value).replace(tzinfo=None)
 
 
+def to_local(value: dt.datetime) -> dt.datetime:
+    # Local times as stored: an offset would have to be converted to a zone nobody named.
+    if value.tzinfo is not None:
+        raise PydanticCustomError(
+            "datetime_offset", "Input should be a local date-time without an offset (as "
+                               "stored, e.g. 2024-01-01T08:00:00): this API's date-times are "
+                               "not UTC, so 'Z' or '+hh:mm' cannot be converted")
+    return value
+
+
+# A date-time column holding local times as stored: read and documented without an offset.
+LocalDatetime = Annotated[dt.datetime, AfterValidator(to_local),
+                          WithJsonSchema(LOCAL_DATETIME_SCHEMA)]
+
+
 def to_aware(value: dt.datetime) -> dt.datetime:
     return _shifted(value) if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
@@ -93,8 +121,10 @@ def _shifted(value: dt.datetime) -> dt.datetime:
         raise ValueError("date-time out of range once converted to UTC") from None
 
 
-def storable_type(python_type: Any, kind: str, sql_type: sqltypes.TypeEngine[Any]) -> Any:
-    """``python_type`` narrowed to the values the column can be compared with."""
+def storable_type(python_type: Any, kind: str, sql_type: sqltypes.TypeEngine[Any], *,
+                  local_time: bool = False) -> Any:
+    """``python_type`` narrowed to the values the column can be compared with; date-times
+    without a zone are UTC (offsets converted) unless ``local_time`` (offsets refused)."""
     if kind == "integer":
         low, high, format_ = integer_range(sql_type)
         # The bounds first: they stay the integer's own (and its documented minimum/maximum).
@@ -105,6 +135,8 @@ def storable_type(python_type: Any, kind: str, sql_type: sqltypes.TypeEngine[Any
     if kind == "string":
         return Annotated[str, AfterValidator(no_nul), WithJsonSchema(NO_NUL_SCHEMA)]
     if kind == "datetime":
-        aware = bool(getattr(sql_type, "timezone", False))
-        return Annotated[dt.datetime, AfterValidator(to_aware if aware else to_naive_utc)]
+        if getattr(sql_type, "timezone", False):
+            return Annotated[dt.datetime, AfterValidator(to_aware)]
+        return LocalDatetime if local_time else Annotated[dt.datetime,
+                                                          AfterValidator(to_naive_utc)]
     return python_type

@@ -187,8 +187,10 @@ class Backend:
         """A scalar that moves whenever ``table``'s rows change (statistics), or None."""
         return None
 
-    def json_value(self, column: ColumnElement[Any], kind: str) -> ColumnElement[Any] | None:
-        """``column`` as the database should put it into ``json_row``; None: it cannot."""
+    def json_value(self, column: ColumnElement[Any], kind: str, *,
+                   local_time: bool = False) -> ColumnElement[Any] | None:
+        """``column`` as the database should put it into ``json_row``; None: it cannot.
+        A naive date-time is UTC (``+00:00``), or with ``local_time`` sent as stored."""
         return None
 
     def row_estimate(self, connection: Connection, table: Table) -> int:
@@ -356,17 +358,19 @@ class PostgreSQL(Backend):
         row = select(*values).correlate_except(None).lateral("item")
         return cast(func.row_to_json(row.table_valued()), Text)
 
-    def json_value(self, column: ColumnElement[Any], kind: str) -> ColumnElement[Any] | None:
+    def json_value(self, column: ColumnElement[Any], kind: str, *,
+                   local_time: bool = False) -> ColumnElement[Any] | None:
         if kind in self._AS_IS:
             return column
         if kind != "datetime":
             return None  # numbers, times, JSON: PostgreSQL spells them its own way
-        # orjson's RFC 3339 with OPT_NAIVE_UTC: seconds, microseconds only when there are
-        # some, and +00:00 (an aware value is converted to UTC first).
+        # orjson's RFC 3339 (OPT_NAIVE_UTC unless local_time): seconds, microseconds only
+        # when there are some, and +00:00 (an aware value is converted to UTC first).
+        offset = "" if local_time else '"+00:00"'
         if getattr(column.type, "timezone", False):
-            column = column.op("AT TIME ZONE")("UTC")
-        whole = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
-        fraction = func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+            column, offset = column.op("AT TIME ZONE")("UTC"), '"+00:00"'
+        whole = func.to_char(column, f'YYYY-MM-DD"T"HH24:MI:SS{offset}')
+        fraction = func.to_char(column, f'YYYY-MM-DD"T"HH24:MI:SS.US{offset}')
         return case((func.extract("microseconds", column) % 1_000_000 == 0, whole),
                     else_=fraction)
 

@@ -145,9 +145,7 @@ def bind_registry(registry: Registry, located: LocatedData, path: str,
         entity = _entity(name, spec.model, spec.table, spec.db_schema, database, collector)
         if entity is None:
             continue
-        resource = bind_resource(name, spec, entity, collector,
-                                 page_size=registry.api.page_size,
-                                 max_page_size=registry.api.max_page_size)
+        resource = bind_resource(name, spec, entity, collector, registry.api)
         if resource is not None:
             resources.append(resource)
     if collector.issues:

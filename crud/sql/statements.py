@@ -255,7 +255,8 @@ class Statements:
                 and all(
                     (leaf.info.kind != "enum" or passes_through(leaf.sql_type))
                     and self.backend.json_value(self.display_joins.column(leaf),
-                                                leaf.info.kind) is not None
+                                                leaf.info.kind,
+                                                local_time=leaf.local_time) is not None
                     for leaf in leaves))
         return Layout(leaves, flat, json)
 
@@ -299,7 +300,8 @@ class Statements:
                    layout: Layout) -> ColumnElement[Any]:
         values = []
         for leaf in layout.leaves:
-            value = self.backend.json_value(column_of(leaf), leaf.info.kind)
+            value = self.backend.json_value(column_of(leaf), leaf.info.kind,
+                                            local_time=leaf.local_time)
             assert value is not None  # checked by _renders_json
             values.append(value.label(leaf.api_path[-1]))
         return self.backend.json_row(values).label("crud_json")

@@ -25,10 +25,10 @@ from typing import Any
 
 import orjson
 
-from crud.http.rows import dumps
+from crud.http.rows import Encode, dumps
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode
 
-__all__ = ["CsvRenderer", "cell", "columns"]
+__all__ = ["CsvRenderer", "cell", "columns", "spellings_for"]
 
 Path = tuple[str, ...]
 
@@ -44,32 +44,41 @@ def columns(nodes: Sequence[Node]) -> list[Path]:
     return paths
 
 
-def cell(value: Any) -> str:
-    """One value as CSV text: the JSON list's spelling, strings bare, NULL empty."""
-    spell = _SPELLINGS.get(type(value))
-    return spell(value) if spell is not None else _json_text(value)
+def cell(value: Any, spellings: Spellings | None = None, encode: Encode = dumps) -> str:
+    """One value as CSV text: the JSON list's spelling (``encode``'s), strings bare, NULL
+    empty. ``spellings`` are ``spellings_for(encode)``, made once per renderer."""
+    spell = (spellings or _SPELLINGS).get(type(value))
+    return spell(value) if spell is not None else _json_text(value, encode)
 
 
-def _json_text(value: Any) -> str:
-    encoded = dumps(value)
+def _json_text(value: Any, encode: Encode) -> str:
+    encoded = encode(value)
     if encoded[:1] == b'"':  # an enum, a decimal's text: the JSON string without quotes
         text: str = orjson.loads(encoded)
         return text
     return encoded.decode()
 
 
-def _quoteless(value: Any) -> str:
+def _quoteless(encode: Encode) -> Callable[[Any], str]:
     # Dates, times and ids are JSON strings with nothing to escape: drop the two quotes.
-    return dumps(value)[1:-1].decode()
+    return lambda value: encode(value)[1:-1].decode()
 
 
-# The common types by exact type, one dict lookup per cell (a rendered export is
-# millions of cells); anything else goes through its JSON text.
-_SPELLINGS: dict[type, Callable[[Any], str]] = {
-    str: str, int: str, type(None): lambda _value: "",
-    bool: lambda value: "true" if value else "false",
-    dt.datetime: _quoteless, dt.date: _quoteless, dt.time: _quoteless, uuid.UUID: _quoteless,
-}
+Spellings = dict[type, Callable[[Any], str]]
+
+
+def spellings_for(encode: Encode) -> Spellings:
+    """How the common types are spelled, by exact type: one dict lookup per cell (a
+    rendered export is millions of cells); anything else goes through its JSON text."""
+    quoteless = _quoteless(encode)
+    return {
+        str: str, int: str, type(None): lambda _value: "",
+        bool: lambda value: "true" if value else "false",
+        dt.datetime: quoteless, dt.date: quoteless, dt.time: quoteless, uuid.UUID: quoteless,
+    }
+
+
+_SPELLINGS = spellings_for(dumps)
 
 
 class CsvRenderer:
@@ -82,7 +91,9 @@ class CsvRenderer:
     extension = "csv"
     json_rows = False
 
-    def __init__(self, nodes: Sequence[Node]) -> None:
+    def __init__(self, nodes: Sequence[Node], encode: Encode = dumps) -> None:
+        self.encode = encode
+        self.spellings = spellings_for(encode)
         paths = columns(nodes)
         kinds = dict(_kinds(nodes))
         # Text and integer columns go to the csv module as they are (it writes None as an
@@ -98,7 +109,7 @@ class CsvRenderer:
     @classmethod
     def for_columns(cls, paths: list[Path]) -> CsvRenderer:
         """A renderer of these columns, whatever their values (no column types known)."""
-        renderer = cls([])
+        renderer = cls([])  # the default spelling: naive date-times are UTC
         renderer._configure(paths, [False] * len(paths))
         return renderer
 
@@ -116,18 +127,18 @@ class CsvRenderer:
         return f"CsvRenderer({len(self.paths)} columns)"
 
     def for_nodes(self, nodes: Sequence[Node]) -> CsvRenderer:
-        return CsvRenderer(nodes)
+        return CsvRenderer(nodes, self.encode)
 
     def start(self) -> bytes:
         return self._lines([[".".join(path) for path in self.paths]])
 
     def chunk(self, items: list[Any]) -> bytes:
-        values, spelled = self.values, self.spelled
+        values, spelled, spellings, encode = self.values, self.spelled, self.spellings, self.encode
         rows = []
         for item in items:
             row = values(item)
             for index in spelled:
-                row[index] = cell(row[index])
+                row[index] = cell(row[index], spellings, encode)
             rows.append(row)
         return self._lines(rows)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from crud.http.rows import dumps
+from crud.http.rows import Encode, dumps
 from crud.model.fields import Node
 
 __all__ = ["NdjsonRenderer"]
@@ -26,7 +26,8 @@ class NdjsonRenderer:
     extension = "ndjson"
     json_rows = True
 
-    def __init__(self, item_ref: str) -> None:
+    def __init__(self, item_ref: str, encode: Encode = dumps) -> None:
+        self.encode = encode
         self.openapi = {"schema": {"type": "string",
                                    "description": f"One `{item_ref}` per line (JSON), then, "
                                                   "when the row cap cut the list, "
@@ -42,7 +43,8 @@ class NdjsonRenderer:
         return b""
 
     def chunk(self, items: list[Any]) -> bytes:
-        return b"".join([dumps(item) + b"\n" for item in items])
+        encode = self.encode
+        return b"".join([encode(item) + b"\n" for item in items])
 
     def truncated(self, max_rows: int) -> bytes:
         return dumps({"_truncated": True, "max_rows": max_rows}) + b"\n"
