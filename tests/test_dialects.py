@@ -403,3 +403,32 @@ async def test_dialect_profiles_repr(demo_db: Database, registry_path: Callable[
     made = profile_for(builds, loaded.registry.api, CursorCodec(b"repr", []))
     assert [repr(step) for step in made.steps] == steps
     assert repr(made.renderer) == "RecordRenderer(aliased=True)"
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("profile", ["react-admin", "json-server"])
+async def test_a_dialect_resource_serves_its_aggregate_route(
+        demo_db: Database, make_api: Callable[..., Any], profile: str) -> None:
+    # A dashboard in a dialect still charts: the aggregate's body is its own, the same JSON
+    # and the same query language as in the standard profile.
+    dialect, standard = await apis(make_api, demo_db, profile)
+    params = {"group_by": "status", "metrics": "count,avg:duration", "status__neq": "error",
+              "order_by": "-count"}
+    grouped = await dialect.get(f"{BUILDS}/aggregate", params=params)
+    assert grouped.status_code == 200, grouped.text
+    assert grouped.json() == (await standard.get(f"{BUILDS}/aggregate", params=params)).json()
+    assert grouped.json()["groups"]
+    assert f"{BUILDS}/aggregate" in (await dialect.get("/openapi.json")).json()["paths"]
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("profile", ["react-admin", "json-server"])
+@pytest.mark.parametrize("key", ["fields", "embed", "or", "format", "facet"])
+async def test_the_standard_profiles_own_parameters_are_400_in_a_dialect(
+        demo_db: Database, make_api: Callable[..., Any], profile: str, key: str) -> None:
+    dialect: Api = await make_api(dialect_registry(profile), demo_db.url, demo_db.backend)
+    value = {"or": "(status=success)", "format": "csv", "facet": "status",
+             "embed": "runs", "fields": "status"}[key]
+    refused = await dialect.get(BUILDS, params={key: value})
+    assert refused.status_code == 400, refused.text
+    assert [error["parameter"] for error in refused.json()["errors"]] == [key]

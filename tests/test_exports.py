@@ -381,6 +381,22 @@ async def test_paging_parameters_with_an_export_are_400(
     assert body["errors"] == [{"parameter": name, "message": reason} for name in named]
 
 
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_facets_with_an_export_are_400_not_dropped(demo_api: Api) -> None:
+    response = await demo_api.get("/api/v1/koji-builds", params={
+        "format": "ndjson", "facet": "status", "facet_size": "3", "page": "2"})
+    assert response.status_code == 400
+    paging = ("an export (ndjson) streams every selected row; page, size, cursor and Range do "
+              "not apply (narrow it with filters)")
+    facets = ("facets are counted beside a JSON page; an export (ndjson) has no place for "
+              "them (ask for them without format)")
+    body = response.json()
+    assert body["detail"] == f"page: {paging}; facet, facet_size: {facets}."
+    assert body["errors"] == [{"parameter": "page", "message": paging},
+                              {"parameter": "facet", "message": facets},
+                              {"parameter": "facet_size", "message": facets}]
+
+
 @pytest.mark.parametrize("notes_db", ["sqlite"], indirect=True)
 async def test_a_docs_forms_default_page_and_size_are_harmless(
         notes_db: Database, make_api: Callable[..., Any]) -> None:

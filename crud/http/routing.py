@@ -49,8 +49,10 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
 
 
 def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | None:
-    """``GET /<name>/aggregate`` of a resource with ``aggregate:`` in the standard profile."""
-    if endpoints.resource.aggregate is None or endpoints.profile.name != "standard":
+    """``GET /<name>/aggregate`` of a resource with ``aggregate:``. Its body is its own, so
+    every profile serves it (the legacy one refuses ``aggregate:`` in the registry: the old
+    API had no such route), speaking the standard query language."""
+    if endpoints.resource.aggregate is None:
         return None
     pages = endpoints.pages
     aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms)

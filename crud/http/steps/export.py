@@ -28,6 +28,7 @@ DEFAULT_CHUNK_ROWS = 1000
 JSON = "application/json"
 EXPORT_MAX_ROWS = "Export-Max-Rows"
 _PAGING = ("page", "size", "cursor")
+_FACETS = ("facet", "facet_size")
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class ExportStep(Step[Export | None]):
                     "format", f"expected one of json, {', '.join(self.formats)}, got {asked!r}"))
         if renderer is None:
             return None
-        self._refuse_paging(given, renderer.name)
+        self._refuse_page_parameters(given, renderer.name)
         return Export(renderer, self.max_rows, self.chunk_rows)
 
     def _negotiated(self, accept: str | None) -> StreamRenderer | None:
@@ -112,17 +113,25 @@ class ExportStep(Step[Export | None]):
                 best, quality = renderer, found
         return best
 
-    def _refuse_paging(self, given: Given, name: str) -> None:
+    def _refuse_page_parameters(self, given: Given, name: str) -> None:
+        """What only a JSON page has is a 400 with an export, never silently dropped."""
         # page=1 and the default size are what a docs form fills in by itself: harmless.
         harmless = {"page": "1", "size": self.default_size}
-        clashes = [key for key in _PAGING if key in given and given.get(key) != harmless.get(key)]
+        paging = [key for key in _PAGING if key in given and given.get(key) != harmless.get(key)]
         if "Range" in given.headers:
-            clashes.append("Range")
-        if clashes:
-            reason = (f"an export ({name}) streams every selected row; page, size, cursor "
-                      "and Range do not apply (narrow it with filters)")
-            raise BadRequest(f"{', '.join(clashes)}: {reason}.",
-                             errors=[ParameterError(key, reason) for key in clashes])
+            paging.append("Range")
+        facets = [key for key in _FACETS if key in given]
+        refused = [(key, f"an export ({name}) streams every selected row; page, size, cursor "
+                         "and Range do not apply (narrow it with filters)") for key in paging]
+        refused += [(key, f"facets are counted beside a JSON page; an export ({name}) has no "
+                          "place for them (ask for them without format)") for key in facets]
+        if not refused:
+            return
+        reasons = dict.fromkeys(reason for _, reason in refused)  # each said once, in order
+        detail = "; ".join(", ".join(key for key, said in refused if said == reason)
+                           + f": {reason}" for reason in reasons)
+        raise BadRequest(f"{detail}.", errors=[ParameterError(key, reason)
+                                               for key, reason in refused])
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
