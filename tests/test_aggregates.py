@@ -44,6 +44,8 @@ CASES = [
     pytest.param("build_submitted_time:hour", {"search": "10000"}, id="hour-search"),
     pytest.param("build_submitted_time:year", {}, id="year"),
     pytest.param("", {"status": "error"}, id="no-grouping"),
+    pytest.param("status,chroot", {"or": "(chroot__startswith=epel-,and=(scratch=true,"
+                                          "repo_namespace=packit))"}, id="boolean-group"),
 ]
 
 

@@ -1,7 +1,7 @@
 """``GET /<name>/aggregate``: grouped metrics over the rows a list's filters select.
 
-Parse once (the list's filter and search steps plus ``GroupStep``), read one page of
-groups (one statement, its number of groups riding along), answer
+Parse once (the list's filter, boolean group and search steps plus ``GroupByStep``), read
+one page of groups (one statement, its number of groups riding along), answer
 ``{"groups": [...], "total_groups": N, "page", "size", "pages"}`` with a Content-Range in
 ``groups`` and the list's caching and auth. The typed response model is built here too.
 """
@@ -22,8 +22,9 @@ from crud.http.listquery import QueryParser
 from crud.http.pagination import content_range
 from crud.http.rows import encoder
 from crud.http.schema import model_name
-from crud.http.steps.aggregate import GroupStep
+from crud.http.steps.aggregate import GroupByStep
 from crud.http.steps.filters import FilterStep
+from crud.http.steps.groups import GroupStep
 from crud.http.steps.search import SearchStep
 from crud.model.analytics import Metric
 from crud.model.resource import Resource
@@ -45,9 +46,11 @@ class AggregateEndpoint:
         self.aggregates = aggregates
         self.filters = FilterStep(resource, max_list_values=api.max_list_values)
         self.search = SearchStep(resource)
-        self.grouping = GroupStep(resource.aggregate, page_size=resource.page_size,
+        self.groups = GroupStep(resource, self.filters, max_depth=api.max_group_depth,
+                                max_terms=api.max_group_terms)
+        self.grouping = GroupByStep(resource.aggregate, page_size=resource.page_size,
                                   max_page_size=resource.max_page_size)
-        self.parser = QueryParser([self.filters, self.search, self.grouping],
+        self.parser = QueryParser([self.filters, self.groups, self.search, self.grouping],
                                   api.max_query_length, endpoints.parser.public_url)
         self.model = aggregate_model(resource)
         self.encode = encoder(resource.naive_utc)
@@ -57,7 +60,7 @@ class AggregateEndpoint:
 
     @property
     def parameters(self) -> list[dict[str, Any]]:
-        steps = (self.grouping, self.search, self.filters)
+        steps = (self.grouping, self.search, self.filters, self.groups)
         return [parameter.openapi() for step in steps for parameter in step.parameters]
 
     async def __call__(self, request: Request) -> Response:
@@ -66,8 +69,9 @@ class AggregateEndpoint:
         query = self.parser.parse(request)
         ask = query.part(self.grouping)
         offset = (ask.page - 1) * ask.size
-        wanted = AggregateRequest(Selection(query.part(self.filters), query.part(self.search)),
-                                  ask.groups, ask.metrics, ask.having, ask.order, ask.size,
+        selection = Selection(query.part(self.filters), query.part(self.search),
+                              query.part(self.groups))
+        wanted = AggregateRequest(selection, ask.groups, ask.metrics, ask.having, ask.order, ask.size,
                                   offset)
         with database_errors():
             groups = await self.aggregates.read(wanted)

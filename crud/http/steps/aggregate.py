@@ -24,7 +24,7 @@ from crud.model.operators import OPERATORS
 from crud.model.values import MAX_PAGE, storable_type
 from crud.sql.aggregates import GroupKey, Having
 
-__all__ = ["GroupAsk", "GroupStep"]
+__all__ = ["GroupAsk", "GroupByStep"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class GroupAsk:
     size: int
 
 
-class GroupStep(Step[GroupAsk]):
+class GroupByStep(Step[GroupAsk]):
     """Parses the grouping parameters of one resource's ``/aggregate``."""
 
     names: ClassVar[tuple[str, ...]] = ("group_by", "metrics", "order_by", "page", "size")
@@ -58,7 +58,7 @@ class GroupStep(Step[GroupAsk]):
         self.parameters = self._parameters()
 
     def __repr__(self) -> str:
-        return f"GroupStep({self.aggregate!r})"
+        return f"GroupByStep({self.aggregate!r})"
 
     # -- parsing -------------------------------------------------------------------------
 
