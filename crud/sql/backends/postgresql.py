@@ -1,0 +1,297 @@
+"""PostgreSQL through asyncpg: prepared statements, JSON rows written by the server,
+tsvector search, statistics for estimates and validators."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Float,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+from crud.sql.backends.base import (
+    PREPARED_PER_CONNECTION,
+    Backend,
+    EngineArguments,
+    Rows,
+    search_document,
+)
+from crud.sql.textsearch import TextSearch
+
+__all__ = ["PostgreSQL"]
+
+
+class PostgreSQL(Backend):
+    name = "postgresql"
+    splits_seeks = True
+    binds_arrays = True
+    plans_estimates = True
+    renders_json = True
+    # Kinds whose JSON spelling in row_to_json is orjson's (dates are ISO either way).
+    _AS_IS = frozenset({"integer", "string", "boolean", "enum", "date", "uuid"})
+
+    def engine_arguments(self, url: str, *, read_only: bool,
+                         statement_timeout_ms: int | None) -> EngineArguments:
+        settings = {"application_name": "crud",
+                    # JIT compilation is not interruptible by statement_timeout and cost
+                    # ~280 ms per page once a deep-offset statement went to a generic plan.
+                    "jit": "off"}
+        if read_only:
+            settings["default_transaction_read_only"] = "on"
+        if statement_timeout_ms:
+            settings["statement_timeout"] = str(statement_timeout_ms)
+        arguments = EngineArguments(connect_args={"server_settings": settings})
+        if read_only:
+            # No BEGIN/ROLLBACK around requests: under READ COMMITTED every statement takes
+            # its own snapshot anyway, and default_transaction_read_only applies to these
+            # implicit transactions as well.
+            arguments.options["isolation_level"] = "AUTOCOMMIT"
+            # Back to the values of the startup packet (read-only, budget, no JIT), whatever
+            # SET a session issued since.
+            arguments.reset_statements.append("RESET ALL")
+        return arguments
+
+    def order_terms(self, column: ColumnElement[Any], descending: bool,
+                    nullable: bool) -> list[ColumnElement[Any]]:
+        # PostgreSQL's own default placement: an index on the column still serves the sort.
+        return [column.desc() if descending else column.asc()]
+
+    def in_list(self, column: ColumnElement[Any], name: str,
+                count: int) -> ColumnElement[bool]:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+
+    def list_values(self, name: str, values: Sequence[Any]) -> dict[str, Any]:
+        return {name: list(values)}
+
+    def json_extract(self, column: ColumnElement[Any], path: Sequence[str | int],
+                     sql_type: TypeEngine[Any]) -> ColumnElement[Any]:
+        # #>> gives the text at the path (json and jsonb alike), NULL for a JSON null.
+        keys = literal([str(key) for key in path], ARRAY(Text()))
+        text_ = column.op("#>>", return_type=Text())(keys)
+        return text_ if isinstance(sql_type, String) else cast(text_, sql_type)
+
+    def array_contains(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        array = self._array(column)
+        if array is not None:  # an index (GIN) on the column can serve @> and &&
+            return column.bool_op("@>")(bindparam(name, type_=array))
+        return cast(column, JSONB).bool_op("@>")(func.to_jsonb(self._texts(name)))
+
+    def array_overlaps(self, column: ColumnElement[Any], name: str,
+                       count: int) -> ColumnElement[bool]:
+        array = self._array(column)
+        if array is not None:
+            return column.bool_op("&&")(bindparam(name, type_=array))
+        # ?| matches JSON arrays' string elements (and object keys; our arrays hold texts).
+        return cast(column, JSONB).bool_op("?|")(self._texts(name))
+
+    def _array(self, column: ColumnElement[Any]) -> ARRAY[Any] | None:
+        impl = column.type.dialect_impl(self.dialect)
+        return impl if isinstance(impl, ARRAY) else None
+
+    @staticmethod
+    def _texts(name: str) -> ColumnElement[Any]:
+        return cast(bindparam(name, type_=ARRAY(Text())), ARRAY(Text()))
+
+    def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
+        # The planner's own statistic (ANALYZE / autovacuum); -1 means never analysed.
+        name = self.dialect.identifier_preparer.format_table(table)
+        pg_class = _pg_class()
+        estimate = cast(pg_class.c.reltuples, BigInteger)
+        return (select(func.nullif(estimate, -1))
+                .where(pg_class.c.oid == func.to_regclass(literal(name, Text()))).scalar_subquery())
+
+    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
+        # Cumulative statistics: a writing session reports them when it ends, or within
+        # 1-10 s while it stays open (PostgreSQL 15); a standby counts none of its replay.
+        name = self.dialect.identifier_preparer.format_table(table)
+        stats = _pg_stat_user_tables()
+        changes = stats.c.n_tup_ins + stats.c.n_tup_upd + stats.c.n_tup_del
+        return (select(cast(changes, BigInteger))
+                .where(stats.c.relid == func.to_regclass(literal(name, Text())))
+                .scalar_subquery())
+
+    def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
+        # date_trunc's weeks are ISO weeks; an aware column is truncated in UTC, not in the
+        # session's time zone.
+        if getattr(column.type, "timezone", False):
+            column = column.op("AT TIME ZONE")("UTC")
+        return type_coerce(func.date_trunc(unit, column), DateTime())
+
+    def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+        # row_to_json writes compact objects with keys in column order, like orjson; the
+        # row is a LATERAL select over the page's own columns (correlated, no FROM).
+        row = select(*values).correlate_except(None).lateral("item")
+        return cast(func.row_to_json(row.table_valued()), Text)
+
+    def json_value(self, column: ColumnElement[Any], kind: str, *,
+                   local_time: bool = False) -> ColumnElement[Any] | None:
+        if kind in self._AS_IS:
+            return column
+        if kind != "datetime":
+            return None  # numbers, times, JSON: PostgreSQL spells them its own way
+        # orjson's RFC 3339 (OPT_NAIVE_UTC unless local_time): seconds, microseconds only
+        # when there are some, and +00:00 (an aware value is converted to UTC first).
+        offset = "" if local_time else '"+00:00"'
+        if getattr(column.type, "timezone", False):
+            column, offset = column.op("AT TIME ZONE")("UTC"), '"+00:00"'
+        whole = func.to_char(column, f'YYYY-MM-DD"T"HH24:MI:SS{offset}')
+        fraction = func.to_char(column, f'YYYY-MM-DD"T"HH24:MI:SS.US{offset}')
+        return case((func.extract("microseconds", column) % 1_000_000 == 0, whole),
+                    else_=fraction)
+
+    def row_estimate(self, connection: Connection, table: Table) -> int:
+        found = connection.execute(text("SELECT reltuples FROM pg_class WHERE oid = "
+                                        "to_regclass(:name)"), {"name": table.fullname})
+        return max(int(found.scalar() or 0), 0)
+
+    def search_match(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[bool]:
+        if search.mode == "fuzzy":  # pg_trgm: similarity above pg_trgm.similarity_threshold
+            return search_document(search).op("%")(query)
+        return self._vector(search).op("@@")(self._query(search, query))
+
+    def search_rank(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[Any]:
+        if search.mode == "fuzzy":
+            return func.similarity(search_document(search), query, type_=Float())
+        return func.ts_rank(self._vector(search), self._query(search, query), type_=Float())
+
+    def _vector(self, search: TextSearch) -> ColumnElement[Any]:
+        # The configuration is a constant, never a parameter: the expression must be the
+        # GIN index's own for the planner to use the index.
+        return func.to_tsvector(_regconfig(search), search_document(search))
+
+    def _query(self, search: TextSearch, query: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.websearch_to_tsquery(_regconfig(search), query)
+
+    def search_index_statement(self, search: TextSearch) -> str:
+        """``CREATE INDEX`` for the expression the search matches (GIN, as the planner needs)."""
+        if search.mode == "fuzzy":
+            indexed = f"({self._unqualified(search_document(search))}) gin_trgm_ops"
+        else:
+            indexed = self._unqualified(self._vector(search))
+        table = self.dialect.identifier_preparer.format_table(search.table)
+        name = self.dialect.identifier_preparer.quote(f"ix_{search.table.name}_{search.mode}")
+        return f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({indexed})"
+
+    def _unqualified(self, expression: ColumnElement[Any]) -> str:
+        compiler = self.dialect.statement_compiler(self.dialect, None)
+        return str(compiler.process(expression, include_table=False, literal_binds=True))
+
+    def search_problem(self, connection: Connection, search: TextSearch) -> str | None:
+        if search.mode == "fuzzy" and connection.execute(text(
+                "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first() is None:
+            return "mode fuzzy needs the pg_trgm extension (CREATE EXTENSION pg_trgm)"
+        if search.mode == "full_text" and connection.execute(
+                text("SELECT 1 FROM pg_ts_config WHERE cfgname = :name"),
+                {"name": search.config.rpartition(".")[2]}).first() is None:
+            return (f"no text search configuration {search.config!r} "
+                    "(see \\dF in psql; 'simple' and 'english' are built in)")
+        return None
+
+    def search_index(self, connection: Connection, search: TextSearch) -> str | None:
+        # Ask the planner: with sequential scans priced out, a matching index is used.
+        probe: Any = select(literal_column("1")).select_from(search.table).where(
+            self.search_match(search, literal("crud", Text())))
+        sql = str(probe.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
+        connection.execute(text("SET enable_seqscan = off"))
+        try:
+            plan = connection.execute(text(f"EXPLAIN {sql}")).scalars().all()
+        finally:
+            connection.execute(text("RESET enable_seqscan"))
+        uses_index = any("Index" in line for line in plan)
+        return None if uses_index else self.search_index_statement(search)
+
+    async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
+                    budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:
+        prepared, type_codes = await self._prepared(connection, sql)
+        timeout = budget_ms / 1000 if budget_ms else None
+        return await prepared.fetch(*args, timeout=timeout), type_codes
+
+    async def _prepared(self, connection: Any, sql: str) -> tuple[Any, tuple[int, ...]]:
+        # Prepared once per connection and shape; the pool keeps ``info`` with the connection.
+        cache: dict[str, tuple[Any, tuple[int, ...]]] = connection.info.setdefault(
+            "crud_prepared", {})
+        found = cache.get(sql)
+        if found is None:
+            if len(cache) >= PREPARED_PER_CONNECTION:
+                cache.pop(next(iter(cache)))
+            prepared = await connection.driver_connection.prepare(sql)
+            codes = tuple(attribute.type.oid for attribute in prepared.get_attributes())
+            found = cache[sql] = (prepared, codes)
+        return found
+
+    def is_timeout(self, error: BaseException) -> bool:
+        return isinstance(error, TimeoutError) or type(error).__name__ == "QueryCanceledError"
+
+    def in_transaction(self, connection: Any) -> bool:
+        return bool(connection.driver_connection.is_in_transaction())
+
+    # An idle primary commits nothing, so the last replayed commit grows old on a replica
+    # that is fully caught up: a replica that has replayed all it received lags by 0. One
+    # that is behind lags by the age of its last replayed commit (an upper bound when the
+    # primary was idle before the write it waits for); NULL when it has replayed none yet.
+    replica_lag_sql = (
+        "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+        "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE 1000 * EXTRACT(EPOCH FROM clock_timestamp() - "
+        "pg_last_xact_replay_timestamp()) END")
+    # Server shutting down or crashed (57P0x), connection exceptions (08xxx), and a hot
+    # standby cancelling a query that conflicts with replay (40001).
+    _REPLICA_STATES = frozenset({"57P01", "57P02", "57P03", "40001"})
+
+    def replica_failed(self, error: BaseException) -> bool:
+        state = str(getattr(error, "sqlstate", "") or "")
+        # A kept connection that received the server's shutdown notice while idle is left
+        # reading that error: asyncpg refuses the next statement with InternalClientError.
+        return (super().replica_failed(error) or state in self._REPLICA_STATES
+                or state.startswith("08") or type(error).__name__ == "InternalClientError")
+
+    def is_disconnect(self, error: BaseException) -> bool:
+        if isinstance(error, ConnectionError | OSError):
+            return True
+        name = type(error).__name__
+        state = str(getattr(error, "sqlstate", "") or "")
+        # A kept connection that read the server's shutdown notice while idle refuses its
+        # next statement (InternalClientError): a fresh connection answers, or says the
+        # database is down (503), instead of a 500.
+        return (name in {"ConnectionDoesNotExistError", "InternalClientError"}
+                or (name == "InterfaceError" and "closed" in str(error))
+                or state in {"57P01", "57P02", "57P03"} or state.startswith("08"))
+
+
+def _pg_stat_user_tables() -> Any:
+    return table("pg_stat_user_tables", column("relid"), column("n_tup_ins"),
+                 column("n_tup_upd"), column("n_tup_del"))
+
+
+def _regconfig(search: TextSearch) -> ColumnElement[Any]:
+    # The registry allows names only (letters, digits, _ and one dot): safe to inline.
+    return literal_column(f"'{search.config}'::regconfig")
+
+
+def _pg_class() -> Any:
+    return table("pg_class", column("oid"), column("reltuples"))
+
+
