@@ -67,7 +67,7 @@ def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
     if isinstance(node, ManyField):
         if node.scalar:
             return list[_leaf_type(node.leaves[0])]  # type: ignore[misc]
-        return list[_object_model(child_name, node.leaves)]  # type: ignore[misc]
+        return list[_object_model(child_name, node.leaves, sparse=sparse)]  # type: ignore[misc]
     assert isinstance(node, ObjectNode)  # fields=project.url leaves its other keys out
     return _object_model(child_name, node.children, sparse=sparse)
 

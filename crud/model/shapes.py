@@ -8,6 +8,7 @@ since a client can ask for any of 2^N field subsets, every cache by shape is an 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,16 +71,17 @@ class Shapes:
         self.full = _shape(resource, resource.nodes, None)
         self.field_names = [name for node in resource.nodes for name in _names(node)]
         self.embeds = {node.name: node for node in resource.embeds}
+        self.embed_names = [name for node in resource.embeds for name in _names(node)]
         self.cache: Lru[Hashable, Shape] = Lru(capacity)
 
     def __repr__(self) -> str:
         return f"Shapes({self.resource.name!r}, {self.cache!r})"
 
     def shape(self, fields: Iterable[str] | None, embeds: Iterable[str] = ()) -> Shape:
-        """The shape of ``fields`` (None: all of them) plus ``embeds``; names must exist."""
+        """The shape of ``fields`` (None: all of them) plus ``embeds`` (a relation's name,
+        or ``runs.id`` for some of its fields); names must exist."""
         wanted = None if fields is None else tuple(sorted(set(fields)))
-        asked = set(embeds)
-        embedded = tuple(name for name in self.embeds if name in asked)
+        embedded = tuple(sorted(set(embeds)))
         if wanted is None and not embedded:
             return self.full
         key = (wanted, embedded)
@@ -89,7 +91,7 @@ class Shapes:
                key: Hashable) -> Shape:
         nodes = list(self.resource.nodes if wanted is None
                      else _pruned(self.resource.nodes, frozenset(wanted)))
-        nodes.extend(self.embeds[name] for name in embedded)
+        nodes.extend(_pruned(self.resource.embeds, frozenset(embedded)))
         return _shape(self.resource, nodes, key)
 
 
@@ -103,20 +105,28 @@ def _shape(resource: Resource, nodes: Sequence[Node], key: Hashable) -> Shape:
 
 
 def _names(node: Node) -> Iterator[str]:
+    """The names ``fields=`` may give for ``node``: its own, and those of its parts (a
+    nested object's fields, the fields of a to-many list's objects)."""
     yield node.name
     if isinstance(node, ObjectNode):
         for child in node.children:
             yield from _names(child)
+    elif isinstance(node, ManyField) and not node.scalar:
+        for leaf in node.leaves:
+            yield leaf.name
 
 
 def _pruned(nodes: Sequence[Node], wanted: frozenset[str]) -> Iterator[Node]:
     for node in nodes:
+        inside = any(name.startswith(f"{node.name}.") for name in wanted)
         if node.name in wanted:
             yield node
-        elif isinstance(node, ObjectNode) and any(name.startswith(f"{node.name}.")
-                                                  for name in wanted):
+        elif isinstance(node, ObjectNode) and inside:
             yield ObjectNode(api_path=node.api_path, description=node.description,
                              children=tuple(_pruned(node.children, wanted)))
+        elif isinstance(node, ManyField) and inside:  # its own statement selects fewer columns
+            yield dataclasses.replace(node, leaves=tuple(
+                leaf for leaf in node.leaves if leaf.name in wanted))
 
 
 def _row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:

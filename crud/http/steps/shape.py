@@ -32,7 +32,7 @@ class ShapeStep(Step[Shape]):
 
     def parse(self, given: Given, errors: list[ParameterError]) -> Shape:
         fields = self._names(given, "fields", self.shapes.field_names, errors)
-        embeds = self._names(given, "embed", list(self.shapes.embeds), errors) or ()
+        embeds = self._names(given, "embed", self.shapes.embed_names, errors) or ()
         return self.shapes.shape(fields, embeds)
 
     @staticmethod
@@ -62,15 +62,17 @@ def _parameters(shapes: Shapes) -> tuple[Parameter, ...]:
         "fields", {"type": "array", "items": {"type": "string", "enum": shapes.field_names},
                    "minItems": 1, "uniqueItems": True},
         "Comma-separated fields the items hold, each at most once, and only these (a dotted "
-        "name picks a field of a nested object; an object's name, all of it). Default: every "
-        "field. Fewer fields, fewer joins and statements.", repeatable=True, explode=False)
+        "name picks a field of a nested object or of a list's objects; an object's or a "
+        "list's name, all of it). Default: every field. Fewer fields, fewer joins and "
+        "statements.", repeatable=True, explode=False)
     if not shapes.embeds:
         return (fields,)
-    names = list(shapes.embeds)
+    names = shapes.embed_names
     embed = Parameter(
         "embed", {"type": "array", "items": {"type": "string", "enum": names}, "minItems": 1,
                   "uniqueItems": True},
         "Comma-separated related rows to include in each item, each at most once: "
-        f"{', '.join(names)}. One statement per to-many relation for the whole page.",
+        f"{', '.join(shapes.embeds)} (a dotted name, some of a relation's fields). One "
+        "statement per to-many relation for the whole page.",
         repeatable=True, explode=False)
     return (fields, embed)
