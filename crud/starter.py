@@ -242,6 +242,9 @@ def render(drafts: list[Draft], *, source: str, title: str, schema: str | None) 
         "api:",
         "  prefix: /api/v1",
         f"  title: {_scalar(title)}",
+        "  # Date-times without a zone: UTC wall time, or `as_stored` when the database",
+        "  # holds local times (sent without an offset, never relabelled): docs/datetimes.md",
+        "  naive_datetimes: utc",
     ]
     if not drafts:
         return "\n".join([*lines, "resources: {}  # the database has no tables or views", ""])
