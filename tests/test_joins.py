@@ -20,7 +20,7 @@ from test_relations import DERIVED, reference_derived
 from crud.app import load
 from crud.model.joins import DerivedJoin
 from crud.model.sources import model_entity
-from crud.sql.statements import Joins
+from crud.sql.aliases import Joins
 from resources.expressions import build_events
 
 KOJI = "/api/v1/koji-builds"

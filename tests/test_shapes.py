@@ -9,7 +9,8 @@ import pytest
 from conftest import ROOT, Api, Database
 
 from crud.model.resource import Resource
-from crud.sql.statements import Filter, PageRequest, Selection, Statements
+from crud.sql.requests import Filter, PageRequest, Selection
+from crud.sql.statements import Statements
 
 # Each pair: the same shape (filters, search, order) with different values and offsets.
 SAME_SHAPE = [

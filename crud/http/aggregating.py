@@ -29,7 +29,7 @@ from crud.http.steps.search import SearchStep
 from crud.model.analytics import Metric
 from crud.model.resource import Resource
 from crud.sql.aggregates import AggregateRequest, Aggregates
-from crud.sql.statements import Selection
+from crud.sql.requests import Selection
 
 __all__ = ["GROUPS_UNIT", "AggregateEndpoint", "aggregate_model"]
 

@@ -30,7 +30,7 @@ from crud.model.binding import hint
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import FilterParam, Resource, SortKey
 from crud.sql.counting import Total
-from crud.sql.statements import Filter, OrderItem
+from crud.sql.requests import Filter, OrderItem
 
 __all__ = ["DIALECTS", "ID", "MAX_ROW", "SUFFIXES", "RecordRenderer", "Rows", "Target", "Vocabulary",
            "check_offset", "dialect_issues", "pk_order", "record_model"]

@@ -31,7 +31,7 @@ from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape, Shapes
 from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
-from crud.sql.statements import OrderItem, PageRequest, Selection
+from crud.sql.requests import OrderItem, PageRequest, Selection
 from crud.sql.validators import Validator
 
 __all__ = ["Endpoints", "database_errors"]

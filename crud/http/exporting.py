@@ -24,7 +24,8 @@ from crud.model.shapes import Shape
 from crud.sql.exports import ExportRequest, ExportRows
 from crud.sql.pages import Page, Pages
 from crud.sql.reader import DatabaseUnavailable, StatementTimeout
-from crud.sql.statements import OrderItem, Selection, Statements
+from crud.sql.requests import OrderItem, Selection
+from crud.sql.statements import Statements
 
 __all__ = ["ExportInterrupted", "Exporter", "Stream"]
 

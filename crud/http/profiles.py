@@ -50,7 +50,7 @@ from crud.http.steps.search import SearchStep
 from crud.http.steps.shape import ShapeStep
 from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
-from crud.sql.statements import Filter, OrderItem
+from crud.sql.requests import Filter, OrderItem
 
 __all__ = [
     "RESERVED_NAMES",

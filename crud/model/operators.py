@@ -7,7 +7,7 @@ applies to, how it reads in the docs, and the SQL comparison it makes. The regis
 (``ilike`` on an integer) is a registry error at load, never a request-time surprise.
 
 The comparison is built against a ``Term``: the column, plus the bound parameter(s) the
-statement builder made for this filter (``crud.sql.statements``), so one compiled statement
+statement builder made for this filter (``crud.sql.criteria``), so one compiled statement
 serves every value of the same shape. ``negated`` rows match where the positive comparison
 does not hold; on a to-many field that is "no related row matches" (``NOT EXISTS``), which
 is what makes ``tags__neq=x`` mean "has no tag x" rather than "has a tag other than x".

@@ -22,7 +22,8 @@ from crud.model.fields import Leaf
 from crud.model.operators import Operator
 from crud.sql.backends import integer_parameter, sortable
 from crud.sql.reader import Reader
-from crud.sql.statements import Selection, Statements, Values
+from crud.sql.requests import Selection, Values
+from crud.sql.statements import Statements
 
 __all__ = ["AggregateRequest", "Aggregates", "GroupKey", "Groups", "Having"]
 
@@ -105,7 +106,7 @@ class Aggregates:
         return f"Aggregates({self.statements.resource.name!r}, budget_ms={self.budget_ms})"
 
     async def read(self, request: AggregateRequest) -> Groups:
-        shape = ("aggregate", self.statements.selection_shape(request.selection),
+        shape = ("aggregate", self.statements.criteria.shape(request.selection),
                  tuple((key.name, key.bucket) for key in request.groups),
                  tuple(metric.name for metric in request.metrics),
                  tuple((item.metric.name, item.operator.name) for item in request.having),
@@ -125,7 +126,7 @@ class Aggregates:
         return Groups([self._row(request, row) for row in rows], total)
 
     def _values(self, request: AggregateRequest, *, cut: bool = True) -> Values:
-        values = self.statements.selection_values(request.selection)
+        values = self.statements.criteria.values(request.selection)
         for index, item in enumerate(request.having):
             values[f"h{index}"] = item.value
         if cut:
@@ -151,7 +152,7 @@ class Aggregates:
                              for index, key in enumerate(request.groups)),
                            *(metrics[metric.name].label(f"m{index}")
                              for index, metric in enumerate(request.metrics)), *columns)
-        statement = self.statements.selected(statement, request.selection, leaves)
+        statement = self.statements.criteria.selected(statement, request.selection, leaves)
         if keys:
             statement = statement.group_by(*keys.values())
         criteria = [self._having(f"h{index}", item, metrics[item.metric.name])

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from crud.model.shapes import Shape
 from crud.sql.pages import Page, Pages
-from crud.sql.statements import OrderItem, PageRequest, Selection
+from crud.sql.requests import OrderItem, PageRequest, Selection
 
 __all__ = ["ExportRequest", "ExportRows"]
 

@@ -20,7 +20,8 @@ from crud.model.fields import Leaf
 from crud.sql.backends import integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement
 from crud.sql.reader import Reader, StatementTimeout
-from crud.sql.statements import Selection, Statements, Values
+from crud.sql.requests import Selection, Values
+from crud.sql.statements import Statements
 
 __all__ = ["FacetCounts", "Facets"]
 
@@ -47,16 +48,16 @@ class Facets:
 
     def statement(self, leaf: Leaf, selection: Selection,
                   size: int) -> tuple[CompiledStatement, Values]:
-        shape = ("facet", leaf.name, self.statements.selection_shape(selection))
+        shape = ("facet", leaf.name, self.statements.criteria.shape(selection))
         compiled = self.statements.cache.get(shape, lambda: self._build(leaf, selection))
-        values = self.statements.selection_values(selection)
+        values = self.statements.criteria.values(selection)
         values["limit"] = size + 1
         return compiled, values
 
     def _build(self, leaf: Leaf, selection: Selection) -> Select[Any]:
         column = self.statements.filter_joins.column(leaf)
         counted = func.count()
-        statement = self.statements.selected(select(column.label("value"),
+        statement = self.statements.criteria.selected(select(column.label("value"),
                                                      counted.label("n")), selection, [leaf])
         backend = self.statements.backend
         order = backend.order_terms(sortable(column), False, leaf.nullable)

@@ -19,7 +19,8 @@ from crud.model.resource import Resource
 from crud.model.shapes import Shape
 from crud.sql.counting import InlineCount, Total, inline_count, read_total
 from crud.sql.reader import ReadConnection, Reader, StatementTimeout
-from crud.sql.statements import PageRequest, Selection, Statements
+from crud.sql.requests import PageRequest, Selection
+from crud.sql.statements import Statements
 
 __all__ = ["Page", "Pages"]
 

@@ -15,20 +15,16 @@ under (``crud.sql.compiled``).
 from __future__ import annotations
 
 import enum
-import itertools
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Select,
-    String,
     and_,
     bindparam,
     func,
     literal_column,
-    not_,
-    or_,
     select,
     tuple_,
     union_all,
@@ -36,76 +32,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode, Step
-from crud.model.joins import DerivedJoin
-from crud.model.operators import LIKE_ESCAPE, LIST_SHAPES, Pattern, escape_like
-from crud.model.resource import FilterParam, Resource, SortKey
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.resource import Resource, SortKey
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape
+from crud.sql.aliases import Joins
 from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
+from crud.sql.criteria import Criteria, search_parameter
+from crud.sql.requests import OrderItem, PageRequest, Selection, Values
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
 from crud.sql.textsearch import text_search_of
 
-__all__ = ["Filter", "Group", "Joins", "Layout", "OrderItem", "PageRequest", "Selection",
-           "Statements"]
-
-OrderItem = tuple[SortKey, bool]  # (key, descending)
-Values = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """One filter of a request: ``status__in=success,failure`` as its parameter and value."""
-
-    param: FilterParam
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """``or=(...)`` / ``and=(...)``: filters and nested groups joined by OR or AND."""
-
-    kind: Literal["and", "or"]
-    terms: tuple[Filter | Group, ...]
-
-    def filters(self) -> Iterator[Filter]:
-        """Its filters, depth first: the order their parameters are numbered in."""
-        for term in self.terms:
-            if isinstance(term, Group):
-                yield from term.filters()
-            else:
-                yield term
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which rows a request selects: its filters and groups (ANDed) and its search text."""
-
-    filters: tuple[Filter, ...] = ()
-    search: str | None = None
-    groups: tuple[Group, ...] = ()
-
-    @property
-    def everything(self) -> bool:
-        return not self.filters and not self.groups and self.search is None
-
-    def all_filters(self) -> list[Filter]:
-        """The plain filters, then every group's: ``f0``, ``f1``... bind in this order."""
-        return [*self.filters, *(item for group in self.groups for item in group.filters())]
-
-
-@dataclass(frozen=True, slots=True)
-class PageRequest:
-    """One page: the rows selected, their order (ending in the primary key) and the cut."""
-
-    selection: Selection
-    order: tuple[OrderItem, ...]
-    limit: int
-    offset: int = 0
-    after: tuple[Any, ...] | None = None  # the sort values of the row before the page
-    count: InlineCount | None = None
-    shape: Shape | None = None  # which fields and embeds (None: the resource's default)
+__all__ = ["Layout", "Statements"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,98 +58,6 @@ class Layout:
     leaves: tuple[Leaf, ...]
     flat: bool
     json: bool
-
-
-class Joins:
-    """Aliases for the to-one paths of one statement role, created once at startup."""
-
-    def __init__(self, resource: Resource, leaves: Iterable[Leaf],
-                 backend: Backend | None = None) -> None:
-        self.resource = resource
-        self.backend = backend
-        self.aliases: dict[tuple[str, ...], Any] = {}
-        self.onclauses: dict[tuple[str, ...], Any] = {}
-        for leaf in leaves:
-            if not leaf.to_many and leaf.hops:
-                self._alias_for(leaf.hops)
-
-    def _alias_for(self, hops: tuple[Step, ...]) -> Any:
-        path = tuple(hop.name for hop in hops)
-        if path not in self.aliases:
-            parent = self._alias_for(hops[:-1]) if len(hops) > 1 else self.resource.entity.selectable
-            alias, self.onclauses[path] = self._join(parent, hops[-1], f"j{len(self.aliases)}")
-            self.aliases[path] = alias
-        return self.aliases[path]
-
-    @staticmethod
-    def _join(parent: Any, hop: Step, name: str) -> tuple[Any, tuple[Any, ...]]:
-        """A new alias for ``hop`` and the ``outerjoin()`` arguments that reach it from ``parent``."""
-        if isinstance(hop, DerivedJoin):  # a subquery of its select, as aliased() is of a class
-            subquery = hop.subquery(name)
-            return subquery, (subquery, hop.onclause(subquery))
-        alias = aliased(hop.target.mapped_class, name=name)  # type: ignore[arg-type]
-        return alias, (getattr(parent, hop.name).of_type(alias),)
-
-    def column(self, leaf: Leaf) -> ColumnElement[Any]:
-        if leaf.expression is not None:
-            return leaf.expression
-        column = self._stored(leaf)
-        if leaf.json_path:
-            assert self.backend is not None, "JSON paths are extracted by a backend"
-            return self.backend.json_extract(column, leaf.json_path, leaf.sql_type)
-        return column
-
-    def _stored(self, leaf: Leaf) -> ColumnElement[Any]:
-        assert leaf.column_key is not None
-        if not leaf.hops:
-            return self.resource.entity.attribute(leaf.column_key)
-        target = leaf.hops[-1].target
-        if leaf.to_many:  # used inside EXISTS, on the relationship's own table
-            return target.attribute(leaf.column_key)
-        return target.attribute(leaf.column_key, self.aliases[leaf.entity_path])
-
-    def apply(self, statement: Select[Any], leaves: Iterable[Leaf]) -> Select[Any]:
-        needed: set[tuple[str, ...]] = set()
-        for leaf in leaves:
-            if not leaf.to_many:
-                path = leaf.entity_path
-                needed.update(path[:end] for end in range(1, len(path) + 1))
-        # Insertion order of onclauses already puts every prefix before its extensions.
-        for path, join in self.onclauses.items():
-            if path in needed:
-                statement = statement.outerjoin(*join)
-        return statement
-
-
-class _BoundTerm:
-    """A filter's bound parameter(s) in one statement: what an operator row compares with."""
-
-    def __init__(self, name: str, column: ColumnElement[Any], variant: Hashable,
-                 backend: Backend) -> None:
-        self.name = name
-        self.column = column
-        self.variant = variant
-        self.backend = backend
-
-    @property
-    def parameter(self) -> ColumnElement[Any]:
-        return bindparam(self.name, type_=self.column.type)
-
-    def in_list(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
-        return self.backend.in_list(column, self.name, self._count)
-
-    def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return self.backend.exact_text(column)
-
-    def array_contains(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
-        return self.backend.array_contains(column, self.name, self._count)
-
-    def array_overlaps(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
-        return self.backend.array_overlaps(column, self.name, self._count)
-
-    @property
-    def _count(self) -> int:
-        return self.variant if isinstance(self.variant, int) else 0  # arrays need no count
 
 
 class Statements:
@@ -233,11 +80,12 @@ class Statements:
         self.cache = StatementCache(backend.dialect)
         self.detail = CompiledStatement(self._detail_statement(self.full), backend.dialect)
         # A ranked search matches and ranks in the backend's own SQL (crud.sql.textsearch).
-        self.text_search = text_search_of(resource)
+        text_search = text_search_of(resource)
+        self.criteria = Criteria(resource, backend, self.filter_joins, text_search)
         self.rank_leaf = resource.rank.leaf if resource.rank is not None else None
         self.rank: ColumnElement[Any] | None = None
-        if self.text_search is not None:
-            self.rank = backend.search_rank(self.text_search, _search_parameter())
+        if text_search is not None:
+            self.rank = backend.search_rank(text_search, search_parameter())
 
     def layout(self, shape: Shape | None) -> Layout:
         """How ``shape``'s rows are selected (None: the resource's every field)."""
@@ -281,10 +129,7 @@ class Statements:
         if leaf is self.rank_leaf:
             assert self.rank is not None
             return self.rank
-        return self._comparable(leaf)
-
-    def _comparable(self, leaf: Leaf) -> ColumnElement[Any]:
-        return self.backend.comparable(self.filter_joins.column(leaf))
+        return self.criteria.comparable(leaf)
 
     def sort_positions(self, request: PageRequest) -> list[int]:
         """Where a page row holds each sort value (for the cursor after the last row)."""
@@ -313,12 +158,12 @@ class Statements:
 
     def page(self, request: PageRequest) -> tuple[CompiledStatement, Values]:
         """The page statement for ``request`` (its row columns, then the count columns)."""
-        shape = ("page", self._selection_shape(request.selection),
+        shape = ("page", self.criteria.shape(request.selection),
                  tuple((key.name, descending) for key, descending in request.order),
                  None if request.after is None else tuple(value is None for value in request.after),
                  request.count, None if request.shape is None else request.shape.key)
         compiled = self.cache.get(shape, lambda: self._page_statement(request))
-        values = self._selection_values(request.selection)
+        values = self.criteria.values(request.selection)
         values["limit"] = request.limit
         if request.after is None:
             values["offset"] = request.offset
@@ -328,7 +173,7 @@ class Statements:
 
     def _page_statement(self, request: PageRequest) -> Select[Any]:
         layout = self.layout(request.shape)
-        criteria, leaves = self._criteria(request.selection)
+        criteria, leaves = self.criteria.of(request.selection)
         keys = self._keys(request, criteria, leaves, layout)
         flat = self._flat(request.order, layout)
         if request.count is None and flat and not layout.json:
@@ -361,25 +206,25 @@ class Statements:
     def count(self, selection: Selection, count: InlineCount) -> tuple[CompiledStatement, Values]:
         """The total alone (for an empty page past the end, or a count under its own budget)."""
         def build() -> Select[Any]:
-            criteria, leaves = self._criteria(selection)
+            criteria, leaves = self.criteria.of(selection)
             return select(*self._count_columns(count, selection, criteria, leaves))
 
-        compiled = self.cache.get(("count", self._selection_shape(selection), count), build)
-        return compiled, self._selection_values(selection)
+        compiled = self.cache.get(("count", self.criteria.shape(selection), count), build)
+        return compiled, self.criteria.values(selection)
 
     def explain(self, selection: Selection) -> tuple[CompiledStatement, Values]:
         """``EXPLAIN`` of the selected rows: the planner's row estimate, nothing scanned."""
         def build() -> Any:
-            criteria, leaves = self._criteria(selection)
-            return Explain(self._filtered(select(literal_column("1")), criteria, leaves))
+            criteria, leaves = self.criteria.of(selection)
+            return Explain(self.criteria.filtered(select(literal_column("1")), criteria, leaves))
 
-        compiled = self.cache.get(("explain", self._selection_shape(selection)), build)
-        return compiled, self._selection_values(selection)
+        compiled = self.cache.get(("explain", self.criteria.shape(selection)), build)
+        return compiled, self.criteria.values(selection)
 
     def _count_columns(self, count: InlineCount, selection: Selection,
                        criteria: list[ColumnElement[bool]], leaves: list[Leaf],
                        page: Any = None) -> list[ColumnElement[Any]]:
-        return count_columns(count, self._filtered(select(), criteria, leaves),
+        return count_columns(count, self.criteria.filtered(select(), criteria, leaves),
                              everything=selection.everything,
                              estimate=self.backend.table_estimate(self.resource.entity.table),
                              page=page)
@@ -425,7 +270,7 @@ class Statements:
             columns += [self.sort_column(key.leaf).label(f"k{index}")
                         for index, (key, _) in enumerate(order)]
         joined = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
-        statement = self._filtered(select(*columns), criteria, joined)
+        statement = self.criteria.filtered(select(*columns), criteria, joined)
         statement = statement.order_by(*self._order_terms(sort, self.sort_column))
         return statement.limit(integer_parameter("limit"))
 
@@ -459,101 +304,6 @@ class Statements:
         assert request.after is not None
         return {f"s{index}": _stored(value)
                 for index, value in enumerate(request.after) if value is not None}
-
-    # -- selection: filters and search ------------------------------------------------------
-
-    def selected(self, statement: Select[Any], selection: Selection,
-                 leaves: Iterable[Leaf] = ()) -> Select[Any]:
-        """``statement`` over the rows ``selection`` selects, joined for ``leaves`` too (the
-        statements of ``crud.sql.facets`` and ``crud.sql.aggregates``)."""
-        criteria, used = self._criteria(selection)
-        return self._filtered(statement, criteria, [*used, *leaves])
-
-    def selection_shape(self, selection: Selection) -> Hashable:
-        return self._selection_shape(selection)
-
-    def selection_values(self, selection: Selection) -> Values:
-        return self._selection_values(selection)
-
-    def _filtered(self, statement: Select[Any], criteria: Sequence[ColumnElement[bool]],
-                  leaves: Iterable[Leaf]) -> Select[Any]:
-        statement = statement.select_from(self.resource.entity.selectable)
-        statement = self.filter_joins.apply(statement, leaves)
-        return statement.where(*criteria) if criteria else statement
-
-    def _selection_shape(self, selection: Selection) -> Hashable:
-        filters = tuple((item.param.name, self._variant(item)) for item in selection.filters)
-        groups = tuple(self._group_shape(group) for group in selection.groups)
-        return filters, selection.search is not None, groups
-
-    def _group_shape(self, group: Group) -> Hashable:
-        return group.kind, tuple(self._group_shape(term) if isinstance(term, Group)
-                                 else (term.param.name, self._variant(term))
-                                 for term in group.terms)
-
-    def _variant(self, item: Filter) -> Hashable:
-        shape = item.param.operator.shape
-        if shape in LIST_SHAPES:
-            return None if self.backend.binds_arrays else len(item.value)
-        if shape == "pattern":
-            return item.value.escape  # type: ignore[no-any-return]
-        if shape == "flag":
-            return bool(item.value)
-        return None
-
-    def _criteria(self, selection: Selection) -> tuple[list[ColumnElement[bool]], list[Leaf]]:
-        names = (f"f{index}" for index in itertools.count())
-        criteria = [self._filter_criterion(next(names), item) for item in selection.filters]
-        criteria += [self._group_criterion(group, names) for group in selection.groups]
-        # A to-one path of any term is LEFT OUTER JOINed: a missing row fails that term
-        # alone (its column is NULL), never the other terms of an OR.
-        leaves = [item.param.leaf for item in selection.all_filters()]
-        if selection.search is not None:
-            criteria.append(self._search_criterion())
-            leaves.extend(self.resource.search)
-        return criteria, leaves
-
-    def _filter_criterion(self, name: str, item: Filter) -> ColumnElement[bool]:
-        leaf, operator = item.param.leaf, item.param.operator
-        column = self._comparable(leaf)
-        criterion = operator.compare(column, _BoundTerm(name, column, self._variant(item),
-                                                        self.backend))
-        if leaf.to_many:
-            criterion = exists_along(self.resource, leaf, criterion)
-        # Grouped first: negating ``x = ANY(...)`` itself would give ``x != ANY(...)``.
-        return not_(criterion.self_group()) if operator.negates(item.value) else criterion
-
-    def _group_criterion(self, group: Group, names: Iterator[str]) -> ColumnElement[bool]:
-        parts = [self._group_criterion(term, names) if isinstance(term, Group)
-                 else self._filter_criterion(next(names), term) for term in group.terms]
-        return or_(*parts) if group.kind == "or" else and_(*parts)
-
-    def _search_criterion(self) -> ColumnElement[bool]:
-        if self.text_search is not None:
-            return self.backend.search_match(self.text_search, _search_parameter())
-        terms = []
-        for leaf in self.resource.search:
-            term = self.filter_joins.column(leaf).ilike(bindparam("q"), escape=LIKE_ESCAPE)
-            terms.append(exists_along(self.resource, leaf, term) if leaf.to_many else term)
-        return or_(*terms)
-
-    def _selection_values(self, selection: Selection) -> Values:
-        values: Values = {}
-        for index, item in enumerate(selection.all_filters()):
-            name, operator = f"f{index}", item.param.operator
-            if operator.shape in LIST_SHAPES:
-                values.update(self.backend.list_values(
-                    name, [operator.bind(value) for value in item.value]))
-            elif operator.shape == "pattern":
-                assert isinstance(item.value, Pattern)
-                values[name] = item.value.text
-            elif operator.shape != "flag":
-                values[name] = operator.bind(item.value)
-        if selection.search is not None and self.text_search is not None:
-            values["q"] = self.backend.search_text(selection.search)
-        elif selection.search is not None:
-            values["q"] = f"%{escape_like(selection.search)}%"
-        return values
 
     # -- details and to-many lists ----------------------------------------------------------
 
@@ -636,20 +386,6 @@ def _object_leaves(node: ObjectNode) -> list[Leaf]:
         elif isinstance(child, ObjectNode):
             leaves.extend(_object_leaves(child))
     return leaves
-
-
-def exists_along(resource: Resource, leaf: Leaf,
-                 criterion: ColumnElement[bool]) -> ColumnElement[bool]:
-    """``criterion`` on the leaf's table, wrapped in has()/any() back to the base table."""
-    clause: ColumnElement[bool] = criterion
-    for hop in reversed(leaf.hops):
-        attribute = getattr(hop.owner.mapped_class, hop.name)
-        clause = attribute.any(clause) if hop.to_many else attribute.has(clause)
-    return clause
-
-
-def _search_parameter() -> ColumnElement[Any]:
-    return bindparam("q", type_=String())
 
 
 def _stored(value: Any) -> Any:

@@ -13,7 +13,7 @@ from crud.http.schema import json_schema
 from crud.model.operators import LIST_SHAPES
 from crud.model.resource import FilterParam, Resource
 from crud.model.values import NO_NUL_SCHEMA
-from crud.sql.statements import Filter
+from crud.sql.requests import Filter
 
 __all__ = ["FilterStep", "raw_value", "validation_entries"]
 

@@ -20,7 +20,7 @@ from crud.http.listquery import Given, Parameter, Step
 from crud.http.steps.filters import FilterStep, validation_entries
 from crud.model.binding import hint
 from crud.model.resource import Resource
-from crud.sql.statements import Filter, Group
+from crud.sql.requests import Filter, Group
 
 __all__ = ["GroupStep", "grammar"]
 

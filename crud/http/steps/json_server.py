@@ -24,7 +24,7 @@ from crud.model.resource import Resource
 from crud.model.values import MAX_SEARCH_LENGTH, NO_NUL_SCHEMA
 from crud.sql.counting import Total
 from crud.sql.pages import Page
-from crud.sql.statements import Filter, OrderItem, Selection
+from crud.sql.requests import Filter, OrderItem, Selection
 
 __all__ = ["TOTAL_COUNT", "JsFilterStep", "JsPageStep", "JsSearchStep", "JsSortStep"]
 

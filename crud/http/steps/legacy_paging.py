@@ -24,7 +24,7 @@ from crud.model.resource import Resource
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import Total
 from crud.sql.pages import Page
-from crud.sql.statements import OrderItem, Selection
+from crud.sql.requests import OrderItem, Selection
 
 __all__ = ["LegacyPageStep"]
 

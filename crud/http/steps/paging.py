@@ -27,7 +27,7 @@ from crud.model.resource import Resource
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import TOTAL_KINDS, Total
 from crud.sql.pages import Page
-from crud.sql.statements import Filter, Group, OrderItem, Selection
+from crud.sql.requests import Filter, Group, OrderItem, Selection
 
 __all__ = ["TOTAL_COUNT_KIND", "PageAsk", "PageStep", "PagingStep", "Window", "openapi_headers"]
 

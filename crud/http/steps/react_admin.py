@@ -26,7 +26,7 @@ from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
 from crud.sql.counting import Total
 from crud.sql.pages import Page
-from crud.sql.statements import Filter, OrderItem, Selection
+from crud.sql.requests import Filter, OrderItem, Selection
 
 __all__ = ["RaFilterStep", "RaPageStep", "RaSearchStep", "RaSortStep", "filter_object"]
 

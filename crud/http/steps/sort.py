@@ -13,7 +13,7 @@ from crud.http.errors import ParameterError
 from crud.http.listquery import Given, Parameter, Step
 from crud.model.binding import hint
 from crud.model.resource import SEARCH_RANK, Resource, SortKey
-from crud.sql.statements import OrderItem
+from crud.sql.requests import OrderItem
 
 __all__ = ["SortStep"]
 
