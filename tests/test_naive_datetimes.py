@@ -228,3 +228,55 @@ async def test_the_openapi_document_describes_local_times(api: Api) -> None:
                   for parameter in spec["paths"]["/api/v1/shifts"]["get"]["parameters"]}
     assert "pattern" in parameters["starts__gte"]
     assert "format" not in parameters["starts__gte"]
+
+
+ROTA_REGISTRY = """\
+api:
+  naive_datetimes: as_stored
+resources:
+  rotas:
+    table: rotas
+    fields: {id:, breaks:}
+    filters: {breaks: [contains, overlaps]}
+  rotas-utc:
+    table: rotas
+    naive_datetimes: utc
+    fields: {id:, breaks:}
+    filters: {breaks: [contains, overlaps]}
+"""
+
+
+@pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
+async def test_an_array_of_local_times_follows_the_setting(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    writer = make_engine(empty_db.url, read_only=False)
+    try:
+        async with writer.begin() as connection:
+            await connection.execute(text("CREATE TABLE rotas (id INTEGER PRIMARY KEY, "
+                                          "breaks TIMESTAMP[] NOT NULL)"))
+            await connection.execute(text(
+                "INSERT INTO rotas VALUES (1, ARRAY[TIMESTAMP '2024-03-30 12:00', "
+                "TIMESTAMP '2024-03-30 15:30:00.5']), (2, ARRAY[TIMESTAMP '2024-03-31 12:00'])"))
+    finally:
+        await writer.dispose()
+    api: Api = await make_api(ROTA_REGISTRY, empty_db.url, empty_db.backend)
+
+    local = (await api.get("/api/v1/rotas/1")).json()["breaks"]
+    assert local == ["2024-03-30T12:00:00", "2024-03-30T15:30:00.500000"]
+    utc = (await api.get("/api/v1/rotas-utc/1")).json()["breaks"]
+    assert utc == ["2024-03-30T12:00:00+00:00", "2024-03-30T15:30:00.500000+00:00"]
+
+    # An element to look for is a local time too: the wall clock matches, an offset is refused.
+    found = await api.get("/api/v1/rotas", params={"breaks__contains": "2024-03-30T12:00:00"})
+    assert [item["id"] for item in found.json()["items"]] == [1]
+    refused = await api.get("/api/v1/rotas", params={"breaks__overlaps": "2024-03-31T14:00:00+02:00"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["parameter"] == "breaks__overlaps"
+    converted = await api.get("/api/v1/rotas-utc",
+                              params={"breaks__overlaps": "2024-03-31T14:00:00+02:00"})
+    assert [item["id"] for item in converted.json()["items"]] == [2]
+
+    schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
+    assert '"format"' not in orjson.dumps(schemas["Rota"]["properties"]["breaks"]).decode()
+    assert schemas["RotasUtc"]["properties"]["breaks"]["items"] == {
+        "type": "string", "format": "date-time"}

@@ -73,7 +73,9 @@ def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
 
 
 def _leaf_type(leaf: Leaf) -> Any:
-    python_type = LocalDatetime if leaf.local_time else leaf.info.python_type
+    python_type = leaf.info.python_type
+    if leaf.local_time:  # a local date-time as stored, or an array of them
+        python_type = list[LocalDatetime] if leaf.info.kind == "array" else LocalDatetime
     if leaf.json_schema is not None:
         declared = Annotated[Any, WithJsonSchema(leaf.json_schema)]  # JSON leaves only
         return declared | None if leaf.nullable else declared

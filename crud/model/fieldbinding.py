@@ -210,7 +210,13 @@ class FieldBinder:
                     description=spec.description, json_path=path)
 
     def local_time(self, info: TypeInfo, sql_type: TypeEngine[Any]) -> bool:
-        """Whether values of this type are local date-times as stored (no zone to give)."""
+        """Whether values of this type (or an array's elements) are local date-times as
+        stored: there is no zone to give them."""
+        if info.kind == "array":
+            element: TypeEngine[Any] | None = getattr(sql_type, "item_type", None)
+            if element is None or (element_info := type_info(element)) is None:
+                return False
+            return self.local_time(element_info, element)
         return (not self.naive_utc and info.kind == "datetime"
                 and not getattr(sql_type, "timezone", False))
 

@@ -57,8 +57,9 @@ class Leaf:
     # Keys (or array indexes) into the JSON column ``column_key``: the value at that path,
     # typed as declared (``source: data.arch``). Empty: the column itself.
     json_path: tuple[str | int, ...] = ()
-    # A date-time without a zone holding local time as stored (``naive_datetimes:
-    # as_stored``): sent and compared without an offset, never relabelled as UTC.
+    # A date-time without a zone (or an array of them) holding local time as stored
+    # (``naive_datetimes: as_stored``): sent and compared without an offset, never
+    # relabelled as UTC.
     local_time: bool = False
 
     @property
