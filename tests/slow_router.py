@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -16,10 +18,15 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/slow", operation_id="slow", summary="Answers after `seconds`, from the database")
+@router.get("/slow", operation_id="slow",
+            summary="Answers from the database once the file `release` exists (or after `seconds`)")
 async def slow(engine: Annotated[AsyncEngine, Depends(app_engine)],
-               seconds: float = 1.0) -> dict[str, int]:
-    await asyncio.sleep(seconds)
+               seconds: float = 1.0, release: str | None = None) -> dict[str, int]:
+    # Released by the test rather than timed: a reload on a loaded machine may take longer
+    # than any fixed sleep, and the request must still be running when it lands.
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (release and Path(release).exists()):
+        await asyncio.sleep(0.05)
     # After the sleep: the old app's engine must still be there when its request goes on.
     async with engine.connect() as connection:
         answer = await connection.scalar(text("SELECT 42"))

@@ -117,7 +117,9 @@ async def test_sighup_swaps_the_registry_without_failing_a_request(
     try:
         load = load_during(base)
         await asyncio.sleep(1)
-        in_flight = asyncio.create_task(_status(base, "/api/v1/slow?seconds=4"))
+        release = tmp_path / "release"
+        in_flight = asyncio.create_task(_status(
+            base, f"/api/v1/slow?seconds={WAIT_SECONDS}&release={release}"))
         await asyncio.sleep(0.5)
         registry.write_text(AFTER, encoding="utf-8")
         server.process.send_signal(signal.SIGHUP)
@@ -126,6 +128,7 @@ async def test_sighup_swaps_the_registry_without_failing_a_request(
         gone = [await _status(base, path) for path in ("/api/v1/projects", "/api/v1/slow")]
         async with httpx.AsyncClient(base_url=base) as client:
             paths = set((await client.get("/openapi.json")).json()["paths"])
+        release.touch()
         slow_answer = await in_flight
         await _until(lambda: _logged(server, "previous registry shut down"), server, "retired")
 
