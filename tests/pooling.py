@@ -38,6 +38,11 @@ def statement_timeout(_table: object) -> ColumnElement[str]:
     return func.current_setting("statement_timeout", type_=String())
 
 
+def jit(_table: object) -> ColumnElement[str]:
+    """Whether the statement may be JIT-compiled (which ``statement_timeout`` cannot cut)."""
+    return func.current_setting("jit", type_=String())
+
+
 def sleep_then_one(_table: object) -> ColumnElement[int]:
     """A field that takes 300 ms per row (for budgets)."""
     return func.length(func.cast(func.pg_sleep(0.3), String())) + func.cast(1, Integer())
