@@ -24,7 +24,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
-__all__ = ["CompiledStatement", "StatementCache", "passes_through"]
+__all__ = ["CompiledStatement", "StatementCache", "inline_constants", "passes_through"]
 
 Processor = Callable[[Any], Any]
 
@@ -33,15 +33,7 @@ class CompiledStatement:
     """One SELECT compiled for one dialect, with what binding and decoding need."""
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
-        # The statement's own constants (an expression field's enum literal, a count's cap,
-        # a date format) are written into the SQL: fewer parameters to encode per request,
-        # and the planner sees them as the constants they are.
-        def inline(element: Any, **_kw: Any) -> Any:
-            return _literal(element, dialect)
-
-        source: ExternallyTraversible = statement
-        inlined: Any = replacement_traverse(source, {}, inline)
-        compiled = inlined.compile(dialect=dialect)
+        compiled = inline_constants(statement, dialect).compile(dialect=dialect)
         assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         # positiontup and binds are the compiler's record of the positional order and of
@@ -103,6 +95,19 @@ class CompiledStatement:
             if decoder is not None:
                 decoders.append((position, decoder))
         return decoders
+
+
+def inline_constants(statement: ClauseElement, dialect: Dialect) -> Any:
+    """``statement`` (or any expression) with its constants written as SQL literals.
+
+    A statement's own constants (an expression field's enum literal, a count's cap, a date
+    format) are part of its text: fewer parameters to encode per request, the planner sees
+    them as the constants they are, and an index on an expression matches the query's."""
+    def inline(element: Any, **_kw: Any) -> Any:  # named as the traversal calls it
+        return _literal(element, dialect)
+
+    source: ExternallyTraversible = statement
+    return replacement_traverse(source, {}, inline)
 
 
 def _literal(element: Any, dialect: Dialect) -> ExternallyTraversible | None:

@@ -1,8 +1,10 @@
 """Index advice for ``crud check``: sort and filter fields on large tables that no index serves.
 
 A sort (and the cursor's seek) or a filter on a column that leads no index makes every
-page of a big table a full scan; so does a full-text search on PostgreSQL without a GIN
-index on the very expression it matches (the advice prints the ``CREATE INDEX``).
+page of a big table a full scan; so does one compared through an expression (SQLite's
+date-times, whatever their text spelling) that no index on that very expression serves,
+and a full-text search on PostgreSQL without a GIN index on the expression it matches.
+The advice prints the ``CREATE INDEX`` that would serve each.
 This is advice, never an error: the table may be small in this environment, or the
 column rarely used. Row counts come from the catalogue
 (PostgreSQL ``reltuples``, MariaDB ``information_schema.TABLES``), so the check is cheap;
@@ -15,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, inspect
+from sqlalchemy import Column, Connection, Table, inspect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnElement
 
 from crud.config.yamlfile import LocatedData
 from crud.model.fields import Leaf
@@ -23,6 +27,7 @@ from crud.model.joins import DerivedJoin
 from crud.model.resource import Resource
 from crud.model.sources import quiet_reflection
 from crud.sql.backends import backend_for
+from crud.sql.compiled import inline_constants
 from crud.sql.database import make_engine
 from crud.sql.textsearch import text_search_of
 
@@ -33,7 +38,7 @@ LARGE_TABLE_ROWS = 100_000
 
 @dataclass(frozen=True)
 class IndexAdvice:
-    """One sort or filter field whose column leads no index on a large table."""
+    """One sort or filter field whose comparison no index serves on a large table."""
 
     path: str
     line: int | None
@@ -42,13 +47,17 @@ class IndexAdvice:
     table: str
     column: str
     rows: int
-    index: tuple[str, ...]  # the columns of the index to suggest
+    index: tuple[str, ...]  # the columns the suggested index covers, in its order
+    statement: str  # the CREATE INDEX that would serve the field
+    expression: bool = False  # compared through an expression (SQLite date-times)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
+        served = ("is compared through an expression that no index serves" if self.expression
+                  else "no index leads")
         return (f"{where}: {self.key}: {self.field!r} reads {self.table}.{self.column}, which "
-                f"no index leads (~{self.rows:,} rows): its pages will scan the table "
-                f"(hint: CREATE INDEX ON {self.table} ({', '.join(self.index)}))")
+                f"{served} (~{self.rows:,} rows): its pages will scan the table "
+                f"(hint: {self.statement})")
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,11 @@ async def index_advice(resources: list[Resource], url: str, *, path: str,
 def _advise(connection: Connection, resources: list[Resource], path: str,
             located: LocatedData | None, min_rows: int) -> list[IndexAdvice | SearchIndexAdvice]:
     inspector = inspect(connection)
+    backend = backend_for(connection.dialect)
     sizes: dict[str, int] = {}
     leading: dict[str, set[str]] = {}
+    expression_indexes: dict[str, list[str]] = {}
+    advised: set[tuple[str, str]] = set()
     advice: list[IndexAdvice | SearchIndexAdvice] = []
     for resource in resources:
         for where, leaf in _checked_fields(resource):
@@ -98,21 +110,63 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
             if not inspector.has_table(table.name, schema=table.schema):
                 continue  # reported as an error by crud.ops.tables
             if name not in sizes:
-                sizes[name] = backend_for(connection.dialect).row_estimate(connection, table)
+                sizes[name] = backend.row_estimate(connection, table)
                 leading[name] = _leading_columns(inspector, table)
-            column = table.c[leaf.column_key].name
-            if sizes[name] >= min_rows and column not in leading[name]:
-                location = ("resources", resource.name, *where)
-                line = located.line_of(location) if located is not None else None
-                # A sort also orders ties by the primary key: index both, in that order.
-                tiebreak = [key.name for key in table.primary_key.columns
-                            if where[0] == "sort" and key.name != column]
-                advice.append(IndexAdvice(path=path, line=line,
-                                          key=".".join(str(part) for part in location),
-                                          field=leaf.name, table=name, column=column,
-                                          rows=sizes[name], index=(column, *tiebreak)))
+                expression_indexes[name] = backend.expression_indexes(connection, table)
+            column = table.c[leaf.column_key]
+            # Sorts come first: the index advised for a sort serves a filter on it too.
+            if sizes[name] < min_rows or (name, column.name) in advised:
+                continue
+            # What filters, sorts and cursors compare: the column, or an expression of it.
+            compared = backend.comparable(column)
+            expression = compared is not column
+            if expression and _served(compared, expression_indexes[name], connection.dialect):
+                continue
+            if not expression and column.name in leading[name]:
+                continue
+            # A sort also orders ties by the primary key: index both, in that order.
+            tiebreak = [key for key in table.primary_key.columns
+                        if where[0] == "sort" and key.name != column.name]
+            location = ("resources", resource.name, *where)
+            advised.add((name, column.name))
+            advice.append(IndexAdvice(
+                path=path, line=located.line_of(location) if located is not None else None,
+                key=".".join(str(part) for part in location), field=leaf.name, table=name,
+                column=column.name, rows=sizes[name],
+                index=(column.name, *(key.name for key in tiebreak)),
+                statement=_create_index(table, column.name, [compared, *tiebreak],
+                                        connection.dialect),
+                expression=expression))
     advice.extend(_search_advice(connection, resources, path, located, min_rows))
     return advice
+
+
+def _create_index(table: Table, column: str, elements: list[ColumnElement[Any]],
+                  dialect: Dialect) -> str:
+    """The ``CREATE INDEX`` of ``elements`` on ``table``, named, quoted for ``dialect``."""
+    preparer = dialect.identifier_preparer
+    parts = [preparer.quote(element.name) if isinstance(element, Column)
+             else f"({_sql(element, dialect)})" for element in elements]
+    return (f"CREATE INDEX {preparer.quote(f'ix_{table.name}_{column}')} ON "
+            f"{preparer.format_table(table)} ({', '.join(parts)})")
+
+
+def _served(expression: ColumnElement[Any], indexes: list[str], dialect: Dialect) -> bool:
+    """Whether one of ``indexes`` (their CREATE INDEX text) indexes ``expression``."""
+    wanted = _squeezed(_sql(expression, dialect))
+    return any(wanted in _squeezed(statement) for statement in indexes)
+
+
+def _sql(expression: ColumnElement[Any], dialect: Dialect) -> str:
+    # As the statements write it (constants inlined), without the table's name: the
+    # database matches an index's expression to a query's by their trees.
+    compiled = inline_constants(expression, dialect).compile(
+        dialect=dialect, compile_kwargs={"include_table": False, "literal_binds": True})
+    return str(compiled)
+
+
+def _squeezed(sql: str) -> str:
+    return "".join(sql.split()).lower()
 
 
 def _search_advice(connection: Connection, resources: list[Resource], path: str,

@@ -161,6 +161,11 @@ class Backend:
         A naive date-time is UTC (``+00:00``), or with ``local_time`` sent as stored."""
         return None
 
+    def expression_indexes(self, connection: Connection, table: Table) -> list[str]:
+        """The ``CREATE INDEX`` text of ``table``'s indexes on expressions, where
+        ``comparable`` compares one (SQLAlchemy's reflection skips them)."""
+        return []
+
     def row_estimate(self, connection: Connection, table: Table) -> int:
         """Rows in ``table`` for ``crud check``'s advice: a statistic where there is one."""
         return int(connection.execute(select(func.count()).select_from(table)).scalar() or 0)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Float,
+    Table,
     Text,
     case,
     cast,
@@ -124,7 +125,8 @@ class SQLite(Backend):
         # '2024-01-01 08:00:00' sorts before our bound '2024-01-01 08:00:00.000000', a 'T'
         # after every space. Compared as SQLAlchemy writes them instead (UTC, six-digit
         # fraction), whatever the stored spelling: date only, 'T', no or short fraction,
-        # 'Z' or an offset. No index on the column serves such a comparison.
+        # 'Z' or an offset. No index on the column serves such a comparison; an index on
+        # this expression does (``crud check`` prints it).
         if not isinstance(column.type, DateTime):
             return column
         # The digits after '.' (CAST stops at a 'Z' or an offset), as microseconds.
@@ -133,6 +135,15 @@ class SQLite(Backend):
         fraction = case((func.instr(column, ".") > 0, func.min(micro, 999_999)), else_=0)
         whole = func.strftime("%Y-%m-%d %H:%M:%S", column, type_=Text())
         return type_coerce(whole + func.printf(".%06d", fraction, type_=Text()), column.type)
+
+    def expression_indexes(self, connection: Connection, table: Table) -> list[str]:
+        # Automatic indexes (UNIQUE, PRIMARY KEY) have no SQL; they never hold expressions.
+        schema = f"{self.dialect.identifier_preparer.quote_schema(table.schema)}." \
+            if table.schema else ""
+        found = connection.execute(text(f"SELECT sql FROM {schema}sqlite_master WHERE "
+                                        "type = 'index' AND tbl_name = :name AND sql IS NOT NULL"),
+                                   {"name": table.name})
+        return [str(sql) for sql in found.scalars()]
 
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)
