@@ -60,7 +60,7 @@ def test_boolean_groups_are_repeatable_strings_with_their_grammar(spec: Spec, ki
                                                                  joined: str) -> None:
     assert parameters(spec, KOJI)[kind] == {
         "name": kind, "in": "query", "required": False, "style": "form", "explode": True,
-        "schema": {"type": "array", "items": {"type": "string"}},
+        "schema": {"type": "array", "items": {"type": "string", "pattern": r"^\([\s\S]*\)$"}},
         "description": f"Rows matching {joined} of the terms. A boolean group of filters: "
                        "`(term,term,...)`, each term a filter written as its own parameter "
                        "(`status=failure`, `chroot__like=rawhide`, `packit_id__in=\"1,2\"`) or "
@@ -86,11 +86,15 @@ def test_array_operators_take_their_elements_comma_separated(spec: Spec) -> None
 def test_order_by_is_an_array_of_allowed_keys_in_both_directions(spec: Spec) -> None:
     order_by = parameters(spec, KOJI)["order_by"]
     assert (order_by["style"], order_by["explode"]) == ("form", False)
+    keys = ["packit_id", "build_submitted_time", "status", "chroot", "repo_namespace"]
     assert order_by["schema"] == {
         "type": "array", "minItems": 1, "maxItems": 5, "uniqueItems": True,
         "items": {"type": "string", "enum": [
             "packit_id", "-packit_id", "build_submitted_time", "-build_submitted_time",
             "status", "-status", "chroot", "-chroot", "repo_namespace", "-repo_namespace"]},
+        # A key in both directions (x,-x) is refused, and the schema says so too.
+        "not": {"anyOf": [{"allOf": [{"contains": {"const": key}},
+                                     {"contains": {"const": f"-{key}"}}]} for key in keys]},
     }
     assert "Default: -packit_id." in order_by["description"]
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from conftest import Api
 
@@ -270,6 +271,30 @@ async def test_bad_parameters_are_named_in_a_problem(demo_api: Api, query: str, 
     assert body["status"] == status
     assert parameter in body["detail"]
     assert [error["parameter"] for error in body["errors"]] == [parameter]
+
+
+@pytest.mark.parametrize(("path", "name", "value", "valid"), [
+    ("/api/v1/koji-builds", "order_by", "packit_id,-status", True),
+    ("/api/v1/koji-builds", "order_by", "packit_id,-packit_id", False),
+    ("/api/v1/koji-builds", "order_by", "-chroot,status,chroot", False),
+    ("/api/v1/koji-builds", "order_by", "status,status", False),
+    ("/api/v1/koji-builds", "or", "(status=failure,chroot__like=epel)", True),
+    ("/api/v1/koji-builds", "or", "", False),
+    ("/api/v1/koji-builds", "and", "status=failure", False),
+    ("/api/v1/koji-builds", "or", "(status=failure", False),
+    ("/api/v1/koji-builds/aggregate", "order_by", "-count,status", True),
+    ("/api/v1/koji-builds/aggregate", "order_by", "count,-count", False),
+], ids=lambda value: str(value))
+async def test_the_documented_schema_and_the_api_agree(demo_api: Api, path: str, name: str,
+                                                        value: str, valid: bool) -> None:
+    spec = (await demo_api.get("/openapi.json")).json()
+    parameter = next(item for item in spec["paths"][path]["get"]["parameters"]
+                     if item["name"] == name)
+    items = value.split(",") if parameter.get("explode") is False else [value]
+    assert jsonschema_rs.validator_for(parameter["schema"]).is_valid(items) is valid
+    params = {name: value, **({"group_by": "status"} if path.endswith("aggregate") else {})}
+    response = await demo_api.get(path, params=params)
+    assert (response.status_code == 200) is valid, response.text
 
 
 async def test_unknown_parameter_lists_the_valid_ones_and_suggests(demo_api: Api) -> None:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from crud.http.errors import BadRequest, InvalidParameter, ParameterError
 from crud.model.binding import hint
 
-__all__ = ["Given", "ListQuery", "Parameter", "QueryParser", "Step", "summary"]
+__all__ = ["Given", "ListQuery", "Parameter", "QueryParser", "Step", "order_by_schema", "summary"]
 
 P = TypeVar("P")
 
@@ -45,6 +45,23 @@ class Parameter:
             document["style"] = "form"
             document["explode"] = self.explode
         return document
+
+
+def order_by_schema(names: Sequence[str], *, max_items: int | None = None) -> dict[str, Any]:
+    """An ``order_by`` array: each of ``names`` as ``name`` or ``-name``, at most once.
+
+    ``uniqueItems`` alone would allow ``x,-x``, which the API refuses (one key, two
+    directions); the ``not`` says so in the schema, not only in the description."""
+    schema: dict[str, Any] = {
+        "type": "array",
+        "items": {"type": "string", "enum": [f"{sign}{name}" for name in names for sign in ("", "-")]},
+        "minItems": 1, "uniqueItems": True,
+        "not": {"anyOf": [{"allOf": [{"contains": {"const": name}},
+                                     {"contains": {"const": f"-{name}"}}]} for name in names]},
+    }
+    if max_items is not None:
+        schema["maxItems"] = max_items
+    return schema
 
 
 class Step(Generic[P]):

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, Float
 
 from crud.http.errors import ParameterError
 from crud.http.filtering import value_type
-from crud.http.listquery import Given, Parameter, Step
+from crud.http.listquery import Given, Parameter, Step, order_by_schema
 from crud.http.schema import json_schema
 from crud.model.analytics import HAVING_OPERATORS, Aggregate, Metric
 from crud.model.binding import hint
@@ -150,8 +150,6 @@ class GroupByStep(Step[GroupAsk]):
 
     def _parameters(self) -> tuple[Parameter, ...]:
         aggregate = self.aggregate
-        order_choices = [f"{prefix}{name}" for name in [*aggregate.group_by, *aggregate.metrics]
-                         for prefix in ("", "-")]
         having = [Parameter(name, json_schema(_value_type(metric)),
                             f"Only groups whose {metric.name} is "
                             f"{OPERATORS[operator].description} this value.")
@@ -166,7 +164,7 @@ class GroupByStep(Step[GroupAsk]):
                       "What to compute per group: `count`, or `function:field` (named "
                       "`function_field` in the groups). Default: count.",
                       repeatable=True, explode=False),
-            Parameter("order_by", _array(order_choices),
+            Parameter("order_by", order_by_schema([*aggregate.group_by, *aggregate.metrics]),
                       "Group fields and metric names, '-' for descending; the group fields "
                       "follow, ascending, as tie-breakers.", repeatable=True, explode=False),
             Parameter("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,

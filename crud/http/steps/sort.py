@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from crud.http.errors import ParameterError
-from crud.http.listquery import Given, Parameter, Step
+from crud.http.listquery import Given, Parameter, Step, order_by_schema
 from crud.model.binding import hint
 from crud.model.resource import SEARCH_RANK, Resource, SortKey
 from crud.sql.requests import OrderItem
@@ -44,8 +44,7 @@ class SortStep(Step[tuple[OrderItem, ...]]):
                   f"while `search` is given the default is -{SEARCH_RANK}."
                   if self.rank is not None else "")
         return Parameter(
-            "order_by", {"type": "array", "items": {"type": "string", "enum": self.choices},
-                         "minItems": 1, "maxItems": len(self.keys), "uniqueItems": True},
+            "order_by", order_by_schema(list(self.keys), max_items=len(self.keys)),
             "Comma-separated sort keys, each at most once; '-' sorts descending. The primary "
             f"key is always added last as a tie-breaker.{f' Default: {default}.' if default else ''}"
             f"{ranked}",
