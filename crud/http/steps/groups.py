@@ -51,8 +51,8 @@ class GroupStep(Step[tuple[Group, ...]]):
         self.max_terms = max_terms
         joined = {"or": "any", "and": "all"}
         self.parameters = tuple(
-            # A group is parenthesised: an empty or bare value is a 400 at position 0.
-            Parameter(kind, {"type": "array", "items": {"type": "string", "pattern": r"^\([\s\S]*\)$"}},
+            # A group is parenthesised and not empty: anything else is a 400 at its position.
+            Parameter(kind, {"type": "array", "items": {"type": "string", "pattern": r"^\([\s\S]+\)$"}},
                       f"Rows matching {joined[kind]} of the terms. "
                       f"{grammar(max_depth, max_terms)}", repeatable=True, explode=True)
             for kind in GROUP_KINDS) if resource.filters else ()
