@@ -96,9 +96,7 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
             located: LocatedData | None, min_rows: int) -> list[IndexAdvice | SearchIndexAdvice]:
     inspector = inspect(connection)
     backend = backend_for(connection.dialect)
-    sizes: dict[str, int] = {}
-    leading: dict[str, set[str]] = {}
-    expression_indexes: dict[str, list[str]] = {}
+    tables: dict[str, _Indexed] = {}
     advised: set[tuple[str, str]] = set()
     advice: list[IndexAdvice | SearchIndexAdvice] = []
     for resource in resources:
@@ -106,39 +104,52 @@ def _advise(connection: Connection, resources: list[Resource], path: str,
             table = _table_of(resource, leaf)
             if table is None or leaf.column_key is None:
                 continue
-            name = table.fullname
             if not inspector.has_table(table.name, schema=table.schema):
                 continue  # reported as an error by crud.ops.tables
-            if name not in sizes:
-                sizes[name] = backend.row_estimate(connection, table)
-                leading[name] = _leading_columns(inspector, table)
-                expression_indexes[name] = backend.expression_indexes(connection, table)
+            if table.fullname not in tables:
+                tables[table.fullname] = _Indexed(
+                    rows=backend.row_estimate(connection, table),
+                    leading=_leading_columns(inspector, table),
+                    expressions=backend.expression_indexes(connection, table))
+            indexed = tables[table.fullname]
             column = table.c[leaf.column_key]
-            # Sorts come first: the index advised for a sort serves a filter on it too.
-            if sizes[name] < min_rows or (name, column.name) in advised:
-                continue
             # What filters, sorts and cursors compare: the column, or an expression of it.
             compared = backend.comparable(column)
-            expression = compared is not column
-            if expression and _served(compared, expression_indexes[name], connection.dialect):
+            # Sorts come first: the index advised for a sort serves a filter on it too.
+            if indexed.rows < min_rows or (table.fullname, column.name) in advised \
+                    or indexed.serves(column, compared, connection.dialect):
                 continue
-            if not expression and column.name in leading[name]:
-                continue
+            advised.add((table.fullname, column.name))
             # A sort also orders ties by the primary key: index both, in that order.
             tiebreak = [key for key in table.primary_key.columns
                         if where[0] == "sort" and key.name != column.name]
             location = ("resources", resource.name, *where)
-            advised.add((name, column.name))
             advice.append(IndexAdvice(
                 path=path, line=located.line_of(location) if located is not None else None,
-                key=".".join(str(part) for part in location), field=leaf.name, table=name,
-                column=column.name, rows=sizes[name],
+                key=".".join(str(part) for part in location), field=leaf.name,
+                table=table.fullname, column=column.name, rows=indexed.rows,
                 index=(column.name, *(key.name for key in tiebreak)),
                 statement=_create_index(table, column.name, [compared, *tiebreak],
                                         connection.dialect),
-                expression=expression))
+                expression=compared is not column))
     advice.extend(_search_advice(connection, resources, path, located, min_rows))
     return advice
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """One table's size and what its indexes serve, read once per table."""
+
+    rows: int
+    leading: set[str]  # columns that lead an index (or the primary key)
+    expressions: list[str]  # the CREATE INDEX text of its indexes on expressions
+
+    def serves(self, column: Column[Any], compared: ColumnElement[Any],
+               dialect: Dialect) -> bool:
+        if compared is column:
+            return column.name in self.leading
+        wanted = _squeezed(_sql(compared, dialect))
+        return any(wanted in _squeezed(statement) for statement in self.expressions)
 
 
 def _create_index(table: Table, column: str, elements: list[ColumnElement[Any]],
@@ -149,12 +160,6 @@ def _create_index(table: Table, column: str, elements: list[ColumnElement[Any]],
              else f"({_sql(element, dialect)})" for element in elements]
     return (f"CREATE INDEX {preparer.quote(f'ix_{table.name}_{column}')} ON "
             f"{preparer.format_table(table)} ({', '.join(parts)})")
-
-
-def _served(expression: ColumnElement[Any], indexes: list[str], dialect: Dialect) -> bool:
-    """Whether one of ``indexes`` (their CREATE INDEX text) indexes ``expression``."""
-    wanted = _squeezed(_sql(expression, dialect))
-    return any(wanted in _squeezed(statement) for statement in indexes)
 
 
 def _sql(expression: ColumnElement[Any], dialect: Dialect) -> str:
