@@ -38,9 +38,11 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.results import ResultCache, TokenSource
+from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
-__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load", "result_cache"]
 
 
 class LoadedRegistry:
@@ -100,9 +102,13 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
 
+    results = result_cache(settings, None)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if results is not None:
+            await results.close()
         await reader.close()
         await engine.dispose()
 
@@ -121,7 +127,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     for resource in loaded.resources:
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
-                                    public_url=public_base_url(settings))
+                                    public_url=public_base_url(settings), results=results)
         aggregate = build_aggregate(endpoints, api)
         router = build_router(endpoints, aggregate)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
@@ -137,11 +143,20 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
-    operations.install(app, reader=reader)
+    operations.install(app, reader=reader, results=results)
+    app.state.results = results
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
     return app
+
+
+def result_cache(settings: Settings, signals: TokenSource | None) -> ResultCache | None:
+    """The result cache the settings ask for: Redis, this process's memory, or none."""
+    url = settings.cache_url.get_secret_value() if settings.cache_url is not None else None
+    if url is None and settings.cache_max_mb == 0:
+        return None
+    return ResultCache(open_store(url, max_bytes=settings.cache_max_mb * 1024 * 1024), signals)
 
 
 def app_from_environment() -> FastAPI:

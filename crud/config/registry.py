@@ -34,6 +34,7 @@ __all__ = [
     "RegistryError",
     "RegistryIssue",
     "ResourceSpec",
+    "ResultsSpec",
     "SearchMode",
     "SearchSpec",
     "ValidatorSpec",
@@ -172,12 +173,34 @@ class ValidatorSpec(Spec):
         return self
 
 
+class ResultsSpec(Spec):
+    """The result cache of a resource's totals, facets and aggregates; docs/caching.md."""
+
+    stale_s: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="after a change, serve the previous answer for at most this "
+                                  "many seconds while one request computes the new one")
+    signal_age_s: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="reuse a change-signal reading at most this old (0: read it "
+                                 "on every request; concurrent requests share one reading)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {} if value is True else value
+
+
 class CacheSpec(Spec):
     """HTTP caching of a resource's responses; see docs/operations.md and docs/scaling.md."""
 
     max_age: Annotated[int, Field(ge=0)] | None = None
     stale_while_revalidate: Annotated[int, Field(ge=0)] | None = None
     validator: ValidatorSpec | None = None
+    results: ResultsSpec | None = None
+
+    @field_validator("results", mode="before")
+    @classmethod
+    def _results_off(cls, value: Any) -> Any:
+        return None if value is False else value
 
     @model_validator(mode="after")
     def _stale_needs_fresh(self) -> CacheSpec:

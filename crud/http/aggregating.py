@@ -74,7 +74,7 @@ class AggregateEndpoint:
         wanted = AggregateRequest(selection, ask.groups, ask.metrics, ask.having, ask.order, ask.size,
                                   offset)
         with database_errors():
-            groups = await self.aggregates.read(wanted)
+            groups = await self.aggregates.read(wanted, scope=self.endpoints.scope(request))
         total = groups.total
         body = {"groups": groups.rows, "total_groups": total, "page": ask.page,
                 "size": ask.size, "pages": ceil(total / ask.size) if total is not None else None}

@@ -22,15 +22,20 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.responses import Response
 
 from crud.ops.requestlog import RequestRecord
+from crud.sql.results import ResultCache
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "ResultCacheCollector"]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LABELS = ("resource", "method", "status")
+# CacheCounts attribute, then the outcome label /metrics gives it.
+_OUTCOMES = (("hits", "hit"), ("misses", "miss"), ("stale", "stale"), ("bypassed", "bypassed"))
 
 
 class Metrics:
@@ -68,5 +73,27 @@ class Metrics:
         MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # untyped upstream
         return merged
 
+    def watch(self, results: ResultCache) -> None:
+        """Expose the result cache's hits and misses too (``crud_result_cache_answers``)."""
+        self.registry.register(ResultCacheCollector(results))
+
     def __repr__(self) -> str:
         return "Metrics(crud_http_requests, crud_http_request_duration_seconds)"
+
+
+class ResultCacheCollector(Collector):
+    """The result cache's answers by resource, kind (total, facets, aggregate) and outcome:
+    hit, miss (computed and kept), stale (served while refreshing), bypassed (no signal)."""
+
+    def __init__(self, results: ResultCache) -> None:
+        self.results = results
+
+    def collect(self) -> Any:
+        family = CounterMetricFamily(
+            "crud_result_cache_answers", "Answers of the result cache by outcome",
+            labels=("resource", "kind", "outcome"))
+        for resource, counts in sorted(self.results.counts.items()):
+            for outcome, label in _OUTCOMES:
+                for kind, value in sorted(getattr(counts, outcome).items()):
+                    family.add_metric((resource, kind, label), value)
+        yield family

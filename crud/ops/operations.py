@@ -33,6 +33,7 @@ from crud.ops.requestlog import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import ReplicaReader
+from crud.sql.results import ResultCache
 
 __all__ = ["Operations"]
 
@@ -67,7 +68,8 @@ class Operations:
         self.labels.add((getattr(route, "endpoint", None) for route in router.routes),
                         resource.name)
 
-    def install(self, app: FastAPI, *, reader: Reader | None = None) -> None:
+    def install(self, app: FastAPI, *, reader: Reader | None = None,
+                results: ResultCache | None = None) -> None:
         """Everything at once; ``reader``'s replicas, if any, are reported by ``/readyz``."""
         settings = self.settings
         replicas = reader if isinstance(reader, ReplicaReader) else None
@@ -84,6 +86,8 @@ class Operations:
                                   "schema": {"type": "string"}}}}})
             observers.append(metrics)
             app.state.metrics = metrics
+            if results is not None:
+                metrics.watch(results)
         if settings.access_log:
             logger = logging.getLogger("crud.access")
             ensure_handler(logger)

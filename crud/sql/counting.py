@@ -6,8 +6,11 @@ Policies, dearest first:
   falls back to the planner's estimate (PostgreSQL) or to no count;
 - ``capped: N``: count at most N+1 rows; beyond N the total is a lower bound;
 - ``auto`` (the default): exact up to ``cap`` rows (10,000), and beyond it the table's
-  row estimate for an unfiltered list on PostgreSQL (``pg_class.reltuples``), else the cap
-  as a lower bound. It never scans more than ``cap`` + 1 rows, so it never blocks a page;
+  row estimate for an unfiltered list on PostgreSQL (``pg_class.reltuples``). On PostgreSQL
+  a filtered list of a table with more than ``cap`` rows, and any list of a view, asks the
+  planner instead (``EXPLAIN``: no rows read), and counts exactly only when the planner
+  expects fewer than ``cap`` rows. Elsewhere beyond the cap it is a lower bound. It never
+  scans more than ``cap`` + 1 rows, so it never blocks a page;
 - ``estimated``: PostgreSQL's planner estimate of the filtered rows (``EXPLAIN``, no scan);
   elsewhere exact up to a cap;
 - ``none``.
@@ -44,6 +47,7 @@ from crud.config.registry import CountPolicy
 from crud.sql.backends import integer_parameter
 
 __all__ = [
+    "ASK_PLANNER",
     "AUTO_CAP",
     "COUNT_KINDS",
     "ESTIMATE_CAP",
@@ -66,6 +70,8 @@ COUNT_KINDS = ("none", "estimated", "auto", "exact")
 ESTIMATE_CAP = 10_000
 # ``auto``'s default: exact up to this many rows.
 AUTO_CAP = 10_000
+# What the page statement's ``crud_total`` says when only the planner can answer cheaply.
+ASK_PLANNER = -1
 
 
 @dataclass(frozen=True)
@@ -97,10 +103,15 @@ def rank(policy: CountPolicy) -> int:
     return 3
 
 
-def inline_count(policy: CountPolicy, *, postgresql: bool, first: bool) -> InlineCount | None:
-    """The in-statement count for ``policy``; None when it needs a statement of its own."""
+def inline_count(policy: CountPolicy, *, postgresql: bool, first: bool,
+                 view: bool = False) -> InlineCount | None:
+    """The in-statement count for ``policy``; None when it needs a statement of its own.
+
+    ``view``: the rows come from a view, whose count would run the view's joins; on
+    PostgreSQL ``auto`` then asks the planner after the page (``Pages``).
+    """
     if policy.kind == "auto":
-        return InlineCount("auto", policy.cap or AUTO_CAP, first)
+        return None if postgresql and view else InlineCount("auto", policy.cap or AUTO_CAP, first)
     if policy.kind == "estimated":
         return None if postgresql else InlineCount("capped", policy.cap or ESTIMATE_CAP, first)
     if policy.kind == "exact" and policy.timeout_ms is None:
@@ -133,10 +144,13 @@ def count_columns(count: InlineCount, rows: Select[Any], *, everything: bool,
         short = (returned < limit) if count.first else and_(returned > 0, returned < limit)
         whens.append((short, null()))
         flags.append((short, false()))
-    if count.kind != "auto" or not everything or estimate is None:
+    if count.kind != "auto" or estimate is None:
         return [_case(whens, counted).label("crud_total")]
     assert count.cap is not None
     big = estimate >= count.cap
+    if not everything:  # filtering a big table: the planner's estimate, not 10,001 rows
+        return [_case([*whens, (big, literal_column(str(ASK_PLANNER)))], counted)
+                .label("crud_total")]
     return [_case([*whens, (big, estimate)], counted).label("crud_total"),
             _case([*flags, (big, true())], false()).label("crud_estimated")]
 
@@ -151,6 +165,8 @@ def read_total(count: InlineCount, row: Any, *, columns: int, returned: int,
     value = row[columns]
     if value is None:
         return Total(position + returned, "exact")
+    if value == ASK_PLANNER:
+        return Total(None, "estimated")  # the caller asks the planner (``Pages``)
     if count.kind == "auto" and len(row) > columns + 1 and row[columns + 1]:
         return Total(int(value), "estimated")
     if count.cap is not None and value > count.cap:
