@@ -39,6 +39,7 @@ from crud.sql.database import (
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
 from crud.sql.results import ResultCache, TokenSource
+from crud.sql.signals import Signals
 from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
@@ -101,14 +102,17 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reader = read_path(primary, settings.replica_urls,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
+    # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
+    signals = Signals(loaded.resources, reader)
 
-    results = result_cache(settings, None)
+    results = result_cache(settings, signals)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         if results is not None:
             await results.close()
+        await signals.close()
         await reader.close()
         await engine.dispose()
 
@@ -148,6 +152,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.signals = signals
     return app
 
 
