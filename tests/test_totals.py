@@ -2,9 +2,10 @@
 
 A table ``tt_builds`` (300 rows) and a view ``tt_builds_api`` deriving a field through a
 join, served in reflection mode with ``count: {kind: auto, cap: 50}``: 300 rows are "many".
-On PostgreSQL the planner answers (``EXPLAIN``, no rows read) for a view and for a filtered
-big table, and an exact count runs only where the planner expects fewer rows than the cap;
-elsewhere the count stops at the cap (``lower-bound``).
+The planner answers (``EXPLAIN``, no rows read) for a view on PostgreSQL and MariaDB, and
+for a filtered big table on PostgreSQL; an exact count runs only where the planner expects
+fewer rows than the cap. Elsewhere the count stops at the cap (``lower-bound``); SQLite has
+no plan estimate.
 """
 
 from __future__ import annotations
@@ -83,15 +84,16 @@ def _total(response: Any) -> tuple[Any, str]:
     return response.json()["total"], response.headers["total-count-kind"]
 
 
-async def test_a_view_is_totalled_by_the_planner_on_postgresql(builds_api: Api) -> None:
+async def test_a_view_is_totalled_by_the_planner(builds_api: Api) -> None:
     builds_api.log.clear()
     total, kind = _total(await builds_api.get("/api/v1/view-builds"))
-    if builds_api.backend == "postgresql":
+    if builds_api.backend != "sqlite":
         assert kind == "estimated"
         assert total == pytest.approx(ROWS, rel=0.2)
         # The page (no count inside), then EXPLAIN: no statement reads the view's rows to count.
         assert builds_api.log.count == 2
-        assert builds_api.log.statements[-1].startswith("EXPLAIN (FORMAT JSON)")
+        assert builds_api.log.statements[-1].startswith(("EXPLAIN (FORMAT JSON) SELECT 1",
+                                                          "EXPLAIN FORMAT=JSON SELECT 1"))
         assert "count(" not in builds_api.log.statements[0].lower()
     else:
         assert (total, kind) == (50, "lower-bound")
@@ -99,11 +101,13 @@ async def test_a_view_is_totalled_by_the_planner_on_postgresql(builds_api: Api) 
 
 
 @pytest.mark.parametrize("path", ["/api/v1/builds", "/api/v1/view-builds"])
-async def test_a_filtered_big_list_is_estimated_on_postgresql(builds_api: Api, path: str) -> None:
+async def test_a_filtered_big_list_is_estimated(builds_api: Api, path: str) -> None:
     total, kind = _total(await builds_api.get(path, params={"status": "ok"}))
-    if builds_api.backend == "postgresql":
+    planned = builds_api.backend == "postgresql" or (
+        builds_api.backend == "mariadb" and path.endswith("view-builds"))
+    if planned:
         assert kind == "estimated"
-        assert total == pytest.approx(194, rel=0.3)
+        assert total == pytest.approx(194, rel=0.5)
     else:
         assert (total, kind) == (50, "lower-bound")
 

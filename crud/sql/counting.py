@@ -107,11 +107,11 @@ def inline_count(policy: CountPolicy, *, postgresql: bool, first: bool,
                  view: bool = False) -> InlineCount | None:
     """The in-statement count for ``policy``; None when it needs a statement of its own.
 
-    ``view``: the rows come from a view, whose count would run the view's joins; on
-    PostgreSQL ``auto`` then asks the planner after the page (``Pages``).
+    ``view``: the rows come from a view, whose count would run the view's joins, on a
+    database with a plan estimate: ``auto`` then asks the planner after the page (``Pages``).
     """
     if policy.kind == "auto":
-        return None if postgresql and view else InlineCount("auto", policy.cap or AUTO_CAP, first)
+        return None if view else InlineCount("auto", policy.cap or AUTO_CAP, first)
     if policy.kind == "estimated":
         return None if postgresql else InlineCount("capped", policy.cap or ESTIMATE_CAP, first)
     if policy.kind == "exact" and policy.timeout_ms is None:
@@ -175,12 +175,13 @@ def read_total(count: InlineCount, row: Any, *, columns: int, returned: int,
 
 
 class Explain(Executable, ClauseElement):
-    """``EXPLAIN (FORMAT JSON) <select>`` with the select's own bound parameters."""
+    """``EXPLAIN <select>`` asking for a JSON plan, with the select's own bound parameters."""
 
     inherit_cache = False
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any], prefix: str = "EXPLAIN (FORMAT JSON) ") -> None:
         self.statement = statement
+        self.prefix = prefix  # the backend's ``explain_prefix``
 
     @property
     def selected_columns(self) -> list[Any]:
@@ -189,4 +190,4 @@ class Explain(Executable, ClauseElement):
 
 @compiles(Explain)
 def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+    return element.prefix + compiler.process(element.statement, **kw)

@@ -59,7 +59,8 @@ class Pages:
         # Totals kept until the resource's tables change (crud.sql.results).
         self.results = results
         self.estimates = reader.backend.plans_estimates
-        self.view = resource.entity.view
+        # A view whose total the planner gives (its count would run the view's joins).
+        self.view = resource.entity.view and reader.backend.explain_prefix is not None
 
     def __repr__(self) -> str:
         return f"Pages({self.resource.name!r}, budget_ms={self.budget_ms})"
@@ -188,7 +189,7 @@ class Pages:
                         policy: CountPolicy) -> Total:
         if policy.kind == "estimated":
             return await self._estimated(connection, selection)
-        if policy.kind == "auto":  # a view on PostgreSQL
+        if policy.kind == "auto":  # a view, where the database plans estimates
             return await self._planned(connection, selection, policy, Total(None, "estimated"))
         compiled, values = self.statements.count(selection, InlineCount("exact"))
         try:
@@ -203,7 +204,7 @@ class Pages:
         [row] = await connection.fetch(compiled, values, self.budget_ms)
         raw = row[0]
         document = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
-        return Total(int(document[0]["Plan"]["Plan Rows"]), "estimated")
+        return Total(self.reader.backend.planned_rows(document), "estimated")
 
 
 def _grouped(rows: Sequence[Sequence[Any]], pk_count: int, scalar: bool,
