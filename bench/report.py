@@ -18,7 +18,7 @@ from bench.exports import kept_section
 from bench.profile import Profile
 from bench.scenarios import Scenario
 
-__all__ = ["Report", "write_report"]
+__all__ = ["VIEWS_END", "VIEWS_START", "Report", "kept_between", "write_report"]
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
 SERVERS = ("generated", "baseline")
@@ -256,9 +256,22 @@ async def write_report(report: Report, path: Path, url: str) -> None:
     ]
     if ANALYSIS.exists() and not report.smoke:
         lines += [ANALYSIS.read_text().rstrip(), ""]
-    # bench/exports.py measures on its own (fresh servers per export): its section stays.
-    exports = kept_section(path)
-    if exports is not None:
-        lines += [exports, ""]
+    # bench/exports.py and bench/views.py measure on their own: their sections stay.
+    for kept in (kept_section(path), kept_between(path, VIEWS_START, VIEWS_END)):
+        if kept is not None:
+            lines += [kept, ""]
     path.write_text("\n".join(lines))
+
+
+VIEWS_START = "<!-- views: written by bench/views.py, kept by bench/report.py -->"
+VIEWS_END = "<!-- /views -->"
+
+
+def kept_between(path: Path, start: str, end: str) -> str | None:
+    """The section of an existing report between two markers, markers included."""
+    if not path.exists():
+        return None
+    text = path.read_text()
+    first, last = text.find(start), text.find(end)
+    return text[first:last + len(end)] if 0 <= first < last else None
 

@@ -9,7 +9,7 @@ to the baseline's uncounted page of the same size, from the same run. A last sce
 drives the default list with 64 connections (p50/p99, errors).
 
     python -m bench.views --scale 20000            # build and smoke (minutes)
-    python -m bench.views --scale 1000000 --duration 10 --rounds 2
+    python -m bench.views --scale 1000000 --duration 10 --rounds 2 --output bench/RESULTS.md
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import text
 
 from bench.drivers import Load, Measurement, combine, wrk
+from bench.report import VIEWS_END, VIEWS_START, kept_between
 from bench.run import ensure_database
 from bench.servers import ROOT, Server
 from bench.view_baseline import COLUMNS, PATH
@@ -207,7 +208,23 @@ async def run(args: argparse.Namespace) -> int:
     text_ = report(results, note, args.scale, load)
     (OUT / "report.md").write_text(text_, encoding="utf-8")
     print(text_)
+    if args.output is not None:
+        command = "python -m bench.views " + " ".join(sys.argv[1:])
+        write_section(args.output, section(text_, command))
     return 0
+
+
+def section(table: str, command: str) -> str:
+    return "\n".join([VIEWS_START, "## A view with lateral joins (bench/views.py)", "",
+                      "```", command, "```", "", table.rstrip(), VIEWS_END])
+
+
+def write_section(path: Path, new: str) -> None:
+    """Replace the view section of ``path`` (bench/RESULTS.md), or append it."""
+    text = path.read_text() if path.exists() else ""
+    old = kept_between(path, VIEWS_START, VIEWS_END)
+    text = text.replace(old, new) if old else text.rstrip() + "\n\n" + new + "\n"
+    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1, help="warm-up seconds per round")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per scenario")
     parser.add_argument("--connections", type=int, default=10, help="wrk connections")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="a report (bench/RESULTS.md) whose view section is replaced")
     parser.add_argument("--check-only", action="store_true",
                         help="load, start both servers, compare answers, stop")
     return asyncio.run(run(parser.parse_args(argv)))
