@@ -7,10 +7,11 @@ Policies, dearest first:
 - ``capped: N``: count at most N+1 rows; beyond N the total is a lower bound;
 - ``auto`` (the default): exact up to ``cap`` rows (10,000), and beyond it the table's
   row estimate for an unfiltered list on PostgreSQL (``pg_class.reltuples``). On PostgreSQL
-  a filtered list of a table with more than ``cap`` rows, and any list of a view, asks the
-  planner instead (``EXPLAIN``: no rows read), and counts exactly only when the planner
-  expects fewer than ``cap`` rows. Elsewhere beyond the cap it is a lower bound. It never
-  scans more than ``cap`` + 1 rows, so it never blocks a page;
+  a filtered list of a table with more than ``cap`` rows counts up to ``PLANNER_FROM``
+  (1,000) rows, and beyond asks the planner (``EXPLAIN``: no rows read); a view asks the
+  planner first (PostgreSQL, MariaDB). Where the planner expects fewer than ``cap`` rows
+  they are counted (capped). Elsewhere beyond the cap it is a lower bound. It never scans
+  more than ``cap`` + 1 rows, so it never blocks a page;
 - ``estimated``: PostgreSQL's planner estimate of the filtered rows (``EXPLAIN``, no scan);
   elsewhere exact up to a cap;
 - ``none``.
@@ -51,6 +52,7 @@ __all__ = [
     "AUTO_CAP",
     "COUNT_KINDS",
     "ESTIMATE_CAP",
+    "PLANNER_FROM",
     "TOTAL_KINDS",
     "Explain",
     "InlineCount",
@@ -72,6 +74,9 @@ ESTIMATE_CAP = 10_000
 AUTO_CAP = 10_000
 # What the page statement's ``crud_total`` says when only the planner can answer cheaply.
 ASK_PLANNER = -1
+# A filtered list of a big table counts this many rows at most (about what a page costs;
+# fewer under a smaller cap); beyond, the planner answers.
+PLANNER_FROM = 1_000
 
 
 @dataclass(frozen=True)
@@ -131,11 +136,10 @@ def count_columns(count: InlineCount, rows: Select[Any], *, everything: bool,
     own total: the database then never runs the count.
     """
     if count.kind == "exact":
-        counted = rows.with_only_columns(func.count()).scalar_subquery()
+        counted: ColumnElement[Any] = rows.with_only_columns(func.count()).scalar_subquery()
     else:
         assert count.cap is not None
-        capped = rows.with_only_columns(literal_column("1")).limit(count.cap + 1).subquery("capped")
-        counted = select(func.count()).select_from(capped).scalar_subquery()
+        counted = _capped(rows, count.cap)
     whens: list[tuple[Any, Any]] = []
     flags: list[tuple[Any, Any]] = []
     if page is not None:
@@ -148,11 +152,19 @@ def count_columns(count: InlineCount, rows: Select[Any], *, everything: bool,
         return [_case(whens, counted).label("crud_total")]
     assert count.cap is not None
     big = estimate >= count.cap
-    if not everything:  # filtering a big table: the planner's estimate, not 10,001 rows
-        return [_case([*whens, (big, literal_column(str(ASK_PLANNER)))], counted)
-                .label("crud_total")]
+    if not everything:  # filtering a big table: a page's worth of rows, then the planner
+        limit = min(count.cap, PLANNER_FROM)
+        few = _capped(rows, limit, "few")
+        asked = case((few > limit, literal_column(str(ASK_PLANNER))), else_=few)
+        return [_case([*whens, (big, asked)], counted).label("crud_total")]
     return [_case([*whens, (big, estimate)], counted).label("crud_total"),
             _case([*flags, (big, true())], false()).label("crud_estimated")]
+
+
+def _capped(rows: Select[Any], cap: int, name: str = "capped") -> ColumnElement[Any]:
+    """How many of ``rows`` there are, counting at most ``cap`` + 1."""
+    capped = rows.with_only_columns(literal_column("1")).limit(cap + 1).subquery(name)
+    return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def _case(whens: list[tuple[Any, Any]], otherwise: Any) -> ColumnElement[Any]:
