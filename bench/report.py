@@ -176,7 +176,8 @@ def _targets(report: Report) -> list[str]:
              if designed > ROUND_TRIP_TARGET]
     lines.append(f"- {ROUND_TRIP_TARGET} round trip (statements of every kind on the wire) per "
                  "request, counted lists included"
-                 + (f" (by design, one more per facet: {'; '.join(extra)})" if extra else "")
+                 + (f" (by design, one more per facet or planner estimate: {'; '.join(extra)})"
+                    if extra else "")
                  + ": "
                  + ("met in every scenario" if not over else f"**missed** in {', '.join(over)}"))
     return lines
