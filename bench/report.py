@@ -18,7 +18,7 @@ from bench.exports import kept_section
 from bench.profile import Profile
 from bench.scenarios import Scenario
 
-__all__ = ["VIEWS_END", "VIEWS_START", "Report", "kept_between", "write_report"]
+__all__ = ["VIEWS_END", "VIEWS_START", "Report", "kept_between", "profile_lines", "write_report"]
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
 SERVERS = ("generated", "baseline")
@@ -198,7 +198,7 @@ _ENTRY_POINTS = (
 )
 
 
-def _profile(profile: Profile | None) -> list[str]:
+def profile_lines(profile: Profile | None) -> list[str]:
     if profile is None or not profile.samples:
         return ["No profile in this run (smoke mode, --no-profile, or py-spy unavailable)."]
     lines = [f"{profile.samples:,} samples of the generated server's CPU time (idle excluded).",
@@ -253,7 +253,7 @@ async def write_report(report: Report, path: Path, url: str) -> None:
         "py-spy (`record --format raw --nonblocking`) on the generated server while wrk "
         "drives *list page 1, count=none* (50 rows with derived fields, so the Python share "
         "is largest). Raw stacks: bench/out/profile.txt.", "",
-        *_profile(report.profile), "",
+        *profile_lines(report.profile), "",
     ]
     if ANALYSIS.exists() and not report.smoke:
         lines += [ANALYSIS.read_text().rstrip(), ""]

@@ -24,7 +24,8 @@ import httpx
 from sqlalchemy import text
 
 from bench.drivers import Load, Measurement, combine, wrk
-from bench.report import VIEWS_END, VIEWS_START, kept_between
+from bench.profile import Profile, record
+from bench.report import VIEWS_END, VIEWS_START, kept_between, profile_lines
 from bench.run import ensure_database
 from bench.servers import ROOT, Server
 from bench.view_baseline import COLUMNS, PATH
@@ -167,6 +168,16 @@ async def drive(generated: Server, baseline: Server, scale: int, load: Load,
     return results
 
 
+async def profile_default(generated: Server, load: Load) -> Profile | None:
+    """py-spy on the generated server while wrk drives the default list."""
+    url = generated.base_url + PATH
+    recording = asyncio.ensure_future(
+        record(generated.pid, OUT / "profile.txt", max(2.0, load.duration_s - 1)))
+    await wrk(url, Load(threads=load.threads, connections=load.connections,
+                        duration_s=load.duration_s, warmup_s=0))
+    return await recording
+
+
 def report(results: list[tuple[Pair, Measurement, Measurement]], note: str,
            scale: int, load: Load) -> str:
     lines = [f"View scenario at scale {scale:,} ({note}); wrk {load.threads} threads, "
@@ -202,10 +213,15 @@ async def run(args: argparse.Namespace) -> int:
             print("both servers answer every scenario alike", file=sys.stderr)
             return 0
         results = await drive(generated, baseline, args.scale, load, args.rounds)
+        profile = None if args.no_profile else await profile_default(generated, load)
     finally:
         await generated.stop()
         await baseline.stop()
     text_ = report(results, note, args.scale, load)
+    if not args.no_profile:
+        text_ += ("\nProfile: py-spy on the generated server while wrk drives the default "
+                  "list (raw stacks: bench/out/views/profile.txt).\n\n"
+                  + "\n".join(profile_lines(profile)) + "\n")
     (OUT / "report.md").write_text(text_, encoding="utf-8")
     print(text_)
     if args.output is not None:
@@ -238,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=10, help="wrk connections")
     parser.add_argument("--output", type=Path, default=None,
                         help="a report (bench/RESULTS.md) whose view section is replaced")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--check-only", action="store_true",
                         help="load, start both servers, compare answers, stop")
     return asyncio.run(run(parser.parse_args(argv)))
