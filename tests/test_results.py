@@ -139,3 +139,10 @@ def test_kept_values_come_back_with_their_types(value: Any) -> None:
 def test_a_value_of_an_unknown_type_is_not_kept() -> None:
     with pytest.raises(TypeError, match="cannot keep a object"):
         plain(object())
+
+
+def test_reprs_name_the_store_and_the_bound() -> None:
+    cache = ResultCache(MemoryStore(max_bytes=100), None)
+    assert repr(cache) == "ResultCache(MemoryStore(max_bytes=100, size=0, entries=0))"
+    assert repr(cache.for_resource("things", "v1", stale_s=5)) == (
+        "ResourceResults('things', stale_s=5)")

@@ -69,8 +69,8 @@ class ResultCache:
         self.store = store
         self.signals = signals
         self.counts: dict[str, CacheCounts] = {}
-        self._flights: dict[str, asyncio.Task[Any]] = {}
-        self._refreshes: dict[str, _Refresh] = {}
+        self.flights: dict[str, asyncio.Task[Any]] = {}
+        self.refreshes: dict[str, _Refresh] = {}
 
     def __repr__(self) -> str:
         return f"ResultCache({self.store!r})"
@@ -83,7 +83,7 @@ class ResultCache:
                                signal_age_s=signal_age_s)
 
     async def close(self) -> None:
-        for task in [*self._flights.values(), *(r.task for r in self._refreshes.values())]:
+        for task in [*self.flights.values(), *(r.task for r in self.refreshes.values())]:
             task.cancel()
         await self.store.close()
 
@@ -141,13 +141,13 @@ class ResourceResults:
         return entry if isinstance(entry, dict) else None
 
     def _may_serve_stale(self, name: str) -> bool:
-        refresh = self.cache._refreshes.get(name)
+        refresh = self.cache.refreshes.get(name)
         assert self.stale_s is not None
         return refresh is None or time.monotonic() - refresh.since <= self.stale_s
 
     def _refresh(self, name: str, label: str, compute: Callable[[], Awaitable[Any]],
                  codec: Codec[Any]) -> None:
-        refreshes = self.cache._refreshes
+        refreshes = self.cache.refreshes
         if name in refreshes:
             return
         task = self._flight(name, label, compute, codec)
@@ -162,7 +162,7 @@ class ResourceResults:
 
     def _flight(self, name: str, label: str, compute: Callable[[], Awaitable[Any]],
                 codec: Codec[Any]) -> asyncio.Task[Any]:
-        flights = self.cache._flights
+        flights = self.cache.flights
         key = f"{name}@{label}"
         task = flights.get(key)
         if task is None:
