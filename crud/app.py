@@ -126,11 +126,11 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         router = build_router(endpoints, aggregate)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
-        reads.lists[resource.name] = endpoints.list_rows
+        reads.lists[resource.name] = endpoints.list_read
         if aggregate is not None:
             reads.aggregates[resource.name] = aggregate
         if resource.spec.detail:
-            reads.details[resource.name] = endpoints.get_row
+            reads.details[resource.name] = endpoints.detail_read
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
     # Hand-written routers answer under the API's default auth, as resources without their own.
