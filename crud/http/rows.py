@@ -103,4 +103,9 @@ class RowShaper:
             name = node.name
             return lambda _row, lists: lists.get(name, [])
         assert isinstance(node, ObjectNode)
-        return self._compile(node.children)
+        build = self._compile(node.children)
+        if node.presence is None:
+            return build
+        present = self.index[node.presence.label]
+        # No related row: the relation is null, not an object of nulls.
+        return lambda row, lists: None if row[present] is None else build(row, lists)

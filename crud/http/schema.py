@@ -69,7 +69,9 @@ def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
             return list[_leaf_type(node.leaves[0])]  # type: ignore[misc]
         return list[_object_model(child_name, node.leaves, sparse=sparse)]  # type: ignore[misc]
     assert isinstance(node, ObjectNode)  # fields=project.url leaves its other keys out
-    return _object_model(child_name, node.children, sparse=sparse)
+    model = _object_model(child_name, node.children, sparse=sparse)
+    # A relation of its own is null when no row links (a mere grouping never is).
+    return model if node.presence is None else model | None
 
 
 def _leaf_type(leaf: Leaf) -> Any:

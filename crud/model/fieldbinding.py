@@ -98,8 +98,30 @@ class FieldBinder:
             return self.bind_many_objects(api_path, spec, _relationship_hops(all_hops),
                                           target, location)
         children = self.bind_nodes(spec.fields, api_path, all_hops, target)
+        # An object of its own relation (not a mere grouping of the parent's fields) is
+        # null when nothing links: its presence is the related row's key.
+        presence = self.presence_leaf(api_path, all_hops) if hops else None
         return ObjectNode(api_path=api_path, children=tuple(children),
-                          description=spec.description)
+                          description=spec.description, presence=presence)
+
+    def presence_leaf(self, api_path: tuple[str, ...], hops: tuple[Step, ...]) -> Leaf | None:
+        """The related row's first key column (a derived join's: its first ``on`` column),
+        NULL exactly when the outer join finds no row."""
+        target = hops[-1].target
+        if isinstance(target, DerivedJoin):
+            key = target.on[0][1]
+        else:
+            keys = target.primary_key()
+            if not keys:  # a view without a declared key: the object cannot tell
+                return None
+            key = keys[0]
+        column = target.column(key)
+        info = type_info(column.type)
+        if info is None:
+            return None
+        return Leaf(api_path=(*api_path, "(present)"), label=next(self.labels), hops=hops,
+                    column_key=key, expression=None, info=info, sql_type=column.type,
+                    nullable=True, description=None)
 
     def bind_many_objects(self, api_path: tuple[str, ...], spec: FieldSpec,
                           hops: tuple[Hop, ...], target: Entity | DerivedJoin,

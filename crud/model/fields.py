@@ -19,7 +19,7 @@ from crud.model.coltypes import TypeInfo
 from crud.model.joins import DerivedJoin
 from crud.model.sources import Entity
 
-__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step", "many_fields"]
+__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step", "many_fields", "row_leaves"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,11 +99,17 @@ class ManyField:
 
 @dataclass(frozen=True, eq=False)
 class ObjectNode:
-    """A nested object grouping other fields (``project: {fields: {...}}``)."""
+    """A nested object grouping other fields (``project: {fields: {...}}``).
+
+    ``presence`` is set when the object is a to-one relation of its own (a relationship
+    path or a derived join): the related row's key, NULL exactly when no row links, which
+    makes the whole object ``null`` rather than an object of nulls.
+    """
 
     api_path: tuple[str, ...]
     children: tuple[Node, ...]
     description: str | None
+    presence: Leaf | None = None
 
     @property
     def name(self) -> str:
@@ -120,3 +126,15 @@ def many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
             yield node
         elif isinstance(node, ObjectNode):
             yield from many_fields(node.children)
+
+
+def row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
+    """The leaves a row selects for ``nodes``: theirs and their objects' (each object's
+    presence key first), not the to-many lists'."""
+    for node in nodes:
+        if isinstance(node, Leaf):
+            yield node
+        elif isinstance(node, ObjectNode):
+            if node.presence is not None:
+                yield node.presence
+            yield from row_leaves(node.children)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode, many_fields
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode, many_fields, row_leaves
 from crud.model.resource import Resource
 
 __all__ = ["SHAPE_CACHE_SIZE", "Lru", "Shape", "Shapes"]
@@ -96,7 +96,7 @@ class Shapes:
 
 
 def _shape(resource: Resource, nodes: Sequence[Node], key: Hashable) -> Shape:
-    leaves = list(_row_leaves(nodes))
+    leaves = list(row_leaves(nodes))
     many = tuple(many_fields(nodes))
     if many:  # lists are grouped by their owner's key: select it, returned or not
         leaves.extend(leaf for leaf in resource.primary_key if leaf not in leaves)
@@ -122,18 +122,8 @@ def _pruned(nodes: Sequence[Node], wanted: frozenset[str]) -> Iterator[Node]:
         if node.name in wanted:
             yield node
         elif isinstance(node, ObjectNode) and inside:
-            yield ObjectNode(api_path=node.api_path, description=node.description,
-                             children=tuple(_pruned(node.children, wanted)))
+            yield dataclasses.replace(node, children=tuple(_pruned(node.children, wanted)))
         elif isinstance(node, ManyField) and inside:  # its own statement selects fewer columns
             yield dataclasses.replace(node, leaves=tuple(
                 leaf for leaf in node.leaves if leaf.name in wanted))
-
-
-def _row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
-    for node in nodes:
-        if isinstance(node, Leaf):
-            yield node
-        elif isinstance(node, ObjectNode):
-            yield from _row_leaves(node.children)
-
 

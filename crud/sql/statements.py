@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode, row_leaves
 from crud.model.resource import Resource, SortKey
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape
 from crud.sql.aliases import Joins
@@ -69,8 +69,8 @@ class Statements:
         self.allows_json = json_rows
         self.filter_joins = Joins(resource, resource.leaves.values(), backend)
         # Embedded to-one relations are displayed (when asked) but never filtered on.
-        embedded = [leaf for node in resource.embeds if isinstance(node, ObjectNode)
-                    for leaf in _object_leaves(node)]
+        embedded = list(row_leaves([node for node in resource.embeds
+                                    if isinstance(node, ObjectNode)]))
         self.display_joins = Joins(resource, [*resource.row_leaves, *embedded], backend)
         self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
         self.layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
@@ -376,16 +376,6 @@ def _extra_sort_leaves(layout: Layout, order: Sequence[OrderItem]) -> list[Leaf]
     """Sort keys the row's leaves lack: selected after them, for the next page's cursor."""
     selected = {id(leaf) for leaf in layout.leaves}
     return [key.leaf for key, _ in order if id(key.leaf) not in selected]
-
-
-def _object_leaves(node: ObjectNode) -> list[Leaf]:
-    leaves: list[Leaf] = []
-    for child in node.children:
-        if isinstance(child, Leaf):
-            leaves.append(child)
-        elif isinstance(child, ObjectNode):
-            leaves.extend(_object_leaves(child))
-    return leaves
 
 
 def _stored(value: Any) -> Any:
