@@ -210,7 +210,7 @@ async def readings_db(request: pytest.FixtureRequest,
 async def grouped_db(request: pytest.FixtureRequest,
                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
     """``gr_builds`` (rows per build id and chroot) and ``gr_srpms``, on each backend."""
-    from grouped_models import Base, Build, Srpm, rows
+    from grouped_models import Base, Build, Log, Srpm, logs, rows
 
     database = await create_database(request.param, tmp_path_factory.mktemp("grouped"))
     writer = make_engine(database.url, read_only=False)
@@ -220,6 +220,7 @@ async def grouped_db(request: pytest.FixtureRequest,
             await connection.run_sync(Base.metadata.create_all)
             await connection.execute(Srpm.__table__.insert(), srpms)
             await connection.execute(Build.__table__.insert(), builds)
+            await connection.execute(Log.__table__.insert(), logs(builds))
     finally:
         await writer.dispose()
     yield database

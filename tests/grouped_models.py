@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import Select
 
-__all__ = ["BUILD_IDS", "Base", "Build", "Srpm", "rows", "srpm_info"]
+__all__ = ["BUILD_IDS", "Base", "Build", "Log", "Srpm", "logs", "rows", "srpm_info"]
 
 
 class Base(DeclarativeBase):
@@ -41,6 +41,17 @@ class Build(Base):
     srpm_id: Mapped[int | None] = mapped_column(ForeignKey("gr_srpms.id"))
 
     srpm: Mapped[Srpm | None] = relationship()
+    logs: Mapped[list[Log]] = relationship(order_by="Log.id")
+
+
+class Log(Base):
+    """A to-many relation of each build row (what ``runs`` gathers from several tables)."""
+
+    __tablename__ = "gr_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    build_row_id: Mapped[int] = mapped_column(ForeignKey("gr_builds.id"), index=True)
+    line: Mapped[str] = mapped_column(String(40))
 
 
 def srpm_info(builds: Any) -> Select[Any]:
@@ -74,3 +85,10 @@ def rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         builds.append({"id": len(builds) + 1, "build_id": None, "chroot": CHROOTS[index],
                        "status": "success", "owner": "packit", "srpm_id": None})
     return srpms, builds
+
+
+def logs(builds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two log lines for every third build row."""
+    return [{"id": 10 * build["id"] + index, "build_row_id": build["id"],
+             "line": f"row {build['id']} line {index}"}
+            for build in builds if build["id"] % 3 == 0 for index in range(2)]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
 
 from crud.http.filtering import value_type
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Collected, Leaf, ManyField, Node, ObjectNode
 from crud.model.resource import Resource
 from crud.model.values import LocalDatetime
 
@@ -64,6 +64,13 @@ def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
     child_name = owner + "".join(part.title() for part in node.api_path[-1].split("_"))
     if isinstance(node, Leaf):
         return _leaf_type(node)
+    if isinstance(node, Collected):  # a list of the values, or an object of them by key
+        value = node.value
+        if isinstance(value, ObjectNode):  # an absent object is left out, never null
+            item: Any = _object_model(child_name, value.children, sparse=sparse)
+        else:
+            item = _leaf_type(value)
+        return list[item] if node.key is None else dict[str, item]
     if isinstance(node, ManyField):
         if node.scalar:
             return list[_leaf_type(node.leaves[0])]  # type: ignore[misc]

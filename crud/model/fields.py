@@ -19,7 +19,8 @@ from crud.model.coltypes import TypeInfo
 from crud.model.joins import DerivedJoin
 from crud.model.sources import Entity
 
-__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step", "many_fields", "row_leaves"]
+__all__ = ["Collected", "Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step", "many_fields",
+           "row_leaves"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,7 +117,26 @@ class ObjectNode:
         return ".".join(self.api_path)
 
 
-Node = Leaf | ManyField | ObjectNode
+@dataclass(frozen=True, eq=False)
+class Collected:
+    """A grouped item's values over its rows (``{collect: chroot}``): a list of ``value``
+    (a column, or a to-one object), or with ``key`` an object of ``value`` by ``key``.
+    Both are read from every row of the group; neither is a field of its own."""
+
+    api_path: tuple[str, ...]
+    value: Leaf | ObjectNode
+    key: Leaf | None
+    description: str | None
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.api_path)
+
+    def __repr__(self) -> str:
+        return f"Collected({self.name!r}, keyed={self.key is not None})"
+
+
+Node = Leaf | ManyField | ObjectNode | Collected
 
 
 def many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
@@ -138,3 +158,7 @@ def row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
             if node.presence is not None:
                 yield node.presence
             yield from row_leaves(node.children)
+        elif isinstance(node, Collected):
+            if node.key is not None:
+                yield node.key
+            yield from row_leaves([node.value])

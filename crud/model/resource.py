@@ -72,6 +72,8 @@ class Resource:
     aggregate: Aggregate | None = None
     # Date-times without a zone are UTC (sent with +00:00) or local as stored (no offset).
     naive_utc: bool = True
+    # ``group_by:``: one item per value of this base column (then also the primary key).
+    group_key: Leaf | None = None
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"

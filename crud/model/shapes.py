@@ -58,6 +58,7 @@ class Shape:
     many_fields: tuple[ManyField, ...]  # loaded by one statement each for the whole page
     primary_key: tuple[Leaf, ...]
     key: Hashable = None  # None: every declared field and no embed (the default shape)
+    group_key: Leaf | None = None  # a grouped resource's: items fold their rows by it
 
     def __repr__(self) -> str:
         return f"Shape({self.key!r})"
@@ -98,10 +99,12 @@ class Shapes:
 def _shape(resource: Resource, nodes: Sequence[Node], key: Hashable) -> Shape:
     leaves = list(row_leaves(nodes))
     many = tuple(many_fields(nodes))
-    if many:  # lists are grouped by their owner's key: select it, returned or not
+    # Lists are grouped by their owner's key, a grouped item's rows by the group key:
+    # select it, returned or not.
+    if many or resource.group_key is not None:
         leaves.extend(leaf for leaf in resource.primary_key if leaf not in leaves)
     return Shape(nodes=tuple(nodes), row_leaves=tuple(leaves), many_fields=many,
-                 primary_key=resource.primary_key, key=key)
+                 primary_key=resource.primary_key, key=key, group_key=resource.group_key)
 
 
 def _names(node: Node) -> Iterator[str]:
