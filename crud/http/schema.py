@@ -6,6 +6,7 @@ the same types the parser validates with, so the spec and the behaviour cannot d
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -68,6 +69,8 @@ def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
         value = node.value
         if isinstance(value, ObjectNode):  # an absent object is left out, never null
             item: Any = _object_model(child_name, value.children, sparse=sparse)
+        elif node.key is None:  # a list leaves NULLs out
+            item = _leaf_type(dataclasses.replace(value, nullable=False))
         else:
             item = _leaf_type(value)
         return list[item] if node.key is None else dict[str, item]

@@ -33,7 +33,9 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     nodes = binder.bind_nodes(spec.fields, (), (), entity)
     leaves = {leaf.name: leaf for leaf in flatten(nodes)}
     group_key = _bind_group_key(binder, leaves, nodes)
-    primary_key = [group_key] if group_key is not None else _bind_primary_key(binder, leaves)
+    primary_key = ([group_key] if group_key is not None
+                   else None if spec.group_by is not None  # reported already
+                   else _bind_primary_key(binder, leaves))
     filters = _bind_filters(binder, leaves)
     search = _bind_search(binder, leaves)
     sort = _bind_sort(binder, leaves)
@@ -78,15 +80,14 @@ def _bind_group_key(binder: FieldBinder, leaves: dict[str, Leaf],
         if name.lstrip("+-") != spec.group_by:
             binder.issue(("default_sort", index), f"a grouped resource sorts by its group "
                                                   f"key {spec.group_by!r} only")
-    collected = {node.name for node in nodes if isinstance(node, Collected)}
-    used = [("filters", list(spec.filters)), ("sort", spec.sort),
-            ("search", spec.search.fields)]
-    for key, names in used:
+    objects = {node.name for node in nodes
+               if isinstance(node, Collected) and isinstance(node.value, ObjectNode)}
+    for key, names in (("filters", list(spec.filters)), ("search", spec.search.fields)):
         for index, name in enumerate(names):
-            if name in collected:
-                binder.issue((key, index) if key != "filters" else (key, name),
-                             f"{name!r} is collected from the group's rows: filter, sort "
-                             "and search by fields of the rows")
+            if name in objects:
+                binder.issue((key, name) if key == "filters" else (key, index),
+                             f"{name!r} collects objects: filter and search by a field, "
+                             "or by a collected column")
     for key in ("facets", "aggregate"):
         if getattr(spec, key):
             binder.issue((key,), f"a grouped resource has no {key} (they count rows, "

@@ -385,4 +385,6 @@ def flatten(nodes: Sequence[Node]) -> Iterator[Leaf]:
             yield from node.leaves
         elif isinstance(node, ObjectNode):
             yield from flatten(node.children)
-        # A collected value is no field: neither filtered, sorted nor searched.
+        elif isinstance(node.value, Leaf):
+            # A collected column filters (and searches) the group's rows by that column.
+            yield node.value
