@@ -3,6 +3,7 @@ rows (tests/grouped_models.py: Copr-like build rows per chroot, grouped by build
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,24 @@ async def test_registry_problems(registry_path: Callable[[str], Path],
         return
     found = await problems(registry_path(text))
     assert [problem[problem.index("registry.yaml:"):] for problem in found] == expected
+
+
+async def test_the_docs_example_serves_the_demo_data(demo_db: Database,
+                                                      make_api: Callable[..., Any]) -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "grouped.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- grouped-example[^>]*-->\n```yaml\n(.*?)```", docs, re.S)
+    assert match, "docs/grouped.md lost its example"
+    api = await _serve(make_api, demo_db, "resources:\n" + match.group(1))
+    path = "/api/v1/copr-builds-per-build"
+    api.log.clear()
+    body = await _body(api, path, size=10)
+    assert api.log.count == 2  # the page with its total, the to-many list
+    assert len(body["items"]) == 10
+    for item in body["items"]:
+        assert list(item["status_per_chroot"]) == item["chroots"]
+        assert sorted(item["packit_id_per_chroot"]) == sorted(item["chroots"])
+    first = body["items"][0]
+    assert await _body(api, f"{path}/{first['build_id']}") == first
+    failed = await _body(api, path, status_per_chroot="failure", size=3)
+    assert all("failure" in item["status_per_chroot"].values() for item in failed["items"])
+    assert failed["total"] < body["total"]
