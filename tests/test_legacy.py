@@ -21,7 +21,7 @@ from conftest import Api, Database
 
 from crud.app import load
 from crud.config.registry import RegistryError
-from crud.http.legacy import LegacyEncoder, epoch_seconds, legacy_dumps, legacy_range
+from crud.http.profiles.legacy import LegacyEncoder, epoch_seconds, legacy_dumps, legacy_range
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 RECORD = os.environ.get("CRUD_RECORD_LEGACY") == "1"
