@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import Api, Database
-from grouped_models import logs, rows
+from grouped_models import BUILD_IDS, logs, rows
 from readings import all_pages
 from test_registry import problems
 
@@ -209,8 +209,9 @@ WHERE = "registry.yaml:{line}: resources.copr-groups.{key}: "
      []),  # a to-one path is a field like any other (from the group's first row)
     (("group_by: build_id\n    fields:\n", "group_by: srpm_status\n    fields:\n"
       "      srpm_status: srpm.status\n"),
-     [WHERE.format(line=6, key="group_by") + "group by a column of the resource's own table; "
-                                             "'srpm_status' is not one"]),
+     [WHERE.format(line=6, key="group_by") + "group by a column of the resource's own table "
+                                             "(or an expression over it); 'srpm_status' is "
+                                             "not one"]),
     (("sort: [build_id]", "sort: [build_id, owner]"),
      [WHERE.format(line=16, key="sort.1") + "a grouped resource sorts by its group key "
                                             "'build_id' only, not 'owner'"]),
@@ -263,3 +264,21 @@ async def test_the_docs_example_serves_the_demo_data(demo_db: Database,
     failed = await _body(api, path, status_per_chroot="failure", size=3)
     assert all("failure" in item["status_per_chroot"].values() for item in failed["items"])
     assert failed["total"] < body["total"]
+
+
+async def test_an_expression_can_be_the_group_key(grouped_db: Database,
+                                                  make_api: Callable[..., Any]) -> None:
+    # Rows without a build id are one group of their own under the expression's value.
+    text = REGISTRY.replace("      build_id:\n", "      build_id:\n      batch: {source: {"
+                            "expression: \"grouped_models:batch\"}}\n")
+    text = text.replace("group_by: build_id", "group_by: batch")
+    text = text.replace("sort: [build_id]", "sort: [batch]")
+    text = text.replace("default_sort: [-build_id]", "default_sort: [batch]")
+    api = await _serve(make_api, grouped_db, text)
+    body = await _body(api, GROUPS, size=20)
+    assert body["total"] == 13
+    assert [item["batch"] for item in body["items"]] == [*BUILD_IDS, "unbatched"]
+    last = body["items"][-1]
+    assert (last["build_id"], last["chroots"]) == (None, ["fedora-40-x86_64",
+                                                          "fedora-41-x86_64"])
+    assert await _body(api, f"{GROUPS}/unbatched") == last
