@@ -308,3 +308,14 @@ async def test_every_profile_serves_groups(grouped_db: Database, make_api: Calla
         assert response.headers["x-total-count"] == "12"
     detail = await api.get(f"{GROUPS}/b05")
     assert detail.json() == next(item for item in expected if item["build_id"] == "b05")
+
+
+async def test_the_tables_a_grouped_resource_reads(registry_path: Callable[[str], Path]) -> None:
+    from crud.app import load
+    from crud.model.dependencies import tables_read
+
+    loaded = await load(registry_path(WITH_LOGS), "sqlite+aiosqlite:///:memory:")
+    [resource] = loaded.resources
+    # Collected objects' and to-many lists' tables change the answers too.
+    assert [table.name for table in tables_read(resource)] == ["gr_builds", "gr_srpms",
+                                                               "gr_logs"]
