@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from crud.config.registry import ApiSpec, CountPolicy
 from crud.http.caching import CACHE_HEADERS, NOT_MODIFIED
+from crud.http.errorbodies import Endpoint, ErrorBody
 from crud.http.errors import PROBLEM_JSON
 from crud.http.listquery import Parameter, Step
 from crud.http.openapi import PROBLEM_REF
@@ -49,6 +50,12 @@ class Profile:
     # Route documentation: FastAPI route keyword arguments for the list and the detail.
     list_route: dict[str, Any] = field(default_factory=dict)
     detail_route: dict[str, Any] = field(default_factory=dict)
+    error_body: ErrorBody | None = None  # an old API's error body in place of problem+json
+
+    def speaking(self, endpoint: Endpoint) -> Endpoint:
+        """``endpoint`` answering problems in this profile's error body (problem+json
+        unless the profile declares another)."""
+        return endpoint if self.error_body is None else self.error_body.speaking(endpoint)
 
     @property
     def optional(self) -> list[Step[Any]]:

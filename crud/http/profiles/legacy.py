@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_m
 
 from crud.config.registry import ApiSpec, LegacySpec, Registry, RegistryError
 from crud.config.yamlfile import LocatedData
+from crud.http.errorbodies import ErrorBody
 from crud.http.errors import BadRequest, ParameterError
 from crud.http.listquery import Given, ListQuery, Parameter
 from crud.http.profiles.base import Profile, max_offset, responses
@@ -283,6 +284,11 @@ def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Pro
         "schema": {"type": "string"}}}
     listed = responses(None, range_header, ok=206, description="The old API's contract")
     listed[400]["description"] += ", or a page beyond max_offset"
+    detailed = responses(None, {}, description="The old API's contract")
+    error_body = None
+    if options.error_body is not None:
+        error_body = ErrorBody(options.error_body, options.error_status)
+        _document_errors(error_body, listed, detailed)
     return Profile(
         name="legacy",
         filters=FilterStep(resource, max_list_values=api.max_list_values),
@@ -291,6 +297,19 @@ def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Pro
                                              naive_utc=resource.naive_utc)),
         list_route={"status_code": 206, "response_model": list[item],  # type: ignore[valid-type]
                     "responses": listed},
-        detail_route={"response_model": item,
-                      "responses": responses(None, {}, description="The old API's contract")},
+        detail_route={"response_model": item, "responses": detailed},
+        error_body=error_body,
     )
+
+
+def _document_errors(error_body: ErrorBody, *answers: dict[int | str, Any]) -> None:
+    """The declared error body in place of problem+json, under the statuses it is sent with."""
+    content = {"content": {ErrorBody.media_type: {"schema": error_body.openapi_schema()}}}
+    for documented in answers:
+        for status in [key for key in documented if isinstance(key, int) and key >= 400]:
+            answer = {**documented.pop(status), **content}
+            sent = error_body.statuses.get(status, status)
+            if sent in documented:  # two of ours are one of theirs (422 and 400 as 400)
+                answer["description"] = f"{documented[sent]['description']}; " \
+                                        f"{answer['description']}"
+            documented[sent] = answer
