@@ -295,32 +295,47 @@ class Statements:
                    leaves: list[Leaf]) -> Select[Any]:
         """A grouped page's keys: the groups of the selected rows, sorted and cut.
 
-        A group sorts by its key, or by its first row's primary key (``min()``, the value
-        its items show); the seek after a cursor compares those per-group values."""
-        order = request.order
-        key = self.pk_columns[0]
+        A group sorts by its key (an index on it serves the order, the seek and the
+        grouping at once), or by its first row's primary key, ``min()``, the value its
+        item shows: that aggregates every selected group, and the seek compares the
+        aggregates, outside."""
+        order, key = request.order, self.pk_columns[0]
         group_leaf = self.resource.group_key
         sorts = [self.sort_column(item.leaf) for item, _ in order]
+        by_key = all(item.leaf is group_leaf for item, _ in order)
         columns = [key.label("pk0"), *(
             (column if item.leaf is group_leaf else func.min(column)).label(f"k{index}")
             for index, (column, (item, _)) in enumerate(zip(sorts, order, strict=True)))]
-        joined = [*leaves, *(item.leaf for item, _ in order)]
-        grouped = self.criteria.filtered(select(*columns), criteria, joined).where(
-            key.is_not(None)).group_by(key, *(column for column, (item, _) in zip(
+        statement = self.criteria.filtered(
+            select(*columns), criteria, [*leaves, *(item.leaf for item, _ in order)]
+        ).where(key.is_not(None))
+        if by_key:  # the rows' own columns: seek and sort them before grouping
+            if request.after is not None:
+                statement = statement.where(self._group_seek(request, sorts))
+            statement = statement.group_by(key, *sorts).order_by(
+                *self._order_terms(order, self.sort_column))
+        else:
+            groups = statement.group_by(key, *(column for column, (item, _) in zip(
                 sorts, order, strict=True) if item.leaf is group_leaf)).subquery("groups")
-        statement = select(*grouped.c)
-        if request.after is not None:
-            seek_keys = [(grouped.c[f"k{index}"], descending, item.leaf.nullable)
-                         for index, (item, descending) in enumerate(order)]
-            values = [None if value is None else bindparam(f"s{index}",
-                                                           type_=seek_keys[index][0].type)
-                      for index, value in enumerate(request.after)]
-            statement = statement.where(seek_predicate(seek_keys, values))
-        statement = statement.order_by(*self._order_terms(
-            order, self._key_column(grouped, order, flat=False)))
+            statement = select(*groups.c)
+            if request.after is not None:
+                statement = statement.where(self._group_seek(
+                    request, [groups.c[f"k{index}"] for index in range(len(order))]))
+            statement = statement.order_by(*self._order_terms(
+                order, self._key_column(groups, order, flat=False)))
         statement = statement.limit(integer_parameter("limit"))
         return statement if request.after is not None else statement.offset(
             integer_parameter("offset"))
+
+    @staticmethod
+    def _group_seek(request: PageRequest,
+                    columns: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
+        assert request.after is not None
+        keys = [(column, descending, item.leaf.nullable)
+                for column, (item, descending) in zip(columns, request.order, strict=True)]
+        values = [None if value is None else bindparam(f"s{index}", type_=keys[index][0].type)
+                  for index, value in enumerate(request.after)]
+        return seek_predicate(keys, values)
 
     def _groups(self, rows: Select[Any]) -> Select[Any]:
         """The distinct group keys of ``rows`` (a NULL key belongs to no group)."""
