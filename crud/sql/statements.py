@@ -40,6 +40,7 @@ from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.criteria import Criteria, search_parameter
+from crud.sql.grouping import GroupCut
 from crud.sql.requests import OrderItem, PageRequest, Selection, Values
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
 from crud.sql.textsearch import text_search_of
@@ -91,6 +92,9 @@ class Statements:
         self.rank: ColumnElement[Any] | None = None
         if text_search is not None:
             self.rank = backend.search_rank(text_search, search_parameter())
+        self.group_cut = (None if resource.group_key is None else GroupCut(
+            self.pk_columns[0], resource.group_key, self.criteria, self.sort_column,
+            self._order_terms))
 
     def layout(self, shape: Shape | None) -> Layout:
         """How ``shape``'s rows are selected (None: the resource's every field)."""
@@ -234,7 +238,8 @@ class Statements:
                        page: Any = None) -> list[ColumnElement[Any]]:
         rows = self.criteria.filtered(select(), criteria, leaves)
         if self.grouped:  # the total counts groups: the distinct keys of the selected rows
-            groups = self._groups(rows.add_columns(self.pk_columns[0].label("pk0")))
+            assert self.group_cut is not None
+            groups = self.group_cut.distinct(rows.add_columns(self.pk_columns[0].label("pk0")))
             return count_columns(count, select().select_from(groups.subquery("groups")),
                                  everything=False, estimate=None, page=page)
         return count_columns(count, rows,
@@ -248,8 +253,8 @@ class Statements:
               leaves: list[Leaf], layout: Layout) -> Select[Any]:
         """The page cut on the base table: its rows' keys (or, when flat, the rows)."""
         order = request.order
-        if self.grouped:
-            return self._group_cut(request, criteria, leaves)
+        if self.group_cut is not None:
+            return self.group_cut.keys(request, criteria, leaves)
         if request.after is None:
             return self._cut(order, order, criteria, leaves, layout).offset(
                 integer_parameter("offset"))
@@ -286,60 +291,10 @@ class Statements:
                         for index, (key, _) in enumerate(order)]
         joined = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
         statement = self.criteria.filtered(select(*columns), criteria, joined)
-        if self.grouped:
-            statement = self._groups(statement)
+        if self.group_cut is not None:
+            statement = self.group_cut.distinct(statement)
         statement = statement.order_by(*self._order_terms(sort, self.sort_column))
         return statement.limit(integer_parameter("limit"))
-
-    def _group_cut(self, request: PageRequest, criteria: list[ColumnElement[bool]],
-                   leaves: list[Leaf]) -> Select[Any]:
-        """A grouped page's keys: the groups of the selected rows, sorted and cut.
-
-        A group sorts by its key (an index on it serves the order, the seek and the
-        grouping at once), or by its first row's primary key, ``min()``, the value its
-        item shows: that aggregates every selected group, and the seek compares the
-        aggregates, outside."""
-        order, key = request.order, self.pk_columns[0]
-        group_leaf = self.resource.group_key
-        sorts = [self.sort_column(item.leaf) for item, _ in order]
-        by_key = all(item.leaf is group_leaf for item, _ in order)
-        columns = [key.label("pk0"), *(
-            (column if item.leaf is group_leaf else func.min(column)).label(f"k{index}")
-            for index, (column, (item, _)) in enumerate(zip(sorts, order, strict=True)))]
-        statement = self.criteria.filtered(
-            select(*columns), criteria, [*leaves, *(item.leaf for item, _ in order)]
-        ).where(key.is_not(None))
-        if by_key:  # the rows' own columns: seek and sort them before grouping
-            if request.after is not None:
-                statement = statement.where(self._group_seek(request, sorts))
-            statement = statement.group_by(key, *sorts).order_by(
-                *self._order_terms(order, self.sort_column))
-        else:
-            groups = statement.group_by(key, *(column for column, (item, _) in zip(
-                sorts, order, strict=True) if item.leaf is group_leaf)).subquery("groups")
-            statement = select(*groups.c)
-            if request.after is not None:
-                statement = statement.where(self._group_seek(
-                    request, [groups.c[f"k{index}"] for index in range(len(order))]))
-            statement = statement.order_by(*self._order_terms(
-                order, self._key_column(groups, order, flat=False)))
-        statement = statement.limit(integer_parameter("limit"))
-        return statement if request.after is not None else statement.offset(
-            integer_parameter("offset"))
-
-    @staticmethod
-    def _group_seek(request: PageRequest,
-                    columns: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
-        assert request.after is not None
-        keys = [(column, descending, item.leaf.nullable)
-                for column, (item, descending) in zip(columns, request.order, strict=True)]
-        values = [None if value is None else bindparam(f"s{index}", type_=keys[index][0].type)
-                  for index, value in enumerate(request.after)]
-        return seek_predicate(keys, values)
-
-    def _groups(self, rows: Select[Any]) -> Select[Any]:
-        """The distinct group keys of ``rows`` (a NULL key belongs to no group)."""
-        return rows.where(self.pk_columns[0].is_not(None)).distinct()
 
     @staticmethod
     def _key_column(page: Any, order: Sequence[OrderItem],
