@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from crud.http.dialects import dialect_issues
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
 from crud.http.legacy import check_legacy_options
+from crud.http.live import Hub, LiveLimits, TokenSource, Watch
 from crud.http.openapi import install_openapi
 from crud.http.profiles import parameter_clashes
 from crud.http.routing import build_aggregate, build_endpoints, build_router
@@ -40,7 +41,7 @@ from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
 from crud.sql.validators import validator_issues
 
-__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load"]
 
 
 class LoadedRegistry:
@@ -100,9 +101,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
 
+    hub = live_hub(settings, lambda: getattr(app.state, "signals", None))
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await hub.close()
         await reader.close()
         await engine.dispose()
 
@@ -127,6 +131,9 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
         reads.lists[resource.name] = endpoints.list_rows
+        live = resource.spec.live or api.live
+        if live.enabled:
+            reads.watches[resource.name] = Watch(endpoints, hub, interval_s=live.interval)
         if aggregate is not None:
             reads.aggregates[resource.name] = aggregate
         if resource.spec.detail:
@@ -137,11 +144,20 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
-    operations.install(app, reader=reader)
+    operations.install(app, reader=reader, live=hub)
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.live = hub
     return app
+
+
+def live_hub(settings: Settings, signals: Callable[[], TokenSource | None]) -> Hub:
+    """The process's live lists under the settings' caps (docs/live.md)."""
+    return Hub(LiveLimits(max_subscribers=settings.live_max_subscribers,
+                          max_per_client=settings.live_max_per_client,
+                          backlog=settings.live_backlog,
+                          heartbeat_s=settings.live_heartbeat_ms / 1000), signals)
 
 
 def app_from_environment() -> FastAPI:

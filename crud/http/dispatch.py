@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crud.http.errors import Problem, problem_response
+from crud.http.live import Watch, wants_events
 
 __all__ = ["ReadRoutes", "ReadTable"]
 
@@ -37,6 +38,16 @@ class ReadTable:
     lists: dict[str, Endpoint] = field(default_factory=dict)
     details: dict[str, Endpoint] = field(default_factory=dict)
     aggregates: dict[str, Endpoint] = field(default_factory=dict)  # <name>/aggregate
+    watches: dict[str, Watch] = field(default_factory=dict)  # SSE and WebSocket of lists
+
+    def watch(self, path: str, *, socket: bool) -> Watch | None:
+        """The watch of a list path; a WebSocket may also ask for ``<name>/watch``."""
+        if not path.startswith(self.prefix + "/"):
+            return None
+        name, slash, rest = path[len(self.prefix) + 1:].partition("/")
+        if slash and not (socket and rest == "watch"):
+            return None
+        return self.watches.get(name)
 
     def match(self, path: str) -> tuple[Endpoint, dict[str, str]] | None:
         if not path.startswith(self.prefix):
@@ -64,6 +75,11 @@ class ReadRoutes:
         self.table = table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            watch = self.table.watch(_route_path(scope), socket=True)
+            if watch is not None:
+                await watch.socket(scope, receive, send)
+                return
         if scope["type"] != "http" or scope["method"] not in _READS:
             await self.app(scope, receive, send)
             return
@@ -74,6 +90,11 @@ class ReadRoutes:
         endpoint, path_params = found
         scope["path_params"] = path_params
         scope["endpoint"] = endpoint  # what request logs and metrics are labelled by
+        if scope["method"] == "GET" and wants_events(scope):
+            watch = self.table.watch(_route_path(scope), socket=False)
+            if watch is not None:
+                await watch.events(scope, receive, send)
+                return
         request = Request(scope, receive)
         try:
             response = await endpoint(request)

@@ -1,0 +1,262 @@
+"""Live lists (docs/live.md): a real server on a free port, a streaming client, and a
+second connection that writes. Every backend; short intervals keep the tests quick."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+import websockets
+from conftest import BACKENDS, Api, Database
+from served import free_port
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from crud.config.settings import Settings
+
+pytestmark = pytest.mark.parametrize("empty_db", BACKENDS, indirect=True)
+
+REGISTRY = """
+api:
+  live: {interval: 200ms}
+resources:
+  builds:
+    table: live_builds
+    fields: {id:, status:, name:}
+    filters: {status: [eq]}
+    sort: [id]
+    default_sort: [id]
+    page_size: 3
+"""
+WAIT_S = 8.0  # PostgreSQL's statistics reach the signal within about a second
+
+
+@dataclass
+class Sse:
+    """One event as the stream carried it."""
+
+    id: str
+    event: str
+    data: Any
+
+
+async def _writer(database: Database) -> AsyncEngine:
+    engine = create_async_engine(database.url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(
+            "CREATE TABLE live_builds (id INTEGER PRIMARY KEY, status VARCHAR(20) NOT NULL, "
+            "name VARCHAR(50) NOT NULL)"))
+        await connection.execute(text(
+            "INSERT INTO live_builds VALUES (1, 'running', 'a'), (2, 'failed', 'b')"))
+    return engine
+
+
+async def _write(engine: AsyncEngine, *statements: str) -> None:
+    async with engine.connect() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+@contextlib.asynccontextmanager
+async def _served(database: Database, make_api: Callable[..., Any],
+                  **settings: Any) -> AsyncIterator[tuple[str, Api, AsyncEngine]]:
+    writer = await _writer(database)
+    api: Api = await make_api(REGISTRY, database.url, database.backend,
+                              settings=Settings(database_url=database.url, **settings))
+    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        yield f"127.0.0.1:{server.config.port}", api, writer
+    finally:
+        server.should_exit = True
+        await task
+        await api.app.state.live.close()
+        await writer.dispose()
+
+
+async def _events(lines: AsyncIterator[str]) -> AsyncIterator[Sse]:
+    fields: dict[str, str] = {}
+    async for line in lines:
+        if line == "":
+            if "event" in fields:
+                yield Sse(fields["id"], fields["event"], orjson.loads(fields["data"]))
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+
+
+async def _next(events: AsyncIterator[Sse]) -> Sse:
+    return await asyncio.wait_for(anext(events), WAIT_S)
+
+
+def _items(rows: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
+    return [{"id": i, "status": s, "name": n} for i, s, n in rows]
+
+
+async def test_a_watcher_receives_every_change_in_order(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, _, writer), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+            client.stream("GET", "/api/v1/builds", params={"status": "running"},
+                          headers={"Accept": "text/event-stream"}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert response.headers["x-accel-buffering"] == "no"
+        events = _events(response.aiter_lines())
+        snapshot = await _next(events)
+        plain = (await client.get("/api/v1/builds", params={"status": "running"})).json()
+        assert (snapshot.event, snapshot.data) == ("snapshot", plain)
+        assert plain["items"] == _items([(1, "running", "a")])
+
+        await _write(writer, "INSERT INTO live_builds VALUES (3, 'running', 'c')")
+        added = await _next(events)
+        assert (added.event, added.data) == ("added", {
+            "key": 3, "item": {"id": 3, "status": "running", "name": "c"}, "index": 1})
+
+        await _write(writer, "UPDATE live_builds SET status = 'running' WHERE id = 2")
+        into = await _next(events)
+        assert (into.event, into.data["key"], into.data["index"]) == ("added", 2, 1)
+
+        await _write(writer, "UPDATE live_builds SET name = 'z' WHERE id = 3")
+        changed = await _next(events)
+        assert (changed.event, changed.data["item"]) == (
+            "changed", {"id": 3, "status": "running", "name": "z"})
+
+        await _write(writer, "UPDATE live_builds SET status = 'done' WHERE id = 1")
+        out = await _next(events)
+        assert (out.event, out.data) == ("removed", {"key": 1})
+
+        await _write(writer, "DELETE FROM live_builds WHERE id = 3")
+        gone = await _next(events)
+        assert (gone.event, gone.data) == ("removed", {"key": 3})
+        ids = [snapshot.id, added.id, into.id, changed.id, out.id, gone.id]
+        assert [int(i.rpartition("-")[2]) for i in ids] == [0, 1, 2, 3, 4, 5]
+
+
+async def test_rows_pushed_off_the_page_are_removed(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, _, writer), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+            client.stream("GET", "/api/v1/builds", params={"order_by": "-id"},
+                          headers={"Accept": "text/event-stream"}) as response:
+        events = _events(response.aiter_lines())
+        await _next(events)
+        await _write(writer, "INSERT INTO live_builds VALUES (3, 'x', 'c'), (4, 'x', 'd')")
+        found = [await _next(events) for _ in range(3)]
+        assert [(e.event, e.data["key"]) for e in found] == [
+            ("removed", 1), ("added", 4), ("added", 3)]
+
+
+async def test_a_reconnect_resumes_from_last_event_id(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, api, writer), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client:
+        sse = {"Accept": "text/event-stream"}
+        newest = "/api/v1/builds?order_by=-id"
+        async with client.stream("GET", newest, headers=sse) as response:
+            events = _events(response.aiter_lines())
+            seen = await _next(events)
+            await _write(writer, "INSERT INTO live_builds VALUES (3, 'x', 'c')")
+            seen = await _next(events)
+        # Missed while away: kept by the cohort, which lingers for reconnects.
+        await _write(writer, "INSERT INTO live_builds VALUES (4, 'x', 'd')")
+        (cohort,) = api.app.state.live.cohorts.values()
+        for _ in range(int(WAIT_S * 10)):
+            if cohort.seq == 3:  # removed 1, added 4: polled while no one watched
+                break
+            await asyncio.sleep(0.1)
+        async with client.stream("GET", newest,
+                                 headers={**sse, "Last-Event-ID": seen.id}) as response:
+            events = _events(response.aiter_lines())
+            missed = [await _next(events) for _ in range(2)]
+            assert [(e.event, e.data["key"]) for e in missed] == [("removed", 1), ("added", 4)]
+        async with client.stream("GET", newest,
+                                 headers={**sse, "Last-Event-ID": "gone-7"}) as response:
+            events = _events(response.aiter_lines())
+            assert [(await _next(events)).event for _ in range(2)] == ["refetch", "snapshot"]
+
+
+async def test_websocket_streams_the_same_events(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, _, writer), \
+            websockets.connect(f"ws://{host}/api/v1/builds/watch?status=failed") as socket:
+        first = orjson.loads(await asyncio.wait_for(socket.recv(), WAIT_S))
+        assert first["event"] == "snapshot"
+        assert first["data"]["items"] == _items([(2, "failed", "b")])
+        await _write(writer, "INSERT INTO live_builds VALUES (3, 'failed', 'c')")
+        added = orjson.loads(await asyncio.wait_for(socket.recv(), WAIT_S))
+        assert (added["event"], added["data"]["key"]) == ("added", 3)
+
+
+async def test_heartbeats_keep_an_idle_stream_alive(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api, live_heartbeat_ms=100) as (host, _, _w), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+            client.stream("GET", "/api/v1/builds",
+                          headers={"Accept": "text/event-stream"}) as response:
+        lines = response.aiter_lines()
+        comments = 0
+        while comments < 2:
+            line = await asyncio.wait_for(anext(lines), WAIT_S)
+            comments += line == ": heartbeat"
+
+
+async def test_caps_refuse_with_a_problem(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api, live_max_per_client=1) as (host, _, _w), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+            client.stream("GET", "/api/v1/builds",
+                          headers={"Accept": "text/event-stream"}) as first:
+        assert first.status_code == 200
+        second = await client.get("/api/v1/builds", params={"status": "x"},
+                                  headers={"Accept": "text/event-stream"})
+        assert second.status_code == 429
+        assert second.headers["content-type"] == "application/problem+json"
+        assert "CRUD_LIVE_MAX_PER_CLIENT" in second.json()["detail"]
+
+
+async def test_watchers_of_one_query_share_a_cohort_freed_when_they_go(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, api, _w), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client:
+        hub = api.app.state.live
+        sse = {"Accept": "text/event-stream"}
+        async with client.stream("GET", "/api/v1/builds?status=failed&size=3",
+                                 headers=sse) as one, \
+                client.stream("GET", "/api/v1/builds?size=3&status=failed",
+                              headers=sse) as two:
+            await _next(_events(one.aiter_lines()))
+            await _next(_events(two.aiter_lines()))
+            assert (hub.subscribers, len(hub.cohorts)) == (2, 1)
+            metrics = (await client.get("/metrics")).text
+            assert "crud_live_subscribers 2.0" in metrics
+            assert "crud_live_cohorts 1.0" in metrics
+        for _ in range(100):
+            if not hub.cohorts:
+                break
+            await asyncio.sleep(0.1)
+        assert (hub.subscribers, len(hub.cohorts), len(hub.pollers)) == (0, 0, 0)
+
+
+async def test_a_bad_query_is_refused_before_the_stream(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, _, _w), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client:
+        sse = {"Accept": "text/event-stream"}
+        bad = await client.get("/api/v1/builds", params={"stauts": "x"}, headers=sse)
+        assert bad.status_code == 400
+        assert "stauts" in bad.json()["detail"]
+        pruned = await client.get("/api/v1/builds", params={"fields": "name"}, headers=sse)
+        assert pruned.status_code == 400
+        assert pruned.json()["detail"].startswith("fields: a watched list keys its rows by id")
