@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.signals import Signals
 from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load"]
@@ -100,13 +101,16 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reader = read_path(primary, settings.replica_urls,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
+    # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
+    signals = Signals(loaded.resources, reader)
 
-    hub = live_hub(settings, lambda: getattr(app.state, "signals", None))
+    hub = live_hub(settings, signals)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await hub.close()
+        await signals.close()
         await reader.close()
         await engine.dispose()
 
@@ -148,11 +152,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.signals = signals
     app.state.live = hub
     return app
 
 
-def live_hub(settings: Settings, signals: Callable[[], TokenSource | None]) -> Hub:
+def live_hub(settings: Settings, signals: TokenSource | None) -> Hub:
     """The process's live lists under the settings' caps (docs/live.md)."""
     return Hub(LiveLimits(max_subscribers=settings.live_max_subscribers,
                           max_per_client=settings.live_max_per_client,

@@ -260,3 +260,29 @@ async def test_a_bad_query_is_refused_before_the_stream(
         pruned = await client.get("/api/v1/builds", params={"fields": "name"}, headers=sse)
         assert pruned.status_code == 400
         assert pruned.json()["detail"].startswith("fields: a watched list keys its rows by id")
+
+
+async def test_idle_watchers_cost_one_probe_per_interval(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, api, writer), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+            contextlib.AsyncExitStack() as streams:
+        hub = api.app.state.live
+        for query in ("status=failed", "status=failed", "status=running", "status=running"):
+            response = await streams.enter_async_context(client.stream(
+                "GET", f"/api/v1/builds?{query}", headers={"Accept": "text/event-stream"}))
+            await _next(_events(response.aiter_lines()))
+        await asyncio.sleep(3.0)  # past MariaDB's two seconds without a token after a write
+        api.log.clear()
+        polls, reads = hub.stats.polls, hub.stats.reads
+        await asyncio.sleep(2.0)  # ten intervals
+        rounds = (hub.stats.polls - polls) // 2  # two cohorts polled per round
+        pages = [sql for sql in api.log.statements if "FROM live_builds" in sql]
+        probes = len(api.log.statements) - len(pages)
+        assert rounds >= 2
+        assert rounds - 1 <= probes <= rounds + 1  # one for both cohorts, four watchers
+        assert len(pages) <= hub.stats.reads - reads + 2
+        if empty_db.backend != "postgresql":
+            assert pages == []
+        # PostgreSQL's statistics may not count a commit made anywhere in the cluster in the
+        # last ~11 s yet (crud.sql.signals): on a busy server the pages are read anyway.

@@ -31,8 +31,8 @@ RING_SIZE = 512
 class TokenSource(Protocol):
     """``crud.sql.signals.Signals``: one change-signal read for several resources."""
 
-    async def tokens(self, resources: Iterable[str], *,
-                     max_age_s: float = 0.0) -> Mapping[str, Any]: ...
+    async def tokens(self, resources: Iterable[str], *, max_age_s: float = 0.0,
+                     fresh: bool = False) -> Mapping[str, Any]: ...
 
 class TooManyWatchers(Problem):
     status = 429
@@ -57,7 +57,7 @@ class LiveStats:
 class Hub:
     """Cohorts and their pollers; ``subscribe``/``unsubscribe`` for the streams."""
 
-    def __init__(self, limits: LiveLimits, signals: Callable[[], TokenSource | None]) -> None:
+    def __init__(self, limits: LiveLimits, signals: TokenSource | None) -> None:
         self.limits = limits
         self.signals = signals
         self.stats = LiveStats()
@@ -160,11 +160,11 @@ class Hub:
                                for cohort in cohorts))
 
     async def _tokens(self, resources: set[str]) -> Mapping[str, Any]:
-        signals = self.signals()
-        if signals is None:
+        if self.signals is None:
             return {}
         try:
-            return await signals.tokens(sorted(resources))
+            # fresh: a token that may not count a recent commit yet is None (read the page)
+            return await self.signals.tokens(sorted(resources), fresh=True)
         except Exception:  # a probe that fails is no signal: read the pages
             logger.warning("change signal unavailable", exc_info=True)
             return {}
