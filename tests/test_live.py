@@ -264,7 +264,7 @@ async def test_a_bad_query_is_refused_before_the_stream(
 
 async def test_idle_watchers_cost_one_probe_per_interval(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
-    async with _served(empty_db, make_api) as (host, api, writer), \
+    async with _served(empty_db, make_api) as (host, api, _w), \
             httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
             contextlib.AsyncExitStack() as streams:
         hub = api.app.state.live
