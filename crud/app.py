@@ -131,11 +131,11 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                                     credentials=operations.credentials,
                                     public_url=public_base_url(settings))
         aggregate = build_aggregate(endpoints, api)
-        router = build_router(endpoints, aggregate)
+        live = resource.spec.live or api.live
+        router = build_router(endpoints, aggregate, watched=live.enabled)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
         reads.lists[resource.name] = endpoints.list_rows
-        live = resource.spec.live or api.live
         if live.enabled:
             reads.watches[resource.name] = Watch(endpoints, hub, interval_s=live.interval)
         if aggregate is not None:

@@ -9,6 +9,8 @@ reads take the short path of ``crud.http.dispatch`` to the same endpoints.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from crud.config.registry import ApiSpec
@@ -29,6 +31,18 @@ from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
 
 __all__ = ["build_aggregate", "build_endpoints", "build_router"]
+
+# A watchable list (docs/live.md) also answers Accept: text/event-stream.
+WATCH_DESCRIPTION = (
+    "Watch this list: the same URL with `Accept: text/event-stream` streams Server-Sent "
+    "Events (`snapshot`, then `added`, `changed`, `removed` by primary key, `refetch`; "
+    "resume with `Last-Event-ID`), and a WebSocket on this path or on `<path>/watch` carries "
+    "the same events as JSON frames. See docs/live.md.")
+WATCH_CONTENT: dict[str, Any] = {
+    "schema": {"type": "string"},
+    "example": 'id: 5f0c19d2-0\nevent: snapshot\ndata: {"items": []}\n\n'
+               'id: 5f0c19d2-1\nevent: added\ndata: {"key": 7, "item": {"id": 7}, "index": 0}\n\n',
+}
 
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
@@ -59,16 +73,23 @@ def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | N
     return AggregateEndpoint(endpoints, aggregates, api)
 
 
-def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = None) -> APIRouter:
+def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = None, *,
+                 watched: bool = False) -> APIRouter:
     resource, profile = endpoints.resource, endpoints.profile
     plural = resource.name.replace("-", "_")
     suffix = "" if profile.name == "standard" else f" ({profile.name} profile)"
     router = APIRouter(prefix=f"/{resource.name}", tags=[resource.name])
+    extra: dict[str, Any] = {"parameters": [parameter.openapi()
+                                            for parameter in profile.parameters]}
+    description = resource.spec.description or ""
+    if watched:
+        status = str(profile.list_route.get("status_code", 200))
+        extra["responses"] = {status: {"content": {"text/event-stream": WATCH_CONTENT}}}
+        description = f"{description}\n\n{WATCH_DESCRIPTION}".strip()
     add_read_route(
         router, "", endpoints.list_rows, operation_id=f"list_{plural}",
-        summary=f"List {resource.name}{suffix}", description=resource.spec.description or "",
-        openapi_extra={"parameters": [parameter.openapi() for parameter in profile.parameters]},
-        **profile.list_route)
+        summary=f"List {resource.name}{suffix}", description=description,
+        openapi_extra=extra, **profile.list_route)
     if aggregate is not None:  # before the detail: "aggregate" is no id
         add_read_route(
             router, "/aggregate", aggregate, operation_id=f"aggregate_{plural}",

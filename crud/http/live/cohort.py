@@ -31,7 +31,17 @@ class Subscriber:
         self.backlog = backlog
         self.client = client
         self.dropped = False
+        self.closed = False
         self.wake = asyncio.Event()
+
+    @property
+    def ended(self) -> bool:
+        return self.dropped or self.closed
+
+    def close(self) -> None:
+        """End the stream (the server is going away; the client reconnects)."""
+        self.closed = True
+        self.wake.set()
 
     def push(self, event: Event) -> bool:
         """Queue ``event``; False (and dropped) when the client is too far behind."""

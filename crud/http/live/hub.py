@@ -182,8 +182,16 @@ class Hub:
         if events:
             self.stats.dropped += len(cohort.publish(events))
 
+    def end_streams(self) -> None:
+        """Close every open stream: a reload retires this app (clients reconnect to the
+        next one, which has no ring for them: they refetch)."""
+        for cohort in self.cohorts.values():
+            for subscriber in cohort.subscribers:
+                subscriber.close()
+
     async def close(self) -> None:
-        """Stop the pollers (the app's shutdown)."""
+        """End the streams and stop the pollers (the app's shutdown)."""
+        self.end_streams()
         tasks = list(self.pollers.values())
         for task in tasks:
             task.cancel()

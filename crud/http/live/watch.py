@@ -153,13 +153,15 @@ class Watch:
     async def _pump(self, subscriber: Subscriber, write: Callable[[list[bytes]], Awaitable[None]],
                     heartbeat: bytes, encode: Callable[[Any], bytes]) -> None:
         heartbeat_s = self.hub.limits.heartbeat_s
-        while not subscriber.dropped:
+        while not subscriber.ended:
             try:
                 await asyncio.wait_for(subscriber.wake.wait(), heartbeat_s)
             except TimeoutError:
                 await write([heartbeat])
                 continue
             events = subscriber.take()
+            if subscriber.ended:
+                return
             if events:
                 await write([encode(event) for event in events])
                 self.hub.stats.events += len(events)
