@@ -100,6 +100,11 @@ async def _next(events: AsyncIterator[Sse]) -> Sse:
     return await asyncio.wait_for(anext(events), WAIT_S)
 
 
+def _pages(api: Api) -> list[str]:
+    """The page statements among those sent (not the change probes)."""
+    return [sql for sql in api.log.statements if "live_builds.id AS" in sql]
+
+
 def _items(rows: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
     return [{"id": i, "status": s, "name": n} for i, s, n in rows]
 
@@ -277,7 +282,7 @@ async def test_idle_watchers_cost_one_probe_per_interval(
         polls, reads = hub.stats.polls, hub.stats.reads
         await asyncio.sleep(2.0)  # ten intervals
         rounds = (hub.stats.polls - polls) // 2  # two cohorts polled per round
-        pages = [sql for sql in api.log.statements if "FROM live_builds" in sql]
+        pages = _pages(api)
         probes = len(api.log.statements) - len(pages)
         assert rounds >= 2
         assert rounds - 1 <= probes <= rounds + 1  # one for both cohorts, four watchers
@@ -286,3 +291,35 @@ async def test_idle_watchers_cost_one_probe_per_interval(
             assert pages == []
         # PostgreSQL's statistics may not count a commit made anywhere in the cluster in the
         # last ~11 s yet (crud.sql.signals): on a busy server the pages are read anyway.
+
+
+async def test_a_tail_reports_new_rows_at_the_head_only(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, api, writer), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+            client.stream("GET", "/api/v1/builds?order_by=-id&tail=true",
+                          headers={"Accept": "text/event-stream"}) as response:
+        events = _events(response.aiter_lines())
+        snapshot = await _next(events)
+        assert [item["id"] for item in snapshot.data["items"]] == [2, 1]
+        api.log.clear()
+        await _write(writer, "UPDATE live_builds SET name = 'y' WHERE id = 1",
+                     "INSERT INTO live_builds VALUES (3, 'x', 'c'), (4, 'x', 'd')")
+        found = [await _next(events) for _ in range(2)]
+        assert [(e.event, e.data) for e in found] == [
+            ("added", {"key": 3, "item": {"id": 3, "status": "x", "name": "c"}, "index": 0}),
+            ("added", {"key": 4, "item": {"id": 4, "status": "x", "name": "d"}, "index": 0})]
+        # The seek from the head: newer than id 2 (then 4), ascending; never the whole page.
+        pages = _pages(api)
+        assert pages
+        assert all("live_builds.id ASC" in sql for sql in pages), pages
+        # A newcomer gets the page as read when the tail started, then what came since.
+        async with client.stream("GET", "/api/v1/builds?tail=1&order_by=-id",
+                                 headers={"Accept": "text/event-stream"}) as second:
+            late = _events(second.aiter_lines())
+            assert [(await _next(late)).event for _ in range(3)] == [
+                "snapshot", "added", "added"]
+        bad = await client.get("/api/v1/builds?tail=maybe",
+                               headers={"Accept": "text/event-stream"})
+        assert (bad.status_code, bad.json()["detail"]) == (
+            400, "tail: expected true or false, got 'maybe'")

@@ -15,10 +15,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
-from crud.http.live.diff import PageRows, changes, page_rows
+from crud.http.live.diff import PageRows, changes, page_rows, row_event
 from crud.http.live.events import Event, Ring
+from crud.http.live.tail import Tail
 
-__all__ = ["Cohort", "Subscriber"]
+__all__ = ["Cohort", "Subscriber", "TailCohort"]
 
 Fetch = Callable[[], Awaitable[bytes]]
 
@@ -75,6 +76,7 @@ class Cohort:
         self.epoch = secrets.token_hex(4)
         self.seq = 0
         self.body = b""
+        self.snapshot_seq = 0  # the event the body is current at (a tail's lags behind)
         self.rows = PageRows()
         self.token: Any = None  # the change signal the page was read under
         self.ring = Ring(ring_size)
@@ -91,9 +93,22 @@ class Cohort:
         self.rows = page_rows(body, self.key_names)
         self.body = body
 
+    @property
+    def stale(self) -> bool:
+        """The ring no longer holds every event since the body was read."""
+        return self.ring.since(self.snapshot_seq, self.seq) is None
+
+    async def refresh(self) -> None:
+        """Read the body again (for a newcomer to a tail the ring cannot bring up to date);
+        rows that arrive meanwhile may come again as events: clients key rows by key."""
+        seq = self.seq
+        self.body = await self.fetch()
+        self.snapshot_seq = seq
+
     def join(self, subscriber: Subscriber, resume: tuple[str, int] | None) -> None:
         """Queue what ``subscriber`` needs first: the events it missed, or the snapshot
-        (after a ``refetch`` when it asked to resume from what the ring no longer holds)."""
+        (after a ``refetch`` when it asked to resume from what the ring no longer holds)
+        and the events since the snapshot was read."""
         self.subscribers.add(subscriber)
         self.idle_since = None
         if resume is not None:
@@ -103,8 +118,10 @@ class Cohort:
                 for event in missed:
                     subscriber.push(event)
                 return
-            subscriber.push(Event(self.epoch, self.seq, "refetch", b"{}"))
-        subscriber.push(Event(self.epoch, self.seq, "snapshot", self.body))
+            subscriber.push(Event(self.epoch, self.snapshot_seq, "refetch", b"{}"))
+        subscriber.push(Event(self.epoch, self.snapshot_seq, "snapshot", self.body))
+        for event in self.ring.since(self.snapshot_seq, self.seq) or ():
+            subscriber.push(event)
 
     def leave(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
@@ -123,6 +140,12 @@ class Cohort:
         rows = page_rows(body, self.key_names)
         found = changes(self.rows, rows)
         self.rows, self.body = rows, body
+        events = self.record(found)
+        self.snapshot_seq = self.seq
+        return events
+
+    def record(self, found: Sequence[tuple[str, bytes]]) -> list[Event]:
+        """Number ``found`` (name, data) as the cohort's next events, kept in the ring."""
         events = []
         for name, data in found:
             self.seq += 1
@@ -141,3 +164,34 @@ class Cohort:
                     self.leave(subscriber)
                     break
         return dropped
+
+
+class TailCohort(Cohort):
+    """A tail (``crud.http.live.tail``): new rows at the head only, by keyset seek."""
+
+    def __init__(self, key: Hashable, resource: str, interval_s: float, fetch: Fetch,
+                 tail: Tail, *, ring_size: int) -> None:
+        super().__init__(key, resource, interval_s, fetch, tail.key_names, ring_size=ring_size)
+        self.tail = tail
+        self.head: tuple[Any, ...] | None = None
+
+    async def start(self) -> None:
+        # The head first: a row inserted between the two reads then comes again as an
+        # event (clients key rows), rather than never.
+        self.head = await self.tail.head()
+        await super().start()
+
+    async def poll(self, token: Any) -> list[Event] | None:
+        if token is not None and token == self.token:
+            return None
+        found = await self.tail.newer(self.head)
+        self.token = token
+        if found.overflow:  # more than a page at once: start over from the head
+            self.head = await self.tail.head()
+            events = self.record([("refetch", b"{}")])
+            self.body = await self.fetch()
+            events += self.record([("snapshot", self.body)])
+            self.snapshot_seq = self.seq
+            return events
+        self.head = found.head
+        return self.record([("added", row_event(key, item, 0)) for key, item in found.rows])

@@ -15,7 +15,7 @@ import orjson
 
 from crud.http.errors import BadRequest
 
-__all__ = ["PageRows", "changes", "page_rows"]
+__all__ = ["PageRows", "changes", "item_key", "page_rows", "row_event"]
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,13 @@ def page_rows(body: bytes, key_names: Sequence[str]) -> PageRows:
     items = parsed if isinstance(parsed, list) else parsed.get("items", [])
     rows: dict[bytes, tuple[Any, bytes]] = {}
     for item in items:
-        key = _key(item, key_names)
+        key = item_key(item, key_names)
         rows[orjson.dumps(key)] = (key, orjson.dumps(item))
     return PageRows(rows)
 
 
-def _key(item: Any, key_names: Sequence[str]) -> Any:
+def item_key(item: Any, key_names: Sequence[str]) -> Any:
+    """The primary key as ``item`` shows it; a 400 when ``fields=`` left it out."""
     missing = [name for name in key_names if not isinstance(item, dict) or name not in item]
     if missing:
         names = ",".join(key_names)
@@ -55,11 +56,11 @@ def changes(old: PageRows, new: PageRows) -> list[tuple[str, bytes]]:
     for index, (encoded, (_, item)) in enumerate(new.rows.items()):
         before = old.rows.get(encoded)
         if before is None:
-            events.append(("added", _row(encoded, item, index)))
+            events.append(("added", row_event(encoded, item, index)))
         elif before[1] != item:
-            events.append(("changed", _row(encoded, item, index)))
+            events.append(("changed", row_event(encoded, item, index)))
     return events
 
 
-def _row(key: bytes, item: bytes, index: int) -> bytes:
+def row_event(key: bytes, item: bytes, index: int) -> bytes:
     return b'{"key":%s,"item":%s,"index":%d}' % (key, item, index)

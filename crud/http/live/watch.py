@@ -20,15 +20,17 @@ from starlette.types import Message, Receive, Scope, Send
 
 from crud.http.endpoints import Endpoints
 from crud.http.errors import BadRequest, Problem, problem_response
-from crud.http.live.cohort import Cohort, Subscriber
+from crud.http.live.cohort import Cohort, Subscriber, TailCohort
 from crud.http.live.events import HEARTBEAT, parse_event_id
 from crud.http.live.hub import RING_SIZE, Hub
+from crud.http.live.tail import TAIL, Tail
 
 __all__ = ["LIVE_PARAMETERS", "Watch", "wants_events"]
 
 # Query parameters of the watch itself, not of the list: taken out before the list sees it.
 LAST_EVENT_ID = "last_event_id"  # WebSocket clients cannot send Last-Event-ID
-LIVE_PARAMETERS = frozenset({LAST_EVENT_ID})
+LIVE_PARAMETERS = frozenset({LAST_EVENT_ID, TAIL})
+_TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0", ""})
 _NOT_FORWARDED = frozenset({b"accept", b"if-none-match", b"if-modified-since", b"last-event-id",
                             b"connection", b"upgrade", b"sec-websocket-key",
                             b"sec-websocket-version", b"sec-websocket-extensions",
@@ -62,7 +64,7 @@ class Watch:
     async def open(self, scope: Scope) -> tuple[Cohort, Subscriber]:
         """The watcher's cohort and queue; the list's problems (400, 401, 503) and the
         caps' (429) raise before any stream starts."""
-        listed, resume = _list_scope(scope)
+        listed, resume, tail = _list_scope(scope)
         request = Request(listed)
         endpoints = self.endpoints
         if endpoints.check is not None:
@@ -70,18 +72,24 @@ class Watch:
         query = endpoints.parser.parse(request)
         if "format" in query.given:
             raise BadRequest("format: a watched list streams JSON events; drop format=")
-        key = (endpoints.resource.name, query.url, tuple(sorted(query.given.values.items())),
+        key = (endpoints.resource.name, tail, query.url,
+               tuple(sorted(query.given.values.items())),
                tuple(sorted(query.given.headers.items())))
         client = _client(scope)
         self.hub.admit(client)
-        cohort = await self.hub.cohort(key, lambda: self._cohort(key, listed))
+        tailed = Tail.of(endpoints, query, self.key_names) if tail else None
+        cohort = await self.hub.cohort(key, lambda: self._cohort(key, listed, tailed))
+        if cohort.stale:
+            await cohort.refresh()
         return cohort, self.hub.subscribe(cohort, client, resume)
 
-    def _cohort(self, key: Hashable, listed: Scope) -> Cohort:
+    def _cohort(self, key: Hashable, listed: Scope, tail: Tail | None) -> Cohort:
         async def fetch() -> bytes:
             return await self._read(listed)
-        return Cohort(key, self.endpoints.resource.name, self.interval_s, fetch,
-                      self.key_names, ring_size=RING_SIZE)
+        name = self.endpoints.resource.name
+        if tail is not None:
+            return TailCohort(key, name, self.interval_s, fetch, tail, ring_size=RING_SIZE)
+        return Cohort(key, name, self.interval_s, fetch, self.key_names, ring_size=RING_SIZE)
 
     async def _read(self, listed: Scope) -> bytes:
         response = await self.endpoints.list_rows(Request(listed, _no_body))
@@ -167,11 +175,12 @@ class Watch:
                 self.hub.stats.events += len(events)
 
 
-def _list_scope(scope: Scope) -> tuple[Scope, tuple[str, int] | None]:
-    """The list request inside a watch: its own query and headers, read as JSON; and
-    where the client asks to resume (``Last-Event-ID`` or ``last_event_id=``)."""
+def _list_scope(scope: Scope) -> tuple[Scope, tuple[str, int] | None, bool]:
+    """The list request inside a watch: its own query and headers, read as JSON; where
+    the client asks to resume (``Last-Event-ID`` or ``last_event_id=``); tail or not."""
     pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
     resume_raw = dict(pairs).get(LAST_EVENT_ID)
+    tail = _flag(dict(pairs).get(TAIL, ""))
     headers = []
     for name, value in scope["headers"]:
         if name == b"last-event-id":
@@ -186,7 +195,15 @@ def _list_scope(scope: Scope) -> tuple[Scope, tuple[str, int] | None]:
                                                scope.get("scheme", "http"))
     listed = {**scope, "type": "http", "method": "GET", "scheme": scheme, "headers": headers,
               "query_string": query}
-    return listed, parse_event_id(resume_raw)
+    return listed, parse_event_id(resume_raw), tail
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise BadRequest(f"tail: expected true or false, got {raw!r}")
 
 
 def _client(scope: Scope) -> str:
