@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +19,14 @@ import pytest
 import uvicorn
 import websockets
 from conftest import BACKENDS, Api, Database
-from served import free_port
+from node_tools import browse
+from served import free_port, served
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crud.config.settings import Settings
 
-pytestmark = pytest.mark.parametrize("empty_db", BACKENDS, indirect=True)
+each_backend = pytest.mark.parametrize("empty_db", BACKENDS, indirect=True)
 
 REGISTRY = """
 api:
@@ -109,6 +114,7 @@ def _items(rows: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
     return [{"id": i, "status": s, "name": n} for i, s, n in rows]
 
 
+@each_backend
 async def test_a_watcher_receives_every_change_in_order(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, _, writer), \
@@ -149,6 +155,7 @@ async def test_a_watcher_receives_every_change_in_order(
         assert [int(i.rpartition("-")[2]) for i in ids] == [0, 1, 2, 3, 4, 5]
 
 
+@each_backend
 async def test_rows_pushed_off_the_page_are_removed(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, _, writer), \
@@ -163,6 +170,7 @@ async def test_rows_pushed_off_the_page_are_removed(
             ("removed", 1), ("added", 4), ("added", 3)]
 
 
+@each_backend
 async def test_a_reconnect_resumes_from_last_event_id(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, api, writer), \
@@ -192,6 +200,7 @@ async def test_a_reconnect_resumes_from_last_event_id(
             assert [(await _next(events)).event for _ in range(2)] == ["refetch", "snapshot"]
 
 
+@each_backend
 async def test_websocket_streams_the_same_events(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, _, writer), \
@@ -204,6 +213,7 @@ async def test_websocket_streams_the_same_events(
         assert (added["event"], added["data"]["key"]) == ("added", 3)
 
 
+@each_backend
 async def test_heartbeats_keep_an_idle_stream_alive(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api, live_heartbeat_ms=100) as (host, _, _w), \
@@ -217,6 +227,7 @@ async def test_heartbeats_keep_an_idle_stream_alive(
             comments += line == ": heartbeat"
 
 
+@each_backend
 async def test_caps_refuse_with_a_problem(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api, live_max_per_client=1) as (host, _, _w), \
@@ -231,6 +242,7 @@ async def test_caps_refuse_with_a_problem(
         assert "CRUD_LIVE_MAX_PER_CLIENT" in second.json()["detail"]
 
 
+@each_backend
 async def test_watchers_of_one_query_share_a_cohort_freed_when_they_go(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, api, _w), \
@@ -254,6 +266,7 @@ async def test_watchers_of_one_query_share_a_cohort_freed_when_they_go(
         assert (hub.subscribers, len(hub.cohorts), len(hub.pollers)) == (0, 0, 0)
 
 
+@each_backend
 async def test_a_bad_query_is_refused_before_the_stream(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, _, _w), \
@@ -267,6 +280,7 @@ async def test_a_bad_query_is_refused_before_the_stream(
         assert pruned.json()["detail"].startswith("fields: a watched list keys its rows by id")
 
 
+@each_backend
 async def test_idle_watchers_cost_one_probe_per_interval(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, api, _w), \
@@ -293,6 +307,7 @@ async def test_idle_watchers_cost_one_probe_per_interval(
         # last ~11 s yet (crud.sql.signals): on a busy server the pages are read anyway.
 
 
+@each_backend
 async def test_a_tail_reports_new_rows_at_the_head_only(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     async with _served(empty_db, make_api) as (host, api, writer), \
@@ -323,3 +338,44 @@ async def test_a_tail_reports_new_rows_at_the_head_only(
                                headers={"Accept": "text/event-stream"})
         assert (bad.status_code, bad.json()["detail"]) == (
             400, "tail: expected true or false, got 'maybe'")
+
+
+BROWSER_WATCH = """new Promise((resolve, reject) => {
+  const seen = [];
+  const source = new EventSource("/api/v1/builds?order_by=-id");
+  const keep = (kind) => source.addEventListener(kind, (event) => {
+    seen.push([kind, event.lastEventId, JSON.parse(event.data)]);
+    if (kind === "added") { source.close(); resolve(seen); }
+  });
+  ["snapshot", "added", "changed", "removed", "refetch"].forEach(keep);
+  setTimeout(() => { source.close(); reject(new Error(JSON.stringify(seen))); }, 20000);
+})"""
+
+
+def test_a_browser_watches_a_list_with_event_source(tmp_path: Path) -> None:
+    database = tmp_path / "builds.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE live_builds (id INTEGER PRIMARY KEY, "
+                           "status VARCHAR(20) NOT NULL, name VARCHAR(50) NOT NULL)")
+        connection.execute("INSERT INTO live_builds VALUES (1, 'running', 'a')")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    with served(registry, f"sqlite+aiosqlite:///{database}", tmp_path) as server, \
+            ThreadPoolExecutor(1) as pool:
+        host = "api.crud.test"
+        watching = pool.submit(browse, server.url(host) + "/docs",
+                               hosts={host: "127.0.0.1"}, evaluate=BROWSER_WATCH)
+        row = 2
+        while not watching.done() and row < 60:  # a new row now and then, until one shows
+            time.sleep(0.5)
+            with sqlite3.connect(database) as connection:
+                connection.execute("INSERT INTO live_builds VALUES (?, 'new', 'x')", (row,))
+            row += 1
+        report = watching.result()
+    assert report["errors"] == []
+    (kind, first_id, snapshot), *_, (added_kind, added_id, added) = report["result"]
+    assert (kind, added_kind) == ("snapshot", "added")  # perhaps a removal before (page size)
+    shown = [item["id"] for item in snapshot["items"]]
+    assert added["key"] not in shown
+    assert added["item"] == {"id": added["key"], "status": "new", "name": "x"}
+    assert int(added_id.rpartition("-")[2]) > int(first_id.rpartition("-")[2])
