@@ -98,6 +98,8 @@ class LiveCollector:
                               value=hub.subscribers),
             GaugeMetricFamily("crud_live_cohorts", "Distinct watched queries, one poller each",
                               value=len(hub.cohorts)),
+            CounterMetricFamily("crud_live_probes", "Change-signal reads of the pollers",
+                                value=stats.probes),
             CounterMetricFamily("crud_live_polls", "Cohort polls (a change probe answered)",
                                 value=stats.polls),
             CounterMetricFamily("crud_live_reads", "Page statements run because the signal "

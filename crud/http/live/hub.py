@@ -48,6 +48,7 @@ class LiveLimits:
 class LiveStats:
     """What /metrics reports (crud.ops.metrics reads these)."""
 
+    probes: int = 0  # change-signal reads (one per round, for every cohort of an interval)
     polls: int = 0  # cohort polls (a change probe answered for it)
     reads: int = 0  # page statements run (the probe said something moved)
     events: int = 0  # events sent to clients
@@ -162,6 +163,7 @@ class Hub:
     async def _tokens(self, resources: set[str]) -> Mapping[str, Any]:
         if self.signals is None:
             return {}
+        self.stats.probes += 1
         try:
             # fresh: a token that may not count a recent commit yet is None (read the page)
             return await self.signals.tokens(sorted(resources), fresh=True)
