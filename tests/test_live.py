@@ -18,8 +18,9 @@ import orjson
 import pytest
 import uvicorn
 import websockets
-from conftest import BACKENDS, Api, Database
+from conftest import BACKENDS, PG_SERVER, Api, Database
 from node_tools import browse
+from pooling import start_bouncer
 from served import free_port, served
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -70,11 +71,12 @@ async def _write(engine: AsyncEngine, *statements: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _served(database: Database, make_api: Callable[..., Any],
+async def _served(database: Database, make_api: Callable[..., Any], *, url: str | None = None,
                   **settings: Any) -> AsyncIterator[tuple[str, Api, AsyncEngine]]:
     writer = await _writer(database)
-    api: Api = await make_api(REGISTRY, database.url, database.backend,
-                              settings=Settings(database_url=database.url, **settings))
+    url = url or database.url  # what the API reads through (PgBouncer); writes go direct
+    api: Api = await make_api(REGISTRY, url, database.backend,
+                              settings=Settings(database_url=url, **settings))
     server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(),
                                            log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
@@ -338,6 +340,28 @@ async def test_a_tail_reports_new_rows_at_the_head_only(
                                headers={"Accept": "text/event-stream"})
         assert (bad.status_code, bad.json()["detail"]) == (
             400, "tail: expected true or false, got 'maybe'")
+
+
+@pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)
+async def test_a_list_read_through_pgbouncer_is_watched_alike(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    bouncer = start_bouncer(PG_SERVER)
+    try:
+        async with _served(empty_db, make_api, url=bouncer.url(empty_db.url)) as (
+                host, _, writer), \
+                httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+                client.stream("GET", "/api/v1/builds", params={"status": "failed"},
+                              headers={"Accept": "text/event-stream"}) as response:
+            events = _events(response.aiter_lines())
+            assert (await _next(events)).data["items"] == _items([(2, "failed", "b")])
+            await _write(writer, "UPDATE live_builds SET status = 'failed' WHERE id = 1",
+                         "DELETE FROM live_builds WHERE id = 2")
+            found = [await _next(events) for _ in range(2)]
+            # Two commits: one poll may see both or each alone.
+            assert sorted((e.event, e.data["key"]) for e in found) == [("added", 1),
+                                                                       ("removed", 2)]
+    finally:
+        bouncer.stop()
 
 
 BROWSER_WATCH = """new Promise((resolve, reject) => {
