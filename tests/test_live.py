@@ -25,6 +25,7 @@ from served import free_port, served
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from crud.config.registry import RegistryError, load_registry
 from crud.config.settings import Settings
 
 each_backend = pytest.mark.parametrize("empty_db", BACKENDS, indirect=True)
@@ -403,3 +404,37 @@ def test_a_browser_watches_a_list_with_event_source(tmp_path: Path) -> None:
     assert added["key"] not in shown
     assert added["item"] == {"id": added["key"], "status": "new", "name": "x"}
     assert int(added_id.rpartition("-")[2]) > int(first_id.rpartition("-")[2])
+
+
+@each_backend
+async def test_a_websocket_resumes_and_hears_problems_as_close_codes(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api) as (host, _, writer):
+        async with websockets.connect(f"ws://{host}/api/v1/builds?order_by=-id") as socket:
+            first = orjson.loads(await asyncio.wait_for(socket.recv(), WAIT_S))
+        await _write(writer, "INSERT INTO live_builds VALUES (3, 'x', 'c')")
+        url = f"ws://{host}/api/v1/builds/watch?order_by=-id&last_event_id={first['id']}"
+        async with websockets.connect(url) as socket:
+            missed = orjson.loads(await asyncio.wait_for(socket.recv(), WAIT_S))
+            assert (missed["event"], missed["data"]["key"]) == ("added", 3)
+        async with websockets.connect(f"ws://{host}/api/v1/builds?stauts=x") as socket:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), WAIT_S)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4400
+        assert "stauts" in closed.value.rcvd.reason
+
+
+@pytest.mark.parametrize(("interval", "message"), [
+    ("100ms", "Input should be greater than or equal to 0.2"),
+    ("soon", "'soon' is not a duration (e.g. 1s, 500ms, 2)"),
+], ids=["below-floor", "not-a-duration"])
+def test_the_interval_is_checked_when_the_registry_loads(
+        interval: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "registry.yaml"
+    path.write_text(REGISTRY.replace("interval: 200ms", f"interval: {interval}"),
+                    encoding="utf-8")
+    with pytest.raises(RegistryError) as raised:
+        load_registry(path)
+    assert f"{path}:3: api.live.interval: " in str(raised.value)
+    assert message in str(raised.value)

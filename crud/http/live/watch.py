@@ -64,7 +64,7 @@ class Watch:
     async def open(self, scope: Scope) -> tuple[Cohort, Subscriber]:
         """The watcher's cohort and queue; the list's problems (400, 401, 503) and the
         caps' (429) raise before any stream starts."""
-        listed, resume, tail = _list_scope(scope)
+        listed, resume, tail = _list_scope(scope, self.endpoints.resource.name)
         request = Request(listed)
         endpoints = self.endpoints
         if endpoints.check is not None:
@@ -128,7 +128,9 @@ class Watch:
         try:
             cohort, subscriber = await self.open(scope)
         except Problem as problem:
-            # Before accepting there is no status line to send: 4000 + the HTTP status.
+            # Refused before the accept, a client sees only "403"; accepted and closed,
+            # it reads the code (4000 + the HTTP status) and the problem's detail.
+            await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": 4000 + problem.status,
                         "reason": problem.detail.encode()[:120].decode(errors="ignore")})
             return
@@ -175,7 +177,7 @@ class Watch:
                 self.hub.stats.events += len(events)
 
 
-def _list_scope(scope: Scope) -> tuple[Scope, tuple[str, int] | None, bool]:
+def _list_scope(scope: Scope, resource: str) -> tuple[Scope, tuple[str, int] | None, bool]:
     """The list request inside a watch: its own query and headers, read as JSON; where
     the client asks to resume (``Last-Event-ID`` or ``last_event_id=``); tail or not."""
     pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
@@ -193,8 +195,11 @@ def _list_scope(scope: Scope) -> tuple[Scope, tuple[str, int] | None, bool]:
         query = urlencode([(k, v) for k, v in pairs if k not in LIVE_PARAMETERS]).encode()
     scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"),
                                                scope.get("scheme", "http"))
+    path: str = scope["path"]
+    if path.endswith(f"/{resource}/watch"):  # the WebSocket's other address: the same list
+        path = path[:-len("/watch")]
     listed = {**scope, "type": "http", "method": "GET", "scheme": scheme, "headers": headers,
-              "query_string": query}
+              "query_string": query, "path": path, "raw_path": path.encode()}
     return listed, parse_event_id(resume_raw), tail
 
 
