@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -25,7 +26,9 @@ from crud.http.live.events import HEARTBEAT, parse_event_id
 from crud.http.live.hub import RING_SIZE, Hub
 from crud.http.live.tail import TAIL, Tail
 
-__all__ = ["LIVE_PARAMETERS", "Watch", "wants_events"]
+__all__ = ["LIVE_PARAMETERS", "Refused", "Watch", "wants_events"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 # Query parameters of the watch itself, not of the list: taken out before the list sees it.
 LAST_EVENT_ID = "last_event_id"  # WebSocket clients cannot send Last-Event-ID
@@ -52,8 +55,10 @@ def wants_events(scope: Scope) -> bool:
 class Watch:
     """The watch side of one resource's list (SSE on the list URL, WebSocket)."""
 
-    def __init__(self, endpoints: Endpoints, hub: Hub, *, interval_s: float) -> None:
+    def __init__(self, endpoints: Endpoints, read: Endpoint, hub: Hub, *,
+                 interval_s: float) -> None:
         self.endpoints = endpoints
+        self.read = read  # the list route's own handler (a declared route's binds its path)
         self.hub = hub
         self.interval_s = interval_s
         self.key_names = [leaf.name for leaf in endpoints.resource.primary_key]
@@ -61,10 +66,20 @@ class Watch:
     def __repr__(self) -> str:
         return f"Watch({self.endpoints.resource.name!r}, interval_s={self.interval_s})"
 
+    async def _problem(self, scope: Scope, receive: Receive, send: Send,
+                       problem: Problem) -> None:
+        """``problem`` as the list would say it (its profile's error body, if any)."""
+        error_body = self.endpoints.profile.error_body
+        response: Response = (error_body.response(problem) if error_body is not None else
+                              problem_response(Request(scope, receive), problem.status,
+                                               problem.detail, code=problem.code,
+                                               errors=problem.errors, headers=problem.headers))
+        await response(scope, receive, send)
+
     async def open(self, scope: Scope) -> tuple[Cohort, Subscriber]:
         """The watcher's cohort and queue; the list's problems (400, 401, 503) and the
         caps' (429) raise before any stream starts."""
-        listed, resume, tail = _list_scope(scope, self.endpoints.resource.name)
+        listed, resume, tail = _list_scope(scope)
         request = Request(listed)
         endpoints = self.endpoints
         if endpoints.check is not None:
@@ -92,11 +107,11 @@ class Watch:
         return Cohort(key, name, self.interval_s, fetch, self.key_names, ring_size=RING_SIZE)
 
     async def _read(self, listed: Scope) -> bytes:
-        response = await self.endpoints.list_rows(Request(listed, _no_body))
+        response = await self.read(Request(listed, _no_body))
         if isinstance(response, StreamingResponse):
             raise BadRequest("format: a watched list streams JSON events; drop format=")
-        if response.status_code not in (200, 206):
-            raise BadRequest(f"The list answered {response.status_code}; it cannot be watched.")
+        if response.status_code not in (200, 206):  # a profile's own error body
+            raise Refused(response)
         return bytes(response.body)
 
     async def events(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,7 +119,10 @@ class Watch:
         try:
             cohort, subscriber = await self.open(scope)
         except Problem as problem:
-            await _problem(scope, receive, send, problem)
+            await self._problem(scope, receive, send, problem)
+            return
+        except Refused as refused:
+            await refused.response(scope, receive, send)
             return
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
@@ -127,12 +145,13 @@ class Watch:
             return
         try:
             cohort, subscriber = await self.open(scope)
-        except Problem as problem:
+        except (Problem, Refused) as error:
             # Refused before the accept, a client sees only "403"; accepted and closed,
             # it reads the code (4000 + the HTTP status) and the problem's detail.
+            status, detail = _refusal(error)
             await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": 4000 + problem.status,
-                        "reason": problem.detail.encode()[:120].decode(errors="ignore")})
+            await send({"type": "websocket.close", "code": 4000 + status,
+                        "reason": detail.encode()[:120].decode(errors="ignore")})
             return
         try:
             await send({"type": "websocket.accept"})
@@ -177,7 +196,7 @@ class Watch:
                 self.hub.stats.events += len(events)
 
 
-def _list_scope(scope: Scope, resource: str) -> tuple[Scope, tuple[str, int] | None, bool]:
+def _list_scope(scope: Scope) -> tuple[Scope, tuple[str, int] | None, bool]:
     """The list request inside a watch: its own query and headers, read as JSON; where
     the client asks to resume (``Last-Event-ID`` or ``last_event_id=``); tail or not."""
     pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
@@ -195,11 +214,8 @@ def _list_scope(scope: Scope, resource: str) -> tuple[Scope, tuple[str, int] | N
         query = urlencode([(k, v) for k, v in pairs if k not in LIVE_PARAMETERS]).encode()
     scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"),
                                                scope.get("scheme", "http"))
-    path: str = scope["path"]
-    if path.endswith(f"/{resource}/watch"):  # the WebSocket's other address: the same list
-        path = path[:-len("/watch")]
     listed = {**scope, "type": "http", "method": "GET", "scheme": scheme, "headers": headers,
-              "query_string": query, "path": path, "raw_path": path.encode()}
+              "query_string": query}
     return listed, parse_event_id(resume_raw), tail
 
 
@@ -225,9 +241,19 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _problem(scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:
-    request = Request(scope, receive)
-    response: Response = problem_response(request, problem.status, problem.detail,
-                                          code=problem.code, errors=problem.errors,
-                                          headers=problem.headers)
-    await response(scope, receive, send)
+class Refused(Exception):  # a response the list gave, passed on
+    """The list answered its own problem (in its profile's error body): passed on as is."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _refusal(error: Problem | Refused) -> tuple[int, str]:
+    if isinstance(error, Problem):
+        return error.status, error.detail
+    with contextlib.suppress(ValueError):
+        body = orjson.loads(bytes(error.response.body))
+        if isinstance(body, dict) and isinstance(body.get("detail"), str):
+            return error.response.status_code, body["detail"]
+    return error.response.status_code, "The list refused this query."
