@@ -438,3 +438,36 @@ def test_the_interval_is_checked_when_the_registry_loads(
         load_registry(path)
     assert f"{path}:3: api.live.interval: " in str(raised.value)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
+async def test_a_declared_route_list_is_watched_with_its_path_bound(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    routed = REGISTRY + '    routes:\n      - {path: "/by-status/{status}", kind: list}\n'
+    writer = await _writer(empty_db)
+    api: Api = await make_api(routed, empty_db.url, empty_db.backend,
+                              settings=Settings(database_url=empty_db.url))
+    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(),
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        host = f"127.0.0.1:{server.config.port}"
+        async with httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+                client.stream("GET", "/api/v1/by-status/failed",
+                              headers={"Accept": "text/event-stream"}) as response:
+            events = _events(response.aiter_lines())
+            assert (await _next(events)).data["items"] == _items([(2, "failed", "b")])
+            await _write(writer, "INSERT INTO live_builds VALUES (3, 'running', 'c')",
+                         "INSERT INTO live_builds VALUES (4, 'failed', 'd')")
+            added = await _next(events)
+            assert (added.event, added.data["key"]) == ("added", 4)
+        async with websockets.connect(f"ws://{host}/api/v1/by-status/running/watch") as socket:
+            first = orjson.loads(await asyncio.wait_for(socket.recv(), WAIT_S))
+            assert [item["id"] for item in first["data"]["items"]] == [1, 3]
+    finally:
+        server.should_exit = True
+        await task
+        await api.app.state.live.close()
+        await writer.dispose()
