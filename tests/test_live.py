@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from crud.config.registry import RegistryError, load_registry
 from crud.config.settings import Settings
+from crud.http.live.diff import changes, page_rows
+from crud.http.live.events import Event, Ring, parse_event_id
 
 each_backend = pytest.mark.parametrize("empty_db", BACKENDS, indirect=True)
 
@@ -471,3 +473,26 @@ async def test_a_declared_route_list_is_watched_with_its_path_bound(
         await task
         await api.app.state.live.close()
         await writer.dispose()
+
+
+def test_changes_between_pages_are_removals_then_the_new_page_in_order() -> None:
+    old = page_rows(b'{"items":[{"id":1,"s":"a"},{"id":2,"s":"b"},{"id":3,"s":"c"}]}', ["id"])
+    new = page_rows(b'{"items":[{"id":4,"s":"d"},{"id":2,"s":"B"},{"id":3,"s":"c"}]}', ["id"])
+    assert [(name, orjson.loads(data)) for name, data in changes(old, new)] == [
+        ("removed", {"key": 1}),
+        ("added", {"key": 4, "item": {"id": 4, "s": "d"}, "index": 0}),
+        ("changed", {"key": 2, "item": {"id": 2, "s": "B"}, "index": 1})]
+    pair = page_rows(b'[{"a":1,"b":"x","v":0}]', ["a", "b"])  # a bare array, composite key
+    assert [key for key, _ in pair.rows.values()] == [{"a": 1, "b": "x"}]
+
+
+def test_the_ring_bridges_a_gap_only_while_it_holds_every_missed_event() -> None:
+    ring = Ring(3)
+    for seq in range(1, 6):
+        ring.add(Event("e", seq, "added", b"{}"))
+    assert [event.seq for event in ring.since(2, 5) or []] == [3, 4, 5]
+    assert ring.since(5, 5) == []
+    assert ring.since(1, 5) is None  # event 2 fell out
+    assert ring.since(6, 5) is None  # from the future: another incarnation
+    assert parse_event_id("ab12-7") == ("ab12", 7)
+    assert parse_event_id("garbage") is None
