@@ -75,10 +75,11 @@ async def _write(engine: AsyncEngine, *statements: str) -> None:
 
 @contextlib.asynccontextmanager
 async def _served(database: Database, make_api: Callable[..., Any], *, url: str | None = None,
+                  registry: str = REGISTRY,
                   **settings: Any) -> AsyncIterator[tuple[str, Api, AsyncEngine]]:
     writer = await _writer(database)
     url = url or database.url  # what the API reads through (PgBouncer); writes go direct
-    api: Api = await make_api(REGISTRY, url, database.backend,
+    api: Api = await make_api(registry, url, database.backend,
                               settings=Settings(database_url=url, **settings))
     server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(),
                                            log_level="warning", lifespan="off"))
@@ -446,16 +447,7 @@ def test_the_interval_is_checked_when_the_registry_loads(
 async def test_a_declared_route_list_is_watched_with_its_path_bound(
         empty_db: Database, make_api: Callable[..., Any]) -> None:
     routed = REGISTRY + '    routes:\n      - {path: "/by-status/{status}", kind: list}\n'
-    writer = await _writer(empty_db)
-    api: Api = await make_api(routed, empty_db.url, empty_db.backend,
-                              settings=Settings(database_url=empty_db.url))
-    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(),
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.05)
-        host = f"127.0.0.1:{server.config.port}"
+    async with _served(empty_db, make_api, registry=routed) as (host, _, writer):
         async with httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
                 client.stream("GET", "/api/v1/by-status/failed",
                               headers={"Accept": "text/event-stream"}) as response:
@@ -468,11 +460,6 @@ async def test_a_declared_route_list_is_watched_with_its_path_bound(
         async with websockets.connect(f"ws://{host}/api/v1/by-status/running/watch") as socket:
             first = orjson.loads(await asyncio.wait_for(socket.recv(), WAIT_S))
             assert [item["id"] for item in first["data"]["items"]] == [1, 3]
-    finally:
-        server.should_exit = True
-        await task
-        await api.app.state.live.close()
-        await writer.dispose()
 
 
 def test_changes_between_pages_are_removals_then_the_new_page_in_order() -> None:
@@ -496,3 +483,31 @@ def test_the_ring_bridges_a_gap_only_while_it_holds_every_missed_event() -> None
     assert ring.since(6, 5) is None  # from the future: another incarnation
     assert parse_event_id("ab12-7") == ("ab12", 7)
     assert parse_event_id("garbage") is None
+
+
+@pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
+async def test_the_process_cap_and_auth_refuse_before_any_stream(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    async with _served(empty_db, make_api, live_max_subscribers=1) as (host, api, _w), \
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client, \
+            client.stream("GET", "/api/v1/builds",
+                          headers={"Accept": "text/event-stream"}) as first:
+        assert first.status_code == 200
+        second = await client.get("/api/v1/builds", headers={"Accept": "text/event-stream"})
+        assert (second.status_code, second.headers["retry-after"]) == (429, "5")
+        assert "CRUD_LIVE_MAX_SUBSCRIBERS" in second.json()["detail"]
+        assert api.app.state.live.stats.refused == 1
+
+
+@pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
+async def test_a_protected_list_is_watched_with_its_credentials_only(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    protected = REGISTRY.replace("    page_size: 3\n", "    page_size: 3\n    auth: api_key\n")
+    async with _served(empty_db, make_api, registry=protected, api_keys=("k1",)) as (
+            host, _, _w), httpx.AsyncClient(base_url=f"http://{host}", timeout=WAIT_S) as client:
+        sse = {"Accept": "text/event-stream"}
+        refused = await client.get("/api/v1/builds", headers=sse)
+        assert refused.status_code == 401
+        async with client.stream("GET", "/api/v1/builds",
+                                 headers={**sse, "X-API-Key": "k1"}) as response:
+            assert (await _next(_events(response.aiter_lines()))).event == "snapshot"
