@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.drivers import Load, Measurement
 from bench.exports import kept_section
+from bench.live import live_section
 from bench.profile import Profile
 from bench.scenarios import Scenario
 
@@ -257,10 +258,10 @@ async def write_report(report: Report, path: Path, url: str) -> None:
     ]
     if ANALYSIS.exists() and not report.smoke:
         lines += [ANALYSIS.read_text().rstrip(), ""]
-    # bench/exports.py and bench/views.py measure on their own: their sections stay.
-    for kept in (kept_section(path), kept_between(path, VIEWS_START, VIEWS_END)):
-        if kept is not None:
-            lines += [kept, ""]
+    # bench/exports.py, bench/live.py and bench/views.py measure on their own: their
+    # sections stay.
+    kept = (kept_section(path), live_section(path), kept_between(path, VIEWS_START, VIEWS_END))
+    lines += [item for section in kept if section is not None for item in (section, "")]
     path.write_text("\n".join(lines))
 
 

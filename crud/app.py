@@ -17,6 +17,7 @@ from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
+from crud.http.live import Hub, LiveLimits, TokenSource, Watch
 from crud.http.openapi import install_openapi
 from crud.http.pathroutes import route_issues
 from crud.http.profiles import parameter_clashes
@@ -39,12 +40,13 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
-from crud.sql.results import ResultCache, TokenSource
+from crud.sql.results import ResultCache
 from crud.sql.signals import Signals
 from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
-__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load", "result_cache"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load",
+           "result_cache"]
 
 
 class LoadedRegistry:
@@ -108,12 +110,14 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     signals = Signals(loaded.resources, reader)
 
     results = result_cache(settings, signals)
+    hub = live_hub(settings, signals)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         if results is not None:
             await results.close()
+        await hub.close()
         await signals.close()
         await reader.close()
         await engine.dispose()
@@ -135,10 +139,14 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                                     credentials=operations.credentials,
                                     public_url=public_base_url(settings), results=results)
         routes = served_routes(endpoints, build_aggregate(endpoints, api))
-        router = build_router(endpoints, routes)
+        live = resource.spec.live or api.live
+        router = build_router(endpoints, routes, watched=live.enabled)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
         reads.add(routes)
+        if live.enabled:  # every list route of the resource is watchable (docs/live.md)
+            reads.watches.update({handler: Watch(endpoints, handler, hub, interval_s=live.interval)
+                                  for route, handler in routes if route.kind == "list"})
     reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
@@ -146,21 +154,30 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
-    operations.install(app, reader=reader, results=results)
+    operations.install(app, reader=reader, live=hub, results=results)
     app.state.results = results
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
     app.state.signals = signals
+    app.state.live = hub
     return app
 
 
-def result_cache(settings: Settings, signals: TokenSource | None) -> ResultCache | None:
+def result_cache(settings: Settings, signals: Signals | None) -> ResultCache | None:
     """The result cache the settings ask for: Redis, this process's memory, or none."""
     url = settings.cache_url.get_secret_value() if settings.cache_url is not None else None
     if url is None and settings.cache_max_mb == 0:
         return None
     return ResultCache(open_store(url, max_bytes=settings.cache_max_mb * 1024 * 1024), signals)
+
+
+def live_hub(settings: Settings, signals: TokenSource | None) -> Hub:
+    """The process's live lists under the settings' caps (docs/live.md)."""
+    return Hub(LiveLimits(max_subscribers=settings.live_max_subscribers,
+                          max_per_client=settings.live_max_per_client,
+                          backlog=settings.live_backlog,
+                          heartbeat_s=settings.live_heartbeat_ms / 1000), signals)
 
 
 def app_from_environment() -> FastAPI:
