@@ -22,8 +22,8 @@ from resources.demo import (
     _copr_build_rows,
     _koji_url,
     _nvr,
-    _Plan,
     _pipeline_rows,
+    _Plan,
     _project_names,
     _Row,
     _RowSource,
@@ -106,9 +106,7 @@ def _repo(sk: _Skeleton, event: int) -> str:
 
 def _issue_rows(plan: _Plan, _: _Skeleton) -> Iterator[_Row]:
     # Every other project has had an issue handled (e.g. `/packit propose-downstream`).
-    row = 0
-    for project in range(2, plan.projects + 1, 2):
-        row += 1
+    for row, project in enumerate(range(2, plan.projects + 1, 2), 1):
         yield {"id": row, "issue_id": project * 3 + 1, "project_id": project}
 
 
