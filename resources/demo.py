@@ -555,6 +555,7 @@ def _koji_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
             "target": target,
             "web_url": _koji_url(task_id) if has_web_url else None,
             "build_logs_url": _koji_logs_url(task_id, status),
+            **_koji_packit_columns(target, _koji_logs_url(task_id, status), task_id),
             "build_submitted_time": None if rng.random() < 0.05 else submitted,
             "build_start_time": started,
             "build_finished_time": finished,
@@ -562,6 +563,14 @@ def _koji_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
             "data": _koji_data(rng, sk, event, target),
             "koji_build_group_id": None if rng.random() < 0.05 else group,
         }
+
+
+def _koji_packit_columns(target: str, logs_url: str | None, task_id: str | None) -> _Row:
+    # From the other columns (no draw): Packit's per-architecture logs and submission output.
+    return {
+        "build_logs_urls": {target.rsplit("-", 1)[1]: logs_url} if logs_url else None,
+        "build_submission_stdout": f"Created task: {task_id}" if task_id else None,
+    }
 
 
 def _koji_url(task_id: str | None) -> str:

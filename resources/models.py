@@ -182,6 +182,9 @@ class KojiBuildTargetModel(Base):
     target: Mapped[str] = mapped_column(String(50), index=True)
     web_url: Mapped[str | None] = mapped_column(String(300))
     build_logs_url: Mapped[str | None] = mapped_column(String(300))
+    # Packit's own column: {"x86_64": url}, the logs per architecture.
+    build_logs_urls: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    build_submission_stdout: Mapped[str | None] = mapped_column(Text)
     build_submitted_time: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     build_start_time: Mapped[datetime | None] = mapped_column(DateTime)
     build_finished_time: Mapped[datetime | None] = mapped_column(DateTime)
@@ -239,6 +242,8 @@ class TestRunGroupModel(Base):
 
     project_event: Mapped[ProjectEventModel] = relationship()
     runs: Mapped[list[TestRunModel]] = relationship(back_populates="group")
+    # Packit calls these `runs`; here that name is the group's test runs.
+    pipelines: Mapped[list[PipelineModel]] = relationship(viewonly=True)
 
 
 class TestRunModel(Base):
