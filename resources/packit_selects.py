@@ -25,6 +25,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    type_coerce,
 )
 from sqlalchemy.orm import InstrumentedAttribute, outerjoin
 
@@ -84,7 +85,7 @@ def _trigger(key: Any, event_id: Any, source: Any) -> Select[Any]:
             cast(null(), Integer).label("anitya_project_id"),
             cast(null(), String).label("anitya_project_name"),
             cast(null(), String).label("anitya_package"),
-            cast(false(), Boolean).label("non_git_upstream"),
+            type_coerce(false(), Boolean).label("non_git_upstream"),
         )
         .select_from(source)
         .outerjoin(event, event.id == event_id)
