@@ -38,6 +38,7 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.signals import Signals
 from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
@@ -99,10 +100,13 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reader = read_path(primary, settings.replica_urls,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
+    # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
+    signals = Signals(loaded.resources, reader)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await signals.close()
         await reader.close()
         await engine.dispose()
 
@@ -141,6 +145,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.signals = signals
     return app
 
 
