@@ -106,7 +106,9 @@ def _of_group(group: Any) -> Select[Any]:
 
 
 def koji_events() -> Select[Any]:
-    return _of_group(KojiBuildGroupModel)
+    """A Koji build group's trigger and its SRPM build (none in the demo: Koji builds
+    start from dist-git)."""
+    return _with_srpm(KojiBuildGroupModel, PipelineModel.koji_build_group_id)
 
 
 def bodhi_events() -> Select[Any]:
@@ -142,10 +144,13 @@ def _first_srpm(group_column: InstrumentedAttribute[Any]) -> Any:
 
 def copr_events() -> Select[Any]:
     """A Copr build group's trigger and its SRPM build."""
-    srpm = _first_srpm(PipelineModel.copr_build_group_id)
-    group = CoprBuildGroupModel
+    return _with_srpm(CoprBuildGroupModel, PipelineModel.copr_build_group_id)
+
+
+def _with_srpm(group: Any, pipeline_column: InstrumentedAttribute[Any]) -> Select[Any]:
+    srpm = _first_srpm(pipeline_column)
     return (
-        _trigger(group.id, group.project_event_id, group)
+        _of_group(group)
         .add_columns(srpm.c.srpm_build_id)
         .outerjoin(srpm, srpm.c.group_id == group.id)
     )
