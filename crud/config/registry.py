@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crud.config.routes import RouteSpec
 from crud.config.yamlfile import LocatedData, parse_yaml
 
 __all__ = [
@@ -328,6 +329,8 @@ class ResourceSpec(Spec):
     facet_timeout_ms: Annotated[int, Field(ge=1)] | None = None
     aggregate: AggregateSpec | None = None
     naive_datetimes: NaiveDatetimes | None = None
+    # Where the list and detail are served (README "Routes by path"); None: /<name>, /<name>/{id}.
+    routes: list[RouteSpec] | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
