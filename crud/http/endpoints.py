@@ -102,7 +102,7 @@ class Endpoints:
             page = await self.pages.read(wanted, policy, window.position)
             extra = await self._facets(query, wanted.selection)
         next_cursor = profile.paging.next_cursor(window, order, page)
-        status, headers = profile.paging.headers(window, query, len(page.rows), page.total,
+        status, headers = profile.paging.headers(window, query, page.items, page.total,
                                                  next_cursor)
         body = profile.renderer.list_body(self.shaper_for(shape).items(page), page.total,
                                           window, next_cursor, extra)
