@@ -55,6 +55,7 @@ __all__ = [
     "issues_handled",
     "koji_events",
     "ld_events",
+    "project_forges",
     "prs_handled",
     "releases_handled",
     "scan_events",
@@ -205,3 +206,14 @@ def releases_handled(projects: Table) -> ColumnElement[Any]:
 
 def issues_handled(projects: Table) -> ColumnElement[Any]:
     return _count(IssueModel, projects)
+
+
+def project_forges() -> Select[Any]:
+    """Per project: its forge as the old API's URLs name it (``github.com``), and its names."""
+    project = GitProjectModel
+    return select(
+        project.id.label("key"),
+        func.replace(project.instance_url, "https://", "", type_=String).label("forge"),
+        project.namespace,
+        project.repo_name,
+    )
