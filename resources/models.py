@@ -309,6 +309,13 @@ class PipelineModel(Base):
     bodhi_update_group: Mapped[BodhiUpdateGroupModel | None] = relationship(
         back_populates="runs")
     sync_release_run: Mapped[SyncReleaseModel | None] = relationship(back_populates="runs")
+    # The same link, per job type: Packit's /runs lists the two kinds apart.
+    propose_downstream_run: Mapped[SyncReleaseModel | None] = relationship(
+        primaryjoin="and_(PipelineModel.sync_release_run_id == SyncReleaseModel.id, "
+                    "SyncReleaseModel.job_type == 'propose_downstream')", viewonly=True)
+    pull_from_upstream_run: Mapped[SyncReleaseModel | None] = relationship(
+        primaryjoin="and_(PipelineModel.sync_release_run_id == SyncReleaseModel.id, "
+                    "SyncReleaseModel.job_type == 'pull_from_upstream')", viewonly=True)
     vm_image_build: Mapped[VMImageBuildTargetModel | None] = relationship(back_populates="runs")
     log_detective_run_group: Mapped[LogDetectiveRunGroupModel | None] = relationship(
         back_populates="runs")

@@ -56,6 +56,7 @@ __all__ = [
     "koji_events",
     "ld_events",
     "project_forges",
+    "pipeline_events",
     "prs_handled",
     "releases_handled",
     "scan_events",
@@ -217,3 +218,8 @@ def project_forges() -> Select[Any]:
         project.namespace,
         project.repo_name,
     )
+
+
+def pipeline_events() -> Select[Any]:
+    """Per pipeline: its trigger (a merged run's ``trigger``)."""
+    return _trigger(PipelineModel.id, PipelineModel.project_event_id, PipelineModel)
