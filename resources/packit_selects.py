@@ -45,6 +45,7 @@ from resources.models import (
     ProjectReleaseModel,
     PullRequestModel,
     SyncReleaseModel,
+    SyncReleasePullRequestModel,
     TestRunGroupModel,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "bodhi_events",
     "branches_handled",
     "copr_events",
+    "downstream_pr_project",
     "issues_handled",
     "koji_events",
     "ld_events",
@@ -223,3 +225,18 @@ def project_forges() -> Select[Any]:
 def pipeline_events() -> Select[Any]:
     """Per pipeline: its trigger (a merged run's ``trigger``)."""
     return _trigger(PipelineModel.id, PipelineModel.project_event_id, PipelineModel)
+
+
+def downstream_pr_project(targets: Table) -> ColumnElement[Any]:
+    """The project of a sync release target's first dist-git pull request (Packit's
+    ``downstream_pr_project``)."""
+    pull = SyncReleasePullRequestModel
+    return (
+        select(GitProjectModel.project_url)
+        .join(pull, pull.project_id == GitProjectModel.id)
+        .where(pull.sync_release_target_id == targets.c.id)
+        .order_by(pull.id)
+        .limit(1)
+        .correlate(targets)
+        .scalar_subquery()
+    )
