@@ -13,10 +13,13 @@ missing piece as the reason (docs/packit.md says the same).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import ROOT, Api, Database
+from served import serve
 
 EXAMPLE = ROOT / "examples" / "packit" / "registry.yaml"
 NEEDS_EVENT_LISTS = ("a pull request's or branch's jobs go through the polymorphic project "
@@ -460,3 +463,21 @@ async def test_project_issues(packit: Api) -> None:
     response = await packit.get("/api/projects/github.com/fedora-python/ogr/issues")
     assert response.status_code == 206
     assert all(isinstance(issue, int) for issue in response.json())
+
+
+# -- the README's command ----------------------------------------------------------------------
+
+
+def test_crud_serve_creates_the_demo_database_for_the_example(tmp_path: Path) -> None:
+    # `crud serve --registry examples/packit/registry.yaml`, no other option: a demo registry,
+    # so the embedded demo database is created and filled in the working folder.
+    server = serve("--registry", str(EXAMPLE), cwd=tmp_path)
+    try:
+        server.wait_until_up()
+        response = httpx.get(f"{server.base}/api/koji-builds?page=1&per_page=2&scratch=false")
+        assert response.status_code == 206
+        assert response.headers["content-range"] == "koji-builds 1-2/*"
+        assert len(response.json()) == 2
+        assert (tmp_path / "crud-demo.db").exists()
+    finally:
+        server.stop()
