@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, String, func, literal, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import Select
 
-__all__ = ["BUILD_IDS", "Base", "Build", "Log", "Srpm", "logs", "rows", "srpm_info"]
+__all__ = ["BUILD_IDS", "Base", "Build", "Log", "Srpm", "batch", "logs", "rows", "srpm_info"]
 
 
 class Base(DeclarativeBase):
@@ -58,6 +58,11 @@ def srpm_info(builds: Any) -> Select[Any]:
     """A derived join: the SRPM's key and status by its id (``on: {srpm_id: srpm_key}``)."""
     srpms = builds.metadata.tables["gr_srpms"]
     return select(srpms.c.id.label("srpm_key"), srpms.c.status.label("srpm_status"))
+
+
+def batch(builds: Any) -> Any:
+    """A group key over the row: its build id, or "unbatched" where it has none."""
+    return func.coalesce(builds.c.build_id, literal("unbatched", String(20)))
 
 
 CHROOTS = ("fedora-40-x86_64", "fedora-41-x86_64", "epel-9-x86_64")

@@ -67,10 +67,9 @@ def _bind_group_key(binder: FieldBinder, leaves: dict[str, Leaf],
     if leaf is None:
         binder.unknown(("group_by",), spec.group_by, leaves)
         return None
-    if leaf.hops or leaf.expression is not None or leaf.json_path or leaf.info.kind in {
-            "json", "array", "number"}:
-        binder.issue(("group_by",), f"group by a column of the resource's own table; "
-                                    f"{spec.group_by!r} is not one")
+    if leaf.hops or leaf.json_path or leaf.info.kind in {"json", "array", "number"}:
+        binder.issue(("group_by",), f"group by a column of the resource's own table (or an "
+                                    f"expression over it); {spec.group_by!r} is not one")
         return None
     for index, name in enumerate(spec.sort):
         if name != spec.group_by:
