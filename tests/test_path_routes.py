@@ -51,6 +51,9 @@ RUNS = """
     routes:
       - {path: /testing-farm/results, kind: list}
       - {path: "/testing-farm/{id}", kind: detail, bind: {id: packit_id}}
+      - {path: /testing-farm/passed, kind: list, where: {status: passed}}
+      - {path: "/testing-farm/passed/{id}", kind: detail, bind: {id: packit_id},
+         where: {status: passed}}
   runs:
     model: pathroute_models:TestRun
     fields: {id:, status:}
@@ -164,6 +167,18 @@ async def test_a_literal_segment_wins_over_a_parameter(api: Api) -> None:
     assert [item["packit_id"] for item in listed.json()["items"]] == [1, 3, 5, 7]
     one = await api.get("/api/testing-farm/4")
     assert one.json() == {"packit_id": 4, "status": "failed"}
+
+
+async def test_where_serves_only_the_rows_of_its_fixed_values(api: Api) -> None:
+    listed, statements = await _counted(api, "/api/testing-farm/passed")
+    assert [item["packit_id"] for item in listed.json()["items"]] == [1, 3, 5, 7]
+    _, in_query = await _counted(api, "/api/testing-farm/results?status=passed")
+    assert statements == in_query
+    assert (await api.get("/api/testing-farm/passed/3")).json() == {"packit_id": 3,
+                                                                    "status": "passed"}
+    other = await api.get("/api/testing-farm/passed/2")  # a failed run: not on this route
+    assert other.status_code == 404
+    assert other.json()["detail"] == "No tf run with id '2'."
 
 
 async def test_a_path_value_that_does_not_fit_its_field_is_a_422(api: Api) -> None:
@@ -291,7 +306,11 @@ async def test_two_declared_templates_of_one_shape_name_the_first_ones_line(
      "one of: forge, id, namespace (bind: {nope: <field>})"),
     ('{path: "/p/{id:path}", kind: list}',
      "path parameter {id:path}: 'id' is not text; only a text field takes several segments"),
-], ids=["unknown-field", "greedy-number"])
+    ('{path: "/p", kind: list, where: {nope: 1}}',
+     "where: 'nope' is not a single-valued field of projects; one of: forge, id, namespace"),
+    ('{path: "/p", kind: list, where: {id: abc}}',
+     "where: id: 'abc': Input should be a whole number in decimal digits"),
+], ids=["unknown-field", "greedy-number", "where-unknown-field", "where-bad-value"])
 async def test_a_parameter_without_a_fitting_field_is_refused(tmp_path: Path, route: str,
                                                               message: str) -> None:
     problems = await _problems(tmp_path, f"""
