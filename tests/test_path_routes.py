@@ -12,6 +12,7 @@ from conftest import BACKENDS, Api, Database, create_database, drop_database
 
 from crud.app import load
 from crud.config.registry import RegistryError
+from crud.config.settings import Settings
 from crud.sql.database import make_engine
 
 PROJECTS = """
@@ -360,3 +361,38 @@ async def test_openapi_types_the_path_parameters_by_their_fields(api: Api) -> No
         ("forge", "string"), ("namespace", "string"), ("repo", "string")]
     assert "pr_id" in {p["name"] for p in prs["parameters"]}  # the query language too
     assert "/api/tf-runs" not in paths
+
+
+# -- auth and caching, as on the default routes ----------------------------------------------------
+
+
+GUARDED = """
+api:
+  prefix: /api
+resources:
+  tf-runs:
+    model: pathroute_models:TestRun
+    fields: {packit_id: id, status:}
+    auth: api_key
+    cache: {max_age: 60}
+    routes:
+      - {path: /testing-farm/results, kind: list}
+      - {path: "/testing-farm/{id}", kind: detail, bind: {id: packit_id}}
+"""
+
+
+@pytest.mark.parametrize("routes_db", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("target", ["/api/testing-farm/results", "/api/testing-farm/3"],
+                         ids=["list", "detail"])
+async def test_path_routes_are_guarded_and_cached_as_their_resource(
+        routes_db: Database, make_api: Callable[..., Any], target: str) -> None:
+    api: Api = await make_api(GUARDED, routes_db.url, routes_db.backend,
+                              settings=Settings(api_keys="k1", database_url=routes_db.url))
+    refused = await api.get(target)
+    assert refused.status_code == 401
+    key = {"X-API-Key": "k1"}
+    first = await api.get(target, headers=key)
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "private, max-age=60"
+    again = await api.get(target, headers={**key, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
