@@ -95,6 +95,8 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]])
         path = route.template.text
         at = "" if route.default else f"_at_{_slug(route.template)}"
         bound = [binding.openapi() for binding in route.bindings]
+        only = "".join(f" Only rows whose {item.param.leaf.name} is {item.value!r}."
+                       for item in route.fixed)
         if route.kind == "aggregate":
             assert isinstance(handler, AggregateEndpoint)
             add_read_route(
@@ -109,14 +111,14 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]])
                 router, path, handler, operation_id=f"list_{plural}{at}",
                 summary=f"List {resource.name}{suffix}"
                         + ("" if route.default else f" at {path}"),
-                description=resource.spec.description or "",
+                description=(resource.spec.description or "") + only,
                 openapi_extra={"parameters": [*bound, *listed]}, **profile.list_route)
         else:
             by = names if route.default else ", ".join(b.leaf.name for b in route.bindings)
             parameters = detail_parameters(resource) if route.default else bound
             add_read_route(
                 router, path, handler, operation_id=f"get_{resource.singular}{at}",
-                summary=f"One of {resource.name} by {by}{suffix}",
+                summary=f"One of {resource.name} by {by}{suffix}", description=only.strip(),
                 openapi_extra={"parameters": [*parameters, *shape]}, **profile.detail_route)
     return router
 
