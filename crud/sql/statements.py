@@ -248,6 +248,8 @@ class Statements:
               leaves: list[Leaf], layout: Layout) -> Select[Any]:
         """The page cut on the base table: its rows' keys (or, when flat, the rows)."""
         order = request.order
+        if self.grouped:
+            return self._group_cut(request, criteria, leaves)
         if request.after is None:
             return self._cut(order, order, criteria, leaves, layout).offset(
                 integer_parameter("offset"))
@@ -288,6 +290,37 @@ class Statements:
             statement = self._groups(statement)
         statement = statement.order_by(*self._order_terms(sort, self.sort_column))
         return statement.limit(integer_parameter("limit"))
+
+    def _group_cut(self, request: PageRequest, criteria: list[ColumnElement[bool]],
+                   leaves: list[Leaf]) -> Select[Any]:
+        """A grouped page's keys: the groups of the selected rows, sorted and cut.
+
+        A group sorts by its key, or by its first row's primary key (``min()``, the value
+        its items show); the seek after a cursor compares those per-group values."""
+        order = request.order
+        key = self.pk_columns[0]
+        group_leaf = self.resource.group_key
+        sorts = [self.sort_column(item.leaf) for item, _ in order]
+        columns = [key.label("pk0"), *(
+            (column if item.leaf is group_leaf else func.min(column)).label(f"k{index}")
+            for index, (column, (item, _)) in enumerate(zip(sorts, order, strict=True)))]
+        joined = [*leaves, *(item.leaf for item, _ in order)]
+        grouped = self.criteria.filtered(select(*columns), criteria, joined).where(
+            key.is_not(None)).group_by(key, *(column for column, (item, _) in zip(
+                sorts, order, strict=True) if item.leaf is group_leaf)).subquery("groups")
+        statement = select(*grouped.c)
+        if request.after is not None:
+            seek_keys = [(grouped.c[f"k{index}"], descending, item.leaf.nullable)
+                         for index, (item, descending) in enumerate(order)]
+            values = [None if value is None else bindparam(f"s{index}",
+                                                           type_=seek_keys[index][0].type)
+                      for index, value in enumerate(request.after)]
+            statement = statement.where(seek_predicate(seek_keys, values))
+        statement = statement.order_by(*self._order_terms(
+            order, self._key_column(grouped, order, flat=False)))
+        statement = statement.limit(integer_parameter("limit"))
+        return statement if request.after is not None else statement.offset(
+            integer_parameter("offset"))
 
     def _groups(self, rows: Select[Any]) -> Select[Any]:
         """The distinct group keys of ``rows`` (a NULL key belongs to no group)."""
