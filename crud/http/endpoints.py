@@ -189,7 +189,8 @@ class Endpoints:
         with database_errors():
             page = await self.pages.read(wanted, None, 0)
         if not page.rows:
-            raise NotFound(f"No {self.noun} with {described}.")
+            raise NotFound(f"No {self.noun} with {described}." if described
+                           else f"No {self.noun} at this path.")
         body = self.profile.renderer.item_body(self.shaper_for(shape).items(page)[0])
         return self.respond(request, body, {}, tag=tag)
 

@@ -127,6 +127,8 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]],
         path = route.template.text
         at = "" if route.default else f"_at_{_slug(route.template)}"
         bound = [binding.openapi() for binding in route.bindings]
+        only = "".join(f" Only rows whose {item.param.leaf.name} is {item.value!r}."
+                       for item in route.fixed)
         if route.kind == "aggregate":
             assert isinstance(handler, AggregateEndpoint)
             add_read_route(
@@ -141,7 +143,7 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]],
                 router, path, handler, operation_id=f"list_{plural}{at}",
                 summary=f"List {resource.name}{suffix}"
                         + ("" if route.default else f" at {path}"),
-                description=_described(resource.spec.description or "", watched),
+                description=_described((resource.spec.description or "") + only, watched),
                 openapi_extra=_list_extra([*bound, *listed], profile.list_route, watched),
                 **profile.list_route)
         else:
@@ -149,7 +151,7 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]],
             parameters = detail_parameters(resource) if route.default else bound
             add_read_route(
                 router, path, handler, operation_id=f"get_{resource.singular}{at}",
-                summary=f"One of {resource.name} by {by}{suffix}",
+                summary=f"One of {resource.name} by {by}{suffix}", description=only.strip(),
                 openapi_extra={"parameters": [*parameters, *shape]}, **profile.detail_route)
     return router
 
