@@ -21,6 +21,7 @@ from crud.http.errors import install_error_handlers
 from crud.http.legacy import check_legacy_options
 from crud.http.openapi import install_openapi
 from crud.http.profiles import parameter_clashes
+from crud.http.rollups import answering, build_rollups
 from crud.http.routing import build_aggregate, build_endpoints, build_router
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
@@ -29,6 +30,7 @@ from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
+from crud.ops.rollupmetrics import watch_rollups
 from crud.sql.database import (
     bind_registry,
     engine_backend,
@@ -38,6 +40,8 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.rollupkeeper import KeptRollup, RollupKeeper
+from crud.sql.rollupstore import store_for
 from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
@@ -100,9 +104,16 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
 
+    kept: list[KeptRollup] = []
+    keeper = RollupKeeper(kept, store_for(settings.cache_url))
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        keeper.start()  # rollups are built in the background; requests run live meanwhile
+        try:
+            yield
+        finally:
+            await keeper.stop()
         await reader.close()
         await engine.dispose()
 
@@ -122,7 +133,10 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
                                     public_url=public_base_url(settings))
-        aggregate = build_aggregate(endpoints, api)
+        rollups = build_rollups(endpoints)
+        kept.extend(rollups)
+        endpoints.rollups = answering(rollups)
+        aggregate = build_aggregate(endpoints, api, rollups=endpoints.rollups)
         router = build_router(endpoints, aggregate)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
@@ -138,9 +152,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
     operations.install(app, reader=reader)
+    keeper.kept = tuple(kept)
+    watch_rollups(app, keeper)
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.rollups = keeper
     return app
 
 

@@ -9,6 +9,8 @@ reads take the short path of ``crud.http.dispatch`` to the same endpoints.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from crud.config.registry import ApiSpec
@@ -19,12 +21,14 @@ from crud.http.cursors import CursorCodec
 from crud.http.endpoints import Endpoints
 from crud.http.methods import add_read_route
 from crud.http.profiles import aggregate_responses, profile_for
+from crud.http.rollups import ROLLUP_HEADERS
 from crud.http.schema import detail_parameters
 from crud.model.resource import Resource
 from crud.sql.aggregates import Aggregates
 from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import Reader
+from crud.sql.rollupkeeper import ResourceRollups
 from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
 
@@ -48,7 +52,8 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
                      facets=facets)
 
 
-def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | None:
+def build_aggregate(endpoints: Endpoints, api: ApiSpec, *,
+                    rollups: ResourceRollups | None = None) -> AggregateEndpoint | None:
     """``GET /<name>/aggregate`` of a resource with ``aggregate:``. Its body is its own, so
     every profile serves it (the legacy one refuses ``aggregate:`` in the registry: the old
     API had no such route), speaking the standard query language."""
@@ -56,7 +61,7 @@ def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | N
         return None
     pages = endpoints.pages
     aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms)
-    return AggregateEndpoint(endpoints, aggregates, api)
+    return AggregateEndpoint(endpoints, aggregates, api, rollups=rollups)
 
 
 def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = None) -> APIRouter:
@@ -68,7 +73,7 @@ def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = Non
         router, "", endpoints.list_rows, operation_id=f"list_{plural}",
         summary=f"List {resource.name}{suffix}", description=resource.spec.description or "",
         openapi_extra={"parameters": [parameter.openapi() for parameter in profile.parameters]},
-        **profile.list_route)
+        **_list_route(profile.list_route, endpoints.rollups is not None and bool(resource.facets)))
     if aggregate is not None:  # before the detail: "aggregate" is no id
         add_read_route(
             router, "/aggregate", aggregate, operation_id=f"aggregate_{plural}",
@@ -76,7 +81,8 @@ def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = Non
             description="The rows the list's filters and search select, grouped; see "
                         "docs/analytics.md.",
             openapi_extra={"parameters": aggregate.parameters},
-            response_model=aggregate.model, responses=aggregate_responses(aggregate.model))
+            response_model=aggregate.model, responses=_with_rollups(
+                aggregate_responses(aggregate.model), aggregate.rollups is not None))
     if resource.spec.detail:
         names = ",".join(leaf.name for leaf in resource.primary_key)
         shape = [] if profile.shape is None else [p.openapi() for p in profile.shape.parameters]
@@ -86,3 +92,18 @@ def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = Non
             openapi_extra={"parameters": [*detail_parameters(resource), *shape]},
             **profile.detail_route)
     return router
+
+
+def _with_rollups(responses: dict[int | str, Any], rollups: bool) -> dict[int | str, Any]:
+    """The 200 answer's headers plus those of an answer from a rollup, where one may come."""
+    if not rollups:
+        return responses
+    ok = dict(responses[200])
+    ok["headers"] = {**ok.get("headers", {}), **ROLLUP_HEADERS}
+    return {**responses, 200: ok}
+
+
+def _list_route(route: dict[str, Any], rollups: bool) -> dict[str, Any]:
+    if not rollups or 200 not in route.get("responses", {}):
+        return route
+    return {**route, "responses": _with_rollups(route["responses"], True)}

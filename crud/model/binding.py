@@ -19,6 +19,7 @@ from crud.model.fields import Leaf, ManyField, Node, ObjectNode, many_fields
 from crud.model.issues import IssueCollector, hint
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import SEARCH_RANK, FilterParam, Resource, SortKey
+from crud.model.rollups import bind_rollups
 from crud.model.sources import Entity
 
 __all__ = ["IssueCollector", "bind_resource", "hint"]
@@ -41,6 +42,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     rank = _bind_rank(binder, leaves, primary_key)
     facets = bind_facets(spec, leaves, binder.issue, binder.unknown)
     aggregate = bind_aggregate(spec, leaves, filters, binder.issue, binder.unknown)
+    rollups = bind_rollups(spec, leaves, binder.issue, binder.unknown)
     if len(collector.issues) > before or primary_key is None:
         return None
     return Resource(
@@ -49,7 +51,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or api.page_size, spec.max_page_size or api.max_page_size),
         max_page_size=spec.max_page_size or api.max_page_size, embeds=tuple(embeds), rank=rank,
-        facets=facets, aggregate=aggregate, naive_utc=naive_utc,
+        facets=facets, aggregate=aggregate, rollups=rollups, naive_utc=naive_utc,
     )
 
 
