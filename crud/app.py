@@ -42,6 +42,7 @@ from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
 from crud.sql.rollupkeeper import KeptRollup, RollupKeeper
 from crud.sql.rollupstore import store_for
+from crud.sql.signals import Signals
 from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
@@ -103,6 +104,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reader = read_path(primary, settings.replica_urls,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
+    # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
+    signals = Signals(loaded.resources, reader)
 
     kept: list[KeptRollup] = []
     keeper = RollupKeeper(kept, store_for(settings.cache_url))
@@ -114,6 +117,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
             yield
         finally:
             await keeper.stop()
+        await signals.close()
         await reader.close()
         await engine.dispose()
 
@@ -158,6 +162,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app.state.engine = engine
     app.state.reader = reader
     app.state.rollups = keeper
+    app.state.signals = signals
     return app
 
 

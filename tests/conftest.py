@@ -154,7 +154,8 @@ async def make_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     yield factory
     for api in opened:
         await api.client.aclose()
-        await api.app.state.reader.close()  # what the app's lifespan does on shutdown
+        await api.app.state.signals.close()  # what the app's lifespan does on shutdown
+        await api.app.state.reader.close()
         await api.engine.dispose()
 
 
