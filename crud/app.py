@@ -41,8 +41,9 @@ from crud.sql.database import (
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
 from crud.sql.rollupkeeper import KeptRollup, RollupKeeper
-from crud.sql.rollupstore import store_for
+from crud.sql.rollupstore import RollupStore
 from crud.sql.signals import Signals
+from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
@@ -108,7 +109,9 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     signals = Signals(loaded.resources, reader)
 
     kept: list[KeptRollup] = []
-    keeper = RollupKeeper(kept, store_for(settings.cache_url))
+    cache_url = settings.cache_url.get_secret_value() if settings.cache_url else None
+    keeper = RollupKeeper(kept, RollupStore(open_store(cache_url, prefix="crud:rollups:")),
+                          signals)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -47,11 +47,6 @@ class Settings(BaseSettings):
     replica_max_lag_ms: int | None = Field(
         None, ge=0, description="Skip a PostgreSQL replica whose replay lags the primary by "
                                 "more than this (pg_last_xact_replay_timestamp)")
-    # Rollups (docs/rollups.md): shared through Redis when one is named, else per process.
-    cache_url: str | None = Field(
-        None, description="redis:// URL of a store shared by every instance: rollups are "
-                          "maintained by one instance and read by all; unset: each process "
-                          "keeps its own")
     # Operations (docs/operations.md). Lists are comma-separated in the environment.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Browser origins allowed by CORS, comma-separated ('*' for any); "

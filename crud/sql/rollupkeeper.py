@@ -30,6 +30,7 @@ from crud.sql.rollupanswers import Answers, covers_groups, covers_selection
 from crud.sql.rollupdata import Key, Layout, Snapshot, State, merged, truncate
 from crud.sql.rollupreads import RollupReads
 from crud.sql.rollupstore import RollupStore
+from crud.sql.signals import Signals, Token
 
 __all__ = ["Kept", "KeptRollup", "ResourceRollups", "RollupKeeper"]
 
@@ -54,6 +55,7 @@ class Progress:
     last_refresh_s: float = 0.0
     last_full_s: float = 0.0
     refreshes: int = 0
+    skipped: int = 0  # refreshes skipped: the change signal said nothing moved
     full_passes: int = 0
     failures: int = 0
     chunks: int = 0
@@ -78,6 +80,7 @@ class KeptRollup:
     answers: Answers = field(init=False)
     snapshot: Snapshot | None = None
     progress: Progress = field(default_factory=Progress)
+    token: Token | None = None  # the change signal the snapshot was read under
 
     def __post_init__(self) -> None:
         self.answers = Answers(self.rollup)
@@ -167,9 +170,11 @@ def _request_key(request: AggregateRequest) -> Any:
 class RollupKeeper:
     """Runs every rollup's maintenance as background tasks (``start``/``stop``)."""
 
-    def __init__(self, kept: Sequence[KeptRollup], store: RollupStore) -> None:
+    def __init__(self, kept: Sequence[KeptRollup], store: RollupStore,
+                 signals: Signals | None = None) -> None:
         self.kept = tuple(kept)
         self.store = store
+        self.signals = signals  # a refresh is skipped while the resource's tables stand still
         self.tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
@@ -209,10 +214,28 @@ class RollupKeeper:
         if item.snapshot is None and self.store.shared:
             item.snapshot = await self.store.load(item.key)  # take over where it was
         snapshot = item.snapshot
+        # The token is read before the statements whose answers it will label.
+        token = await self._token(item)
         if snapshot is None or time.time() - snapshot.full_at >= item.rollup.full_s:
             await self.build(item)
+        elif token is not None and token == item.token:
+            await self._unchanged(item, snapshot)
         else:
             await self.refresh(item, snapshot)
+        item.token = token
+
+    async def _token(self, item: KeptRollup) -> Token | None:
+        if self.signals is None:
+            return None
+        # Not fresh: PostgreSQL's statistics may lag a commit by about a second, and a busy
+        # cluster would never be "settled"; a commit the signal missed is read next time.
+        return await self.signals.token(item.resource)
+
+    async def _unchanged(self, item: KeptRollup, snapshot: Snapshot) -> None:
+        # Nothing moved since the last read: the kept data is as fresh as this check.
+        item.progress.skipped += 1
+        await self._publish(item, snapshot.entries, time.time(), full_at=snapshot.full_at,
+                            answers=snapshot.answers)
 
     async def _follow(self, item: KeptRollup) -> None:
         item.progress.state = "following"
@@ -287,10 +310,10 @@ class RollupKeeper:
                   item.rollup.name, len(fresh), item.progress.last_refresh_s)
 
     async def _publish(self, item: KeptRollup, entries: dict[Key, State], read_at: float,
-                       *, full_at: float) -> None:
+                       *, full_at: float, answers: dict[Any, Any] | None = None) -> None:
         buckets = [key[0] for key in entries if key[0] is not None]
         snapshot = Snapshot(entries, read_at, max(buckets) if buckets else None, full_at,
-                            version=time.time_ns())
+                            version=time.time_ns(), answers={} if answers is None else answers)
         item.progress.bytes = await self.store.publish(item.key, snapshot)
         item.snapshot = snapshot
         item.progress.rows = len(entries)
