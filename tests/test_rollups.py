@@ -313,7 +313,8 @@ async def test_a_refresh_with_nothing_changed_reads_only_the_change_signal(
     await keeper.step(item)
     assert item.progress.skipped == skipped + 1
     assert not any("GROUP BY" in statement.upper() for statement in api.log.statements)
-    assert item.snapshot is not None and first is not None
+    assert item.snapshot is not None
+    assert first is not None
     assert item.snapshot.entries is first.entries or item.snapshot.entries == first.entries
     assert item.snapshot.read_at >= first.read_at
 
