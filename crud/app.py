@@ -15,12 +15,12 @@ from crud.config.settings import Settings
 from crud.config.yamlfile import LocatedData
 from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
-from crud.http.dialects import dialect_issues
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
-from crud.http.legacy import check_legacy_options
 from crud.http.openapi import install_openapi
 from crud.http.profiles import parameter_clashes
+from crud.http.profiles.legacy import check_legacy_options
+from crud.http.profiles.records import dialect_issues
 from crud.http.rollups import answering, build_rollups
 from crud.http.routing import build_aggregate, build_endpoints, build_router
 from crud.model.resource import Resource
@@ -147,11 +147,11 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         router = build_router(endpoints, aggregate)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
-        reads.lists[resource.name] = endpoints.list_rows
+        reads.lists[resource.name] = endpoints.list_read
         if aggregate is not None:
             reads.aggregates[resource.name] = aggregate
         if resource.spec.detail:
-            reads.details[resource.name] = endpoints.get_row
+            reads.details[resource.name] = endpoints.detail_read
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
     # Hand-written routers answer under the API's default auth, as resources without their own.

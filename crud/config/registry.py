@@ -8,6 +8,7 @@ relationship exists is checked against the models or the live database by
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -188,6 +189,18 @@ class CacheSpec(Spec):
         return self
 
 
+ERROR_PLACEHOLDERS = frozenset({"detail", "status", "title", "code"})
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a JSON value."""
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
 class LegacySpec(Spec):
     """Options of the ``legacy`` profile (the old API's wire contract); docs/migration.md."""
 
@@ -195,12 +208,34 @@ class LegacySpec(Spec):
                              description="Content-Range unit; the resource name by default")
     per_page: Annotated[int, Field(ge=1)] = 10
     per_page_values: list[Annotated[int, Field(ge=1)]] | None = None
+    # The old API's error body: a template object whose strings interpolate {detail},
+    # {status}, {title}, {code}; None keeps problem+json. error_status maps our statuses
+    # onto the old API's (422: 400). crud.http.errorbodies renders them.
+    error_body: dict[str, Any] | None = None
+    error_status: dict[Annotated[int, Field(ge=400, le=599)],
+                       Annotated[int, Field(ge=400, le=599)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _default_is_allowed(self) -> LegacySpec:
         if self.per_page_values is not None and self.per_page not in self.per_page_values:
             raise ValueError(f"per_page {self.per_page} must be one of per_page_values")
         return self
+
+    @field_validator("error_body")
+    @classmethod
+    def _placeholders(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for text in _strings(value):
+            try:
+                names = [name for _, name, _, _ in string.Formatter().parse(text)
+                         if name is not None]
+            except ValueError as error:
+                raise ValueError(f"{text!r}: {error} (write {{{{ and }}}} for literal "
+                                 "braces)") from None
+            unknown = [name for name in names if name not in ERROR_PLACEHOLDERS]
+            if unknown:
+                raise ValueError(f"{text!r}: unknown placeholder {{{unknown[0]}}}; use "
+                                 f"{{detail}}, {{status}}, {{title}} or {{code}}")
+        return value
 
 
 class SearchSpec(Spec):
@@ -406,6 +441,9 @@ class ApiSpec(Spec):
     legacy: LegacySpec = LegacySpec()
     export: ExportSpec = ExportSpec()
     naive_datetimes: NaiveDatetimes = "utc"
+    # This registry describes the demo tables: `crud serve` with no database URL creates and
+    # fills ./crud-demo.db for it. Any other registry needs --database-url.
+    demo: bool = False
 
     @field_validator("prefix")
     @classmethod

@@ -67,6 +67,9 @@ class Endpoints:
         self.pk_adapters = [TypeAdapter(value_type(leaf)) for leaf in resource.primary_key]
         self.noun = resource.singular.replace("_", " ")
         self.exporter = Exporter(resource, pages, self.full) if profile.export is not None else None
+        # What routes serve: the handlers answering problems in the profile's error body.
+        self.list_read = profile.speaking(self.list_rows)
+        self.detail_read = profile.speaking(self.get_row)
 
     def __repr__(self) -> str:
         return f"Endpoints({self.resource.name!r}, profile={self.profile.name!r})"

@@ -70,7 +70,7 @@ def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = Non
     suffix = "" if profile.name == "standard" else f" ({profile.name} profile)"
     router = APIRouter(prefix=f"/{resource.name}", tags=[resource.name])
     add_read_route(
-        router, "", endpoints.list_rows, operation_id=f"list_{plural}",
+        router, "", endpoints.list_read, operation_id=f"list_{plural}",
         summary=f"List {resource.name}{suffix}", description=resource.spec.description or "",
         openapi_extra={"parameters": [parameter.openapi() for parameter in profile.parameters]},
         **_list_route(profile.list_route, endpoints.rollups is not None and bool(resource.facets)))
@@ -87,7 +87,7 @@ def build_router(endpoints: Endpoints, aggregate: AggregateEndpoint | None = Non
         names = ",".join(leaf.name for leaf in resource.primary_key)
         shape = [] if profile.shape is None else [p.openapi() for p in profile.shape.parameters]
         add_read_route(
-            router, "/{id}", endpoints.get_row, operation_id=f"get_{resource.singular}",
+            router, "/{id}", endpoints.detail_read, operation_id=f"get_{resource.singular}",
             summary=f"One of {resource.name} by {names}{suffix}",
             openapi_extra={"parameters": [*detail_parameters(resource), *shape]},
             **profile.detail_route)
