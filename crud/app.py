@@ -143,6 +143,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         rollups = build_rollups(endpoints)
         kept.extend(rollups)
         endpoints.rollups = answering(rollups)
+        if endpoints.rollups is not None:
+            keeper.resources[resource.name] = endpoints.rollups
         aggregate = build_aggregate(endpoints, api, rollups=endpoints.rollups)
         router = build_router(endpoints, aggregate)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))

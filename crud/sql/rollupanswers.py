@@ -136,6 +136,27 @@ class Answers:
         _sort(rows, (("n", True), ("value", False)))
         return [(row["value"], row["n"]) for row in rows[:size + 1]]
 
+    def counts(self, snapshot: Snapshot, name: str | None, low: dt.datetime | None,
+               high: dt.datetime | None) -> dict[Any, int] | None:
+        """Rows per value of the dimension ``name`` (None: every row, under None) whose time
+        is in ``[low, high)``; None when a bound splits a bucket."""
+        grain = self.rollup.grain
+        if any(bound is not None and truncate(bound, grain) != bound for bound in (low, high)):
+            return None
+        at = 0 if name is None else _position(self.rollup, name)
+        if at is None:
+            return None
+        counts: dict[Any, int] = {}
+        for key, state in snapshot.entries.items():
+            bucket = key[0]
+            if (low is not None or high is not None) and bucket is None:
+                continue
+            if (low is not None and bucket < low) or (high is not None and bucket >= high):
+                continue
+            value = key[at] if name is not None else None
+            counts[value] = counts.get(value, 0) + state[0]
+        return counts
+
     def _grouper(self, name: str, bucket: str | None) -> Callable[[Key], Any]:
         if name == self.rollup.time.name:
             assert bucket is not None

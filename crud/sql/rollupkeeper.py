@@ -136,6 +136,24 @@ class ResourceRollups:
             values[leaf.name] = pairs
         return values, Kept(item.rollup.name, snapshot.read_at)
 
+    def counts(self, field_: str | None, *, since: dt.datetime | None = None,
+               until: dt.datetime | None = None) -> tuple[dict[Any, int], Kept] | None:
+        """Rows per value of the dimension ``field_`` (None: all rows, under the key None)
+        with ``since <= time < until`` (naive UTC, at the rollup's bucket edges), from the
+        smallest ready rollup keeping it; None while none is ready (for hand-written routers)."""
+        found = self._choose(lambda rollup: field_ is None or field_ in rollup.dimensions)
+        if found is None:
+            return None
+        item, snapshot = found
+        key = ("counts", field_, since, until)
+        counts = snapshot.answers.get(key)
+        if counts is None:
+            counts = item.answers.counts(snapshot, field_, since, until)
+            if counts is None:
+                return None
+            _remember(snapshot, key, counts)
+        return counts, Kept(item.rollup.name, snapshot.read_at)
+
     def _choose(self, covers: Any) -> tuple[KeptRollup, Snapshot] | None:
         # The smallest ready rollup that covers the request: fewest rows to fold.
         ready = [(item, item.snapshot) for item in self.kept
@@ -173,12 +191,17 @@ class RollupKeeper:
     def __init__(self, kept: Sequence[KeptRollup], store: RollupStore,
                  signals: Signals | None = None) -> None:
         self.kept = tuple(kept)
+        self.resources: dict[str, ResourceRollups] = {}  # by resource name
         self.store = store
         self.signals = signals  # a refresh is skipped while the resource's tables stand still
         self.tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
         return f"RollupKeeper({len(self.kept)} rollups, {self.store!r})"
+
+    def of(self, resource: str) -> ResourceRollups | None:
+        """The rollups of ``resource`` (None: it declares none): the API routers use."""
+        return self.resources.get(resource)
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self._run(item), name=f"rollup {item.key}")
