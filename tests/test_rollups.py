@@ -263,6 +263,7 @@ async def test_late_rows_inside_the_window_appear_after_the_next_refresh(
     keeper = api.app.state.rollups
     [item] = keeper.kept
     await keeper.step(item)  # the first build
+    assert item.progress.chunks >= 3  # five days of hours, in chunks of time (growing when quick)
     params = {"group_by": "at:day,kind", "metrics": "count,sum:size,min:size,max:size"}
     before = await api.get("/api/v1/events/aggregate", params=params)
     assert before.headers["rollup"] == "hourly"
@@ -317,6 +318,23 @@ async def test_a_refresh_with_nothing_changed_reads_only_the_change_signal(
     assert first is not None
     assert item.snapshot.entries is first.entries or item.snapshot.entries == first.entries
     assert item.snapshot.read_at >= first.read_at
+
+
+async def test_the_lifespan_builds_in_the_background_and_stops(
+        demo_db: Database, make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(demo_registry(), demo_db.url, demo_db.backend)
+    keeper = api.app.state.rollups
+    async with api.app.router.lifespan_context(api.app):
+        assert len(keeper.tasks) == 2
+        for _ in range(100):
+            if all(item.snapshot is not None for item in keeper.kept):
+                break
+            await asyncio.sleep(0.1)
+        response = await api.get(AGGREGATE, params={"group_by": "status"})
+        assert response.headers["rollup"] in {"by_hour", "by_week"}
+        tasks = list(keeper.tasks)
+    assert keeper.tasks == []
+    assert all(task.done() for task in tasks)
 
 
 # -- the registry ------------------------------------------------------------------------------
