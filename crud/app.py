@@ -18,11 +18,12 @@ from crud.http.cursors import cursor_secret
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
 from crud.http.openapi import install_openapi
+from crud.http.pathroutes import route_issues
 from crud.http.profiles import parameter_clashes
 from crud.http.profiles.legacy import check_legacy_options
 from crud.http.profiles.records import dialect_issues
 from crud.http.rollups import answering, build_rollups
-from crud.http.routing import build_aggregate, build_endpoints, build_router
+from crud.http.routing import build_aggregate, build_endpoints, build_router, served_routes
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
 from crud.ops.docs import install_docs
@@ -79,6 +80,7 @@ def bind(registry: Registry, located: LocatedData, path: str,
     check_legacy_options(registry, located, path)
     clashes = parameter_clashes(resources, registry.api, path=path, located=located)
     clashes += dialect_issues(resources, registry.api, path=path, located=located)
+    clashes += route_issues(resources, registry.api, path=path, located=located)
     if clashes:
         raise RegistryError(clashes)
     return LoadedRegistry(registry, resources, path, located, extensions)
@@ -146,14 +148,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         if endpoints.rollups is not None:
             keeper.resources[resource.name] = endpoints.rollups
         aggregate = build_aggregate(endpoints, api, rollups=endpoints.rollups)
-        router = build_router(endpoints, aggregate)
+        routes = served_routes(endpoints, aggregate)
+        router = build_router(endpoints, routes)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
-        reads.lists[resource.name] = endpoints.list_read
-        if aggregate is not None:
-            reads.aggregates[resource.name] = aggregate
-        if resource.spec.detail:
-            reads.details[resource.name] = endpoints.detail_read
+        reads.add(routes)
+    reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
     # Hand-written routers answer under the API's default auth, as resources without their own.

@@ -202,3 +202,27 @@ async def readings_db(request: pytest.FixtureRequest,
         await writer.dispose()
     yield database
     await drop_database(database)
+
+
+# -- absent relations and grouped items: Copr-like builds per chroot (tests/grouped_models.py) --
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS, loop_scope="session")
+async def grouped_db(request: pytest.FixtureRequest,
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """``gr_builds`` (rows per build id and chroot) and ``gr_srpms``, on each backend."""
+    from grouped_models import Base, Build, Log, Srpm, logs, rows
+
+    database = await create_database(request.param, tmp_path_factory.mktemp("grouped"))
+    writer = make_engine(database.url, read_only=False)
+    srpms, builds = rows()
+    try:
+        async with writer.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+            await connection.execute(Srpm.__table__.insert(), srpms)
+            await connection.execute(Build.__table__.insert(), builds)
+            await connection.execute(Log.__table__.insert(), logs(builds))
+    finally:
+        await writer.dispose()
+    yield database
+    await drop_database(database)

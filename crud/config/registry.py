@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crud.config.routes import RouteSpec
 from crud.config.yamlfile import LocatedData, parse_yaml
 
 __all__ = [
@@ -78,6 +79,10 @@ class FieldSpec(Spec):
     # The shape of a JSON column's values, for the OpenAPI document: without it, generated
     # clients type the field as `unknown`. Documentation only; values are sent as stored.
     json_schema: dict[str, Any] | None = None
+    # Grouped resources (``group_by:``): the values of a source over the group's rows,
+    # a list, or with ``key:`` an object keyed by another source (docs/grouped.md).
+    collect: str | None = None
+    key: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -88,6 +93,19 @@ class FieldSpec(Spec):
         if isinstance(value, str):
             return {"source": value}
         return value
+
+    @model_validator(mode="after")
+    def _collect_alone(self) -> FieldSpec:
+        if self.key is not None and self.collect is None:
+            raise ValueError("'key:' names what a collected object is keyed by: give "
+                             "'collect:' too (e.g. {collect: status, key: chroot})")
+        if self.collect is not None and self.source is not None:
+            raise ValueError("'collect:' is the field's source over the group's rows; "
+                             "drop 'source:'")
+        if self.collect is not None and self.key is not None and self.fields is not None:
+            raise ValueError("an object keyed by 'key:' holds one value per key; collect a "
+                             "column, not 'fields:'")
+        return self
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -347,6 +365,9 @@ class ResourceSpec(Spec):
     primary_key: str | list[str] | None = None
     joins: dict[str, JoinSpec] = Field(default_factory=dict)
     fields: dict[str, FieldSpec]
+    # One item per value of this field (a column of the table): its fields come from the
+    # group's first row, `collect:` fields from all of them (docs/grouped.md).
+    group_by: str | None = None
     # Relations included only when a request asks (`embed=name`): declared as fields are
     # (a to-many list, or a to-one object with `fields:`), never selected otherwise.
     embed: dict[str, FieldSpec] = Field(default_factory=dict)
@@ -374,6 +395,8 @@ class ResourceSpec(Spec):
     # Pre-aggregated answers for /aggregate and facets, by name (docs/rollups.md).
     rollups: dict[str, RollupSpec] = Field(default_factory=dict)
     naive_datetimes: NaiveDatetimes | None = None
+    # Where the list and detail are served (README "Routes by path"); None: /<name>, /<name>/{id}.
+    routes: list[RouteSpec] | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

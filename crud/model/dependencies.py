@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.sql import visitors
 
-from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Collected, Hop, Leaf, ManyField, Node, ObjectNode
 from crud.model.joins import DerivedJoin
 from crud.model.resource import Resource
 
@@ -26,7 +26,7 @@ def tables_read(resource: Resource) -> tuple[Table, ...]:
     """``resource``'s table first, then each other table its fields and embeds read, once."""
     found: dict[str, Table] = {resource.entity.table.fullname: resource.entity.table}
     for table in _node_tables([*resource.leaves.values(), *resource.many_fields,
-                               *resource.embeds]):
+                               *resource.embeds, *resource.nodes]):
         found.setdefault(table.fullname, table)
     return tuple(found.values())
 
@@ -38,6 +38,8 @@ def _node_tables(nodes: Iterable[Node]) -> Iterator[Table]:
         elif isinstance(node, ManyField):
             yield from _hop_tables(node.hops)
             yield from _node_tables(node.leaves)
+        elif isinstance(node, Collected):  # a grouped resource's values over its rows
+            yield from _node_tables([node.value, *([node.key] if node.key else [])])
         else:
             yield from _leaf_tables(node)
 

@@ -48,7 +48,8 @@ def standard_profile(resource: Resource, api: ApiSpec, codec: CursorCodec) -> Pr
     shape = ShapeStep(resource)
     headers = openapi_headers(resource)
     filters = FilterStep(resource, max_list_values=api.max_list_values)
-    limits = export_limits(resource.spec.export, api)
+    # A grouped resource's chunks would cut groups: no exports (docs/grouped.md).
+    limits = None if resource.group_key else export_limits(resource.spec.export, api)
     encode = encoder(resource.naive_utc)
     export = None if limits is None else ExportStep(
         resource, (CsvRenderer(resource.nodes, encode),
