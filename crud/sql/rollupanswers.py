@@ -11,6 +11,7 @@ and page cut as the live statement. Anything else is not covered: the request ru
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import enum
 import operator as op
@@ -156,6 +157,24 @@ class Answers:
             value = key[at] if name is not None else None
             counts[value] = counts.get(value, 0) + state[0]
         return counts
+
+    def spans(self, snapshot: Snapshot, name: str,
+              edges: Sequence[dt.datetime]) -> list[dict[Any, int]] | None:
+        """Rows per value of ``name`` in each span between consecutive ``edges``
+        (ascending), in one pass; None when an edge splits a bucket."""
+        if any(truncate(edge, self.rollup.grain) != edge for edge in edges):
+            return None
+        at = _position(self.rollup, name)
+        if at is None:
+            return None
+        spans: list[dict[Any, int]] = [{} for _ in edges[1:]]
+        for key, state in snapshot.entries.items():
+            bucket = key[0]
+            if bucket is None or bucket < edges[0] or bucket >= edges[-1]:
+                continue
+            counts = spans[bisect.bisect_right(edges, bucket) - 1]
+            counts[key[at]] = counts.get(key[at], 0) + state[0]
+        return spans
 
     def _grouper(self, name: str, bucket: str | None) -> Callable[[Key], Any]:
         if name == self.rollup.time.name:

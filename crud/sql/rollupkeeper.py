@@ -154,6 +154,23 @@ class ResourceRollups:
             _remember(snapshot, key, counts)
         return counts, Kept(item.rollup.name, snapshot.read_at)
 
+    def spans(self, field_: str, edges: Sequence[dt.datetime]
+              ) -> tuple[list[dict[Any, int]], Kept] | None:
+        """Rows per value of the dimension ``field_`` in each span between consecutive
+        ``edges`` (ascending, naive UTC, at bucket edges), in one pass over the rollup."""
+        found = self._choose(lambda rollup: field_ in rollup.dimensions)
+        if found is None:
+            return None
+        item, snapshot = found
+        key = ("spans", field_, tuple(edges))
+        spans = snapshot.answers.get(key)
+        if spans is None:
+            spans = item.answers.spans(snapshot, field_, edges)
+            if spans is None:
+                return None
+            _remember(snapshot, key, spans)
+        return spans, Kept(item.rollup.name, snapshot.read_at)
+
     def _choose(self, covers: Any) -> tuple[KeptRollup, Snapshot] | None:
         # The smallest ready rollup that covers the request: fewest rows to fold.
         ready = [(item, item.snapshot) for item in self.kept

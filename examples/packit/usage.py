@@ -62,6 +62,17 @@ class _Counts:
         self.kept.append(kept)
         return {url: count for url, count in counts.items() if url is not None}
 
+    def spans(self, resource: str, edges: list[dt.datetime]) -> list[dict[str, int]]:
+        rollups = self.keeper.of(resource)
+        found = rollups.spans("project_url", edges) if rollups else None
+        if found is None:
+            raise ServiceUnavailable("The usage numbers are still being computed; try again "
+                                     "shortly.", headers={"Retry-After": "5"})
+        spans, kept = found
+        self.kept.append(kept)
+        return [{url: count for url, count in span.items() if url is not None}
+                for span in spans]
+
     def headers(self) -> dict[str, str]:
         oldest = min(self.kept, key=lambda kept: kept.read_at, default=None)
         return rollup_headers(oldest) if oldest is not None else {}
@@ -72,6 +83,7 @@ def _ranked(counts: dict[str, int]) -> dict[str, int]:
 
 
 def _now() -> dt.datetime:
+    """The old API's USAGE_CURRENT_DATE: this hour (UTC here; the old one used local time)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
 
 
@@ -105,9 +117,7 @@ def _past(days: int | None) -> Any:
     async def usage_past(request: Request) -> JSONResponse:
         counts = _Counts(request)
         # The old API's USAGE_PAST_*_DATE_STR: the date that many days ago, from midnight.
-        since = None if days is None else (
-            dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=days)).replace(
-            hour=0, minute=0, second=0, microsecond=0)
+        since = None if days is None else (_now() - dt.timedelta(days=days)).replace(hour=0)
         return JSONResponse(past_usage(counts, since), headers=counts.headers())
 
     return usage_past
@@ -133,11 +143,13 @@ def interval_usage(counts: _Counts, delta: dt.timedelta, count: int) -> dict[str
     active_cumulative: list[dict[str, Any]] = []
     all_before = set().union(*before.values())
     all_seen = set(all_before)
-    for end in reversed(ends):
+    edges = [first - delta, *reversed(ends)]
+    spans = {job: counts.spans(resource, edges) for job, resource in JOBS.items()}
+    for index, end in enumerate(reversed(ends)):
         legend = end.strftime("%H:%M" if hourly else "%Y-%m-%d")
         in_interval: set[str] = set()
-        for job, resource in JOBS.items():
-            per_project = counts.per_project(resource, end - delta, end)
+        for job in JOBS:
+            per_project = spans[job][index]
             runs.setdefault(job, []).append({"x": legend, "y": sum(per_project.values())})
             projects.setdefault(job, []).append({"x": legend, "y": len(per_project)})
             seen[job] |= per_project.keys()
