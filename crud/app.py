@@ -17,6 +17,7 @@ from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
+from crud.http.live import Hub, LiveLimits, TokenSource, Watch
 from crud.http.openapi import install_openapi
 from crud.http.pathroutes import route_issues
 from crud.http.profiles import parameter_clashes
@@ -47,7 +48,7 @@ from crud.sql.signals import Signals
 from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
-__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load"]
 
 
 class LoadedRegistry:
@@ -115,6 +116,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     keeper = RollupKeeper(kept, RollupStore(open_store(cache_url, prefix="crud:rollups:")),
                           signals)
 
+    hub = live_hub(settings, signals)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         keeper.start()  # rollups are built in the background; requests run live meanwhile
@@ -122,6 +125,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
             yield
         finally:
             await keeper.stop()
+        await hub.close()
         await signals.close()
         await reader.close()
         await engine.dispose()
@@ -149,10 +153,14 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
             keeper.resources[resource.name] = endpoints.rollups
         aggregate = build_aggregate(endpoints, api, rollups=endpoints.rollups)
         routes = served_routes(endpoints, aggregate)
-        router = build_router(endpoints, routes)
+        live = resource.spec.live or api.live
+        router = build_router(endpoints, routes, watched=live.enabled)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
         reads.add(routes)
+        if live.enabled:  # every list route of the resource is watchable (docs/live.md)
+            reads.watches.update({handler: Watch(endpoints, handler, hub, interval_s=live.interval)
+                                  for route, handler in routes if route.kind == "list"})
     reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
@@ -160,7 +168,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
-    operations.install(app, reader=reader)
+    operations.install(app, reader=reader, live=hub)
     keeper.kept = tuple(kept)
     watch_rollups(app, keeper)
     app.state.registry = loaded
@@ -168,7 +176,16 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app.state.reader = reader
     app.state.rollups = keeper
     app.state.signals = signals
+    app.state.live = hub
     return app
+
+
+def live_hub(settings: Settings, signals: TokenSource | None) -> Hub:
+    """The process's live lists under the settings' caps (docs/live.md)."""
+    return Hub(LiveLimits(max_subscribers=settings.live_max_subscribers,
+                          max_per_client=settings.live_max_per_client,
+                          backlog=settings.live_backlog,
+                          heartbeat_s=settings.live_heartbeat_ms / 1000), signals)
 
 
 def app_from_environment() -> FastAPI:
