@@ -103,8 +103,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                             path=loaded.path, located=loaded.located, resources=loaded.resources)
 
     primary = Reader(engine, engine_backend(engine), keep=settings.pool_size)
-    issues = validator_issues(loaded.resources, primary.backend, path=loaded.path,
-                              located=loaded.located)
+    issues = validator_issues(loaded.resources, path=loaded.path, located=loaded.located)
     if issues:
         raise RegistryError(issues)
     reader = read_path(primary, settings.replica_urls,
@@ -149,7 +148,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     for resource in loaded.resources:
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
-                                    public_url=public_base_url(settings), results=results)
+                                    public_url=public_base_url(settings), results=results,
+                                    signals=signals)
         rollups = build_rollups(endpoints)
         kept.extend(rollups)
         endpoints.rollups = answering(rollups)

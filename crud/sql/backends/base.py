@@ -195,10 +195,6 @@ class Backend:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
 
-    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
-        """A scalar that moves whenever ``table``'s rows change (statistics), or None."""
-        return None
-
     def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
         """What tells whether ``tables`` changed (``crud.sql.signals``); None: nothing does."""
         return None
