@@ -22,6 +22,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from crud.sql.backends import Backend
 from crud.sql.compiled import CompiledStatement
+from crud.sql.gate import Gate, pool_limits
 
 __all__ = ["READ_PATH", "DatabaseBusy", "DatabaseUnavailable", "ReadConnection", "Reader",
            "StatementTimeout"]
@@ -61,6 +62,8 @@ class Reader:
         self.keep = keep
         self.keep_s = keep_s
         self.idle: list[tuple[float, Any]] = []  # (kept since, connection)
+        # Requests take connections in arrival order (crud.sql.gate): one place per lent one.
+        self.gate = Gate(*pool_limits(engine))
         # Called with (sql, arguments) before each statement: statement counts in tests,
         # anything that wants to watch the read path.
         self.listeners: list[StatementListener] = []
@@ -122,22 +125,40 @@ class ReadConnection:
         self.raw: Any = None
         self.since = 0.0
         self.retried = False
+        self.inside = False  # holds a place in the reader's gate
 
     async def __aenter__(self) -> ReadConnection:
         self.since = time.monotonic()
-        self.raw = await self.reader.borrow()
+        try:
+            await self.reader.gate.enter()
+        except TimeoutError as error:
+            raise DatabaseBusy("no connection became free within the pool timeout") from error
+        self.inside = True
+        try:
+            self.raw = await self.reader.borrow()
+        except BaseException:
+            self._leave()
+            raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         raw, self.raw = self.raw, None
-        if raw is None:
-            return
-        if exc is not None and not isinstance(exc, StatementTimeout):
-            # A failure may have left the connection mid-protocol: let the pool reset it.
-            await greenlet_spawn(raw.close)
-        else:
-            await self.reader.give_back(raw, self.since)
+        try:
+            if raw is None:
+                return
+            if exc is not None and not isinstance(exc, StatementTimeout):
+                # A failure may have left the connection mid-protocol: let the pool reset it.
+                await greenlet_spawn(raw.close)
+            else:
+                await self.reader.give_back(raw, self.since)
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        if self.inside:
+            self.inside = False
+            self.reader.gate.leave()
 
     async def fetch(self, statement: CompiledStatement, values: Mapping[str, Any],
                     budget_ms: int | None = None) -> Sequence[Sequence[Any]]:
