@@ -23,6 +23,8 @@ class FreezingProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.frozen = threading.Event()
+        self.refusing = threading.Event()  # a server that is down: connections closed at once
+        self.refused = 0
         self.stopped = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
@@ -45,8 +47,12 @@ class FreezingProxy:
     def freeze(self) -> None:
         self.frozen.set()
 
+    def refuse(self) -> None:
+        self.refusing.set()
+
     def thaw(self) -> None:
         self.frozen.clear()
+        self.refusing.clear()
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
@@ -62,6 +68,10 @@ class FreezingProxy:
                 continue
             with self.lock:
                 self.accepted += 1
+                if self.refusing.is_set():
+                    self.refused += 1
+                    client.close()
+                    continue
             self._spawn(self._serve, client)
 
     def _serve(self, client: socket.socket) -> None:
