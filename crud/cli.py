@@ -197,10 +197,9 @@ def serve(
     app = _app_or_fail(loaded, engine, settings)
     typer.echo(f"Serving {len(loaded.resources)} resources from {settings.registry}")
     typer.echo(f"Docs: http://{settings.host}:{settings.port}/docs")
-    # Our own JSON access log replaces uvicorn's when it is on.
+    # Our own JSON access log replaces uvicorn's; CRUD_ACCESS_LOG=false turns both off.
     options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "log_level": settings.log_level,
-                               "access_log": not settings.access_log}
+                               "log_level": settings.log_level, "access_log": False}
     if settings.workers > 1:
         # Each worker builds its own app from the same settings, passed through the env.
         os.environ["CRUD_REGISTRY"] = str(settings.registry)
