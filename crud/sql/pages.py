@@ -94,6 +94,10 @@ class Pages:
         if not rows:
             return ()
         last = rows[-1]
+        if self.resource.group_key is not None:  # the last group's first row: its values
+            position = self.statements.layout(request.shape).leaves.index(
+                self.resource.group_key)
+            last = next(row for row in rows if row[position] == last[position])
         return tuple(last[position] for position in self.statements.sort_positions(request))
 
     async def one(self, pk_values: Sequence[Any], shape: Shape | None = None) -> Page | None:
