@@ -228,7 +228,10 @@ class Statements:
         """``EXPLAIN`` of the selected rows: the planner's row estimate, nothing scanned."""
         def build() -> Any:
             criteria, leaves = self.criteria.of(selection)
-            return Explain(self.criteria.filtered(select(literal_column("1")), criteria, leaves))
+            prefix = self.backend.explain_prefix
+            assert prefix is not None  # asked only of backends with a plan estimate
+            return Explain(self.criteria.filtered(select(literal_column("1")), criteria, leaves),
+                           prefix)
 
         compiled = self.cache.get(("explain", self.criteria.shape(selection)), build)
         return compiled, self.criteria.values(selection)
