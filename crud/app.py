@@ -102,7 +102,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     operations = Operations(loaded.registry, engine, settings,
                             path=loaded.path, located=loaded.located, resources=loaded.resources)
 
-    primary = Reader(engine, engine_backend(engine), keep=settings.pool_size)
+    primary = Reader(engine, engine_backend(engine), keep=settings.pool_size,
+                     budget_ms=api.statement_timeout_ms)
     issues = validator_issues(loaded.resources, path=loaded.path, located=loaded.located)
     if issues:
         raise RegistryError(issues)

@@ -199,10 +199,9 @@ def serve(
     app = _app_or_fail(loaded, engine, settings)
     typer.echo(f"Serving {len(loaded.resources)} resources from {settings.registry}")
     typer.echo(f"Docs: http://{settings.host}:{settings.port}/docs")
-    # Our own JSON access log replaces uvicorn's when it is on.
+    # Our own JSON access log replaces uvicorn's; CRUD_ACCESS_LOG=false turns both off.
     options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "log_level": settings.log_level,
-                               "access_log": not settings.access_log,
+                               "log_level": settings.log_level, "access_log": False,
                                # Watched lists never end by themselves: cut what is still
                                # open this long after SIGTERM (clients reconnect elsewhere).
                                "timeout_graceful_shutdown": SHUTDOWN_GRACE_S}

@@ -115,7 +115,12 @@ async def test_preflight_refuses_other_methods_and_headers(
     if headers is not None:
         asked["Access-Control-Request-Headers"] = headers
     response = await api.client.options("/api/v1/projects", headers=asked)
-    assert (response.status_code, response.text) == (400, refusal)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert {key: value for key, value in response.json().items() if key != "request_id"} == {
+        "type": "about:blank", "title": "Bad Request", "status": 400,
+        "detail": f"CORS preflight refused: {refusal}.", "instance": "/api/v1/projects",
+        "code": "cors_refused"}
 
 
 @pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)

@@ -38,6 +38,9 @@ __all__ = ["Cursor", "CursorCodec", "cursor_secret", "fingerprint"]
 
 logger = logging.getLogger("crud.http.cursors")
 _SIGNATURE_BYTES = 16
+# No list is longer: positions stay exact integers in every JSON client and far from the
+# 64-bit limits of the arithmetic done on them.
+MAX_POSITION = 2**53 - 1
 
 Encode = Callable[[Any], Any]
 Decode = Callable[[Any], Any]
@@ -104,7 +107,7 @@ class CursorCodec:
                            "start again without 'cursor' or repeat the original parameters")
         raw_values, position = payload.get("v"), payload.get("p")
         if (not isinstance(raw_values, list) or len(raw_values) != len(leaves)
-                or not isinstance(position, int) or position < 0):
+                or not isinstance(position, int) or not 0 <= position <= MAX_POSITION):
             raise _invalid("the cursor does not fit this list")
         try:
             values = tuple(None if raw is None else self._decoded(leaf, raw)
@@ -135,7 +138,10 @@ class CursorCodec:
             raise _invalid("not a cursor from this API") from None
         if not hmac.compare_digest(given, self._sign(payload)):
             raise _invalid("the cursor was altered or signed by another deployment")
-        return orjson.loads(payload)
+        try:  # signed, yet no JSON orjson reads (NaN, a lone surrogate): a key that leaked
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise _invalid("the cursor does not fit this list") from None
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self.secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]

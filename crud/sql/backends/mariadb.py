@@ -145,6 +145,11 @@ class MariaDB(Backend):
         # a client's text can break); rows match any word, ranked by relevance.
         return mysql.match(*search.columns, against=query).in_natural_language_mode()
 
+    def search_text(self, text_: str) -> str:
+        # InnoDB's full-text parser fails (1064) on a text of only '*', quotes and spaces even
+        # in natural language mode; '*' is no word character there, so a space finds the same.
+        return text_.replace("*", " ")
+
     def search_problem(self, connection: Connection, search: TextSearch) -> str | None:
         if search.mode != "full_text":
             return super().search_problem(connection, search)
