@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.drivers import Load, Measurement
 from bench.exports import kept_section
+from bench.live import live_section
 from bench.profile import Profile
 from bench.scenarios import Scenario
 
@@ -260,5 +261,8 @@ async def write_report(report: Report, path: Path, url: str) -> None:
     exports = kept_section(path)
     if exports is not None:
         lines += [exports, ""]
+    live = live_section(path)  # bench/live.py's, also measured on its own
+    if live is not None:
+        lines += [live, ""]
     path.write_text("\n".join(lines))
 

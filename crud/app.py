@@ -17,6 +17,7 @@ from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
+from crud.http.live import Hub, LiveLimits, TokenSource, Watch
 from crud.http.openapi import install_openapi
 from crud.http.pathroutes import route_issues
 from crud.http.profiles import parameter_clashes
@@ -42,7 +43,7 @@ from crud.sql.replicas import read_path
 from crud.sql.signals import Signals
 from crud.sql.validators import validator_issues
 
-__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load"]
 
 
 class LoadedRegistry:
@@ -105,9 +106,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
     signals = Signals(loaded.resources, reader)
 
+    hub = live_hub(settings, signals)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await hub.close()
         await signals.close()
         await reader.close()
         await engine.dispose()
@@ -129,10 +133,14 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                                     credentials=operations.credentials,
                                     public_url=public_base_url(settings))
         routes = served_routes(endpoints, build_aggregate(endpoints, api))
-        router = build_router(endpoints, routes)
+        live = resource.spec.live or api.live
+        router = build_router(endpoints, routes, watched=live.enabled)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
         reads.add(routes)
+        if live.enabled:  # every list route of the resource is watchable (docs/live.md)
+            reads.watches.update({handler: Watch(endpoints, handler, hub, interval_s=live.interval)
+                                  for route, handler in routes if route.kind == "list"})
     reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
@@ -140,12 +148,21 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
-    operations.install(app, reader=reader)
+    operations.install(app, reader=reader, live=hub)
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
     app.state.signals = signals
+    app.state.live = hub
     return app
+
+
+def live_hub(settings: Settings, signals: TokenSource | None) -> Hub:
+    """The process's live lists under the settings' caps (docs/live.md)."""
+    return Hub(LiveLimits(max_subscribers=settings.live_max_subscribers,
+                          max_per_client=settings.live_max_per_client,
+                          backlog=settings.live_backlog,
+                          heartbeat_s=settings.live_heartbeat_ms / 1000), signals)
 
 
 def app_from_environment() -> FastAPI:

@@ -28,6 +28,7 @@ __all__ = [
     "FieldSpec",
     "JoinSpec",
     "LegacySpec",
+    "LiveSpec",
     "MetricsSpec",
     "Mount",
     "NaiveDatetimes",
@@ -205,6 +206,31 @@ class CacheSpec(Spec):
         return self
 
 
+# The shortest poll interval of a watched list (docs/live.md): each cohort's poll is at
+# most one change probe and one page statement, and below this the probes alone add up.
+LIVE_MIN_INTERVAL_S = 0.2
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+class LiveSpec(Spec):
+    """Watching a list as a stream of changes (SSE, WebSocket); see docs/live.md."""
+
+    enabled: bool = True
+    interval: Annotated[float, Field(ge=LIVE_MIN_INTERVAL_S)] = Field(
+        default=1.0, description="seconds between change probes: 1s, 500ms, 2")
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        found = _DURATION.match(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not a duration (e.g. 1s, 500ms, 2)")
+        number = float(found.group(1))
+        return number / 1000 if found.group(2) == "ms" else number
+
+
 ERROR_PLACEHOLDERS = frozenset({"detail", "status", "title", "code"})
 
 
@@ -349,6 +375,7 @@ class ResourceSpec(Spec):
     facet_timeout_ms: Annotated[int, Field(ge=1)] | None = None
     aggregate: AggregateSpec | None = None
     naive_datetimes: NaiveDatetimes | None = None
+    live: LiveSpec | None = None  # watching the list; the api's live: when absent
     # Where the list and detail are served (README "Routes by path"); None: /<name>, /<name>/{id}.
     routes: list[RouteSpec] | None = None
 
@@ -421,6 +448,7 @@ class ApiSpec(Spec):
     # This registry describes the demo tables: `crud serve` with no database URL creates and
     # fills ./crud-demo.db for it. Any other registry needs --database-url.
     demo: bool = False
+    live: LiveSpec = LiveSpec()
 
     @field_validator("prefix")
     @classmethod

@@ -11,6 +11,8 @@ same handlers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from crud.config.registry import ApiSpec
@@ -33,6 +35,18 @@ from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
 
 __all__ = ["build_aggregate", "build_endpoints", "build_router", "served_routes"]
+
+# A watchable list (docs/live.md) also answers Accept: text/event-stream.
+WATCH_DESCRIPTION = (
+    "Watch this list: the same URL with `Accept: text/event-stream` streams Server-Sent "
+    "Events (`snapshot`, then `added`, `changed`, `removed` by primary key, `refetch`; "
+    "resume with `Last-Event-ID`), and a WebSocket on this path or on `<path>/watch` carries "
+    "the same events as JSON frames. See docs/live.md.")
+WATCH_CONTENT: dict[str, Any] = {
+    "schema": {"type": "string"},
+    "example": 'id: 5f0c19d2-0\nevent: snapshot\ndata: {"items": []}\n\n'
+               'id: 5f0c19d2-1\nevent: added\ndata: {"key": 7, "item": {"id": 7}, "index": 0}\n\n',
+}
 
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
@@ -83,7 +97,8 @@ def served_routes(endpoints: Endpoints,
     return served
 
 
-def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]]) -> APIRouter:
+def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]], *,
+                 watched: bool = False) -> APIRouter:
     resource, profile = endpoints.resource, endpoints.profile
     plural = resource.name.replace("-", "_")
     suffix = "" if profile.name == "standard" else f" ({profile.name} profile)"
@@ -111,8 +126,9 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]])
                 router, path, handler, operation_id=f"list_{plural}{at}",
                 summary=f"List {resource.name}{suffix}"
                         + ("" if route.default else f" at {path}"),
-                description=(resource.spec.description or "") + only,
-                openapi_extra={"parameters": [*bound, *listed]}, **profile.list_route)
+                description=_described((resource.spec.description or "") + only, watched),
+                openapi_extra=_list_extra([*bound, *listed], profile.list_route, watched),
+                **profile.list_route)
         else:
             by = names if route.default else ", ".join(b.leaf.name for b in route.bindings)
             parameters = detail_parameters(resource) if route.default else bound
@@ -121,6 +137,19 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]])
                 summary=f"One of {resource.name} by {by}{suffix}", description=only.strip(),
                 openapi_extra={"parameters": [*parameters, *shape]}, **profile.detail_route)
     return router
+
+
+def _described(description: str, watched: bool) -> str:
+    return f"{description}\n\n{WATCH_DESCRIPTION}".strip() if watched else description
+
+
+def _list_extra(parameters: list[dict[str, Any]], list_route: dict[str, Any],
+                watched: bool) -> dict[str, Any]:
+    extra: dict[str, Any] = {"parameters": parameters}
+    if watched:  # the same URL also answers Accept: text/event-stream
+        status = str(list_route.get("status_code", 200))
+        extra["responses"] = {status: {"content": {"text/event-stream": WATCH_CONTENT}}}
+    return extra
 
 
 def _slug(template: Template) -> str:

@@ -22,12 +22,14 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.responses import Response
 
+from crud.http.live import Hub
 from crud.ops.requestlog import RequestRecord
 
-__all__ = ["Metrics"]
+__all__ = ["LiveCollector", "Metrics"]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LABELS = ("resource", "method", "status")
@@ -45,6 +47,7 @@ class Metrics:
             _LABELS, registry=self.registry)
         # labels() takes a lock and builds keys on every call; the label sets are few.
         self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.live: LiveCollector | None = None
 
     def __call__(self, record: RequestRecord) -> None:
         method = record.method if record.method in _METHODS else "OTHER"
@@ -57,6 +60,11 @@ class Metrics:
         children[0].inc()
         children[1].observe(record.duration_s)
 
+    def observe_live(self, hub: Hub) -> None:
+        """Report ``hub``'s watchers, cohorts, polls and events (docs/live.md)."""
+        self.live = LiveCollector(hub)
+        self.registry.register(self.live)
+
     async def endpoint(self) -> Response:
         return Response(generate_latest(self._exposed()), media_type=CONTENT_TYPE_LATEST,
                         headers={"Cache-Control": "no-store"})
@@ -66,7 +74,40 @@ class Metrics:
             return self.registry
         merged = CollectorRegistry()
         MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # untyped upstream
+        if self.live is not None:  # this process's own: live streams are per process
+            merged.register(self.live)
         return merged
 
     def __repr__(self) -> str:
         return "Metrics(crud_http_requests, crud_http_request_duration_seconds)"
+
+
+class LiveCollector:
+    """The live lists' numbers, read from the hub when /metrics is scraped."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def describe(self) -> list[Metric]:
+        return []  # unchecked: the names are fixed below
+
+    def collect(self) -> list[Metric]:
+        hub, stats = self.hub, self.hub.stats
+        return [
+            GaugeMetricFamily("crud_live_subscribers", "Open watches (SSE and WebSocket)",
+                              value=hub.subscribers),
+            GaugeMetricFamily("crud_live_cohorts", "Distinct watched queries, one poller each",
+                              value=len(hub.cohorts)),
+            CounterMetricFamily("crud_live_probes", "Change-signal reads of the pollers",
+                                value=stats.probes),
+            CounterMetricFamily("crud_live_polls", "Cohort polls (a change probe answered)",
+                                value=stats.polls),
+            CounterMetricFamily("crud_live_reads", "Page statements run because the signal "
+                                "moved", value=stats.reads),
+            CounterMetricFamily("crud_live_events", "Events sent to watchers",
+                                value=stats.events),
+            CounterMetricFamily("crud_live_dropped_clients", "Watchers dropped for falling "
+                                "behind", value=stats.dropped),
+            CounterMetricFamily("crud_live_refused", "Watches refused by a cap",
+                                value=stats.refused),
+        ]
