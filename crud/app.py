@@ -23,6 +23,7 @@ from crud.http.pathroutes import route_issues
 from crud.http.profiles import parameter_clashes
 from crud.http.profiles.legacy import check_legacy_options
 from crud.http.profiles.records import dialect_issues
+from crud.http.rollups import answering, build_rollups
 from crud.http.routing import build_aggregate, build_endpoints, build_router, served_routes
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
@@ -31,6 +32,7 @@ from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
+from crud.ops.rollupmetrics import watch_rollups
 from crud.sql.database import (
     bind_registry,
     engine_backend,
@@ -40,7 +42,10 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.rollupkeeper import KeptRollup, RollupKeeper
+from crud.sql.rollupstore import RollupStore
 from crud.sql.signals import Signals
+from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load"]
@@ -106,11 +111,20 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
     signals = Signals(loaded.resources, reader)
 
+    kept: list[KeptRollup] = []
+    cache_url = settings.cache_url.get_secret_value() if settings.cache_url else None
+    keeper = RollupKeeper(kept, RollupStore(open_store(cache_url, prefix="crud:rollups:")),
+                          signals)
+
     hub = live_hub(settings, signals)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        keeper.start()  # rollups are built in the background; requests run live meanwhile
+        try:
+            yield
+        finally:
+            await keeper.stop()
         await hub.close()
         await signals.close()
         await reader.close()
@@ -132,7 +146,13 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
                                     public_url=public_base_url(settings))
-        routes = served_routes(endpoints, build_aggregate(endpoints, api))
+        rollups = build_rollups(endpoints)
+        kept.extend(rollups)
+        endpoints.rollups = answering(rollups)
+        if endpoints.rollups is not None:
+            keeper.resources[resource.name] = endpoints.rollups
+        aggregate = build_aggregate(endpoints, api, rollups=endpoints.rollups)
+        routes = served_routes(endpoints, aggregate)
         live = resource.spec.live or api.live
         router = build_router(endpoints, routes, watched=live.enabled)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
@@ -149,9 +169,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
     operations.install(app, reader=reader, live=hub)
+    keeper.kept = tuple(kept)
+    watch_rollups(app, keeper)
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.rollups = keeper
     app.state.signals = signals
     app.state.live = hub
     return app

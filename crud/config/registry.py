@@ -37,6 +37,8 @@ __all__ = [
     "RegistryError",
     "RegistryIssue",
     "ResourceSpec",
+    "RollupMetricsSpec",
+    "RollupSpec",
     "SearchMode",
     "SearchSpec",
     "ValidatorSpec",
@@ -339,6 +341,48 @@ class AggregateSpec(Spec):
     metrics: MetricsSpec = MetricsSpec()
 
 
+class RollupMetricsSpec(Spec):
+    """What a rollup keeps per bucket: a row count, and sums, minima and maxima of fields (an
+    average is derived from the sum and the count of its field's values)."""
+
+    count: bool = True
+    sum: list[str] = Field(default_factory=list)
+    min: list[str] = Field(default_factory=list)
+    max: list[str] = Field(default_factory=list)
+
+
+# A duration as the registry writes it: 90s, 5m, 2h, 3d (or a number of seconds).
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if found is None:
+            raise ValueError(f"expected a duration such as 60s, 5m, 2h or 2d, got {value!r}")
+        return int(found[1]) * _DURATION_UNITS[found[2] or "s"]
+    return value
+
+
+class RollupSpec(Spec):
+    """A pre-aggregated copy of a resource's rows, bucketed by a date-time field and kept fresh
+    in the background; see docs/rollups.md."""
+
+    time: str
+    grain: Literal["hour", "day", "week", "month", "year"] = "hour"
+    dimensions: list[str] = Field(default_factory=list)
+    metrics: RollupMetricsSpec = RollupMetricsSpec()
+    refresh: Annotated[int, Field(ge=1)] = 60       # seconds between refreshes
+    late: Annotated[int, Field(ge=0)] = 2 * 86400   # how far back a refresh re-reads
+    full: Annotated[int, Field(ge=60)] = 86400      # seconds between full passes
+
+    @field_validator("refresh", "late", "full", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        return _seconds(value)
+
+
 class ResourceSpec(Spec):
     model: str | None = None
     table: str | None = None
@@ -374,6 +418,8 @@ class ResourceSpec(Spec):
     facets: list[str] = Field(default_factory=list)
     facet_timeout_ms: Annotated[int, Field(ge=1)] | None = None
     aggregate: AggregateSpec | None = None
+    # Pre-aggregated answers for /aggregate and facets, by name (docs/rollups.md).
+    rollups: dict[str, RollupSpec] = Field(default_factory=dict)
     naive_datetimes: NaiveDatetimes | None = None
     live: LiveSpec | None = None  # watching the list; the api's live: when absent
     # Where the list and detail are served (README "Routes by path"); None: /<name>, /<name>/{id}.

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
                           "(https://api.example.org); absolute links start with it instead "
                           "of the request's Host")
 
+    # The result cache (docs/caching.md): in this process by default, Redis when set.
+    cache_url: SecretStr | None = Field(
+        None, description="redis://host:port/db of a Redis that keeps computed totals, facets "
+                          "and aggregates for every instance; unset: each process keeps its own")
+    cache_max_mb: int = Field(
+        64, ge=0, description="Bound of the in-process result cache in MiB (least recently "
+                              "used entries leave first); 0 turns the cache off")
+
     @field_validator("cors_origins", "api_keys", "bearer_tokens", "trusted_hosts",
                      "replica_urls", mode="before")
     @classmethod

@@ -23,16 +23,18 @@ from crud.http.exporting import Exporter
 from crud.http.filtering import value_type
 from crud.http.listquery import ListQuery, QueryParser
 from crud.http.profiles import Profile
+from crud.http.rollups import rollup_headers
 from crud.http.rows import RowShaper
 from crud.http.steps.export import Export
 from crud.http.steps.facets import facets_body
 from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape, Shapes
-from crud.sql.facets import Facets
+from crud.sql.facets import FacetCounts, Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
 from crud.sql.requests import Filter, OrderItem, PageRequest, Selection
+from crud.sql.rollupkeeper import Kept, ResourceRollups
 from crud.sql.validators import Validator
 
 __all__ = ["Endpoints", "database_errors"]
@@ -50,6 +52,7 @@ class Endpoints:
                  facets: Facets | None = None) -> None:
         self.resource = resource
         self.facets = facets
+        self.rollups: ResourceRollups | None = None  # facets a rollup covers come from it
         self.profile = profile
         self.pages = pages
         self.cache = cache
@@ -100,10 +103,12 @@ class Endpoints:
                              shape=shape)
         with database_errors():
             page = await self.pages.read(wanted, policy, window.position)
-            extra = await self._facets(query, wanted.selection)
+            extra, kept = await self._facets(query, wanted.selection)
         next_cursor = profile.paging.next_cursor(window, order, page)
         status, headers = profile.paging.headers(window, query, page.items, page.total,
                                                  next_cursor)
+        if kept is not None:
+            headers.update(rollup_headers(kept))
         body = profile.renderer.list_body(self.shaper_for(shape).items(page), page.total,
                                           window, next_cursor, extra)
         return self.respond(request, body, headers, status, tag, listed=True)
@@ -135,13 +140,22 @@ class Endpoints:
     def _vary(self) -> str:
         return ", ".join(name for name in ("Accept", self.cache.vary) if name)
 
-    async def _facets(self, query: ListQuery, selection: Selection) -> dict[str, Any] | None:
+    async def _facets(self, query: ListQuery, selection: Selection
+                      ) -> tuple[dict[str, Any] | None, Kept | None]:
         if self.profile.facets is None or self.facets is None:
-            return None
+            return None, None
         ask = query.part(self.profile.facets)
         if not ask.leaves:
-            return None
-        return facets_body(await self.facets.read(selection, ask.leaves, ask.size))
+            return None, None
+        found = (self.rollups.facets(selection, ask.leaves, ask.size)
+                 if self.rollups is not None else None)
+        if found is not None:
+            values, kept = found
+            counts = FacetCounts(
+                {name: pairs[:ask.size] for name, pairs in values.items()},
+                [name for name, pairs in values.items() if len(pairs) > ask.size])
+            return facets_body(counts), kept
+        return facets_body(await self.facets.read(selection, ask.leaves, ask.size)), None
 
     async def get_row(self, request: Request) -> Response:
         if self.check is not None:

@@ -25,12 +25,14 @@ from crud.http.endpoints import Endpoints
 from crud.http.methods import add_read_route
 from crud.http.pathroutes import PathEndpoint, PathRoute, Template, resource_routes
 from crud.http.profiles import aggregate_responses, profile_for
+from crud.http.rollups import ROLLUP_HEADERS
 from crud.http.schema import detail_parameters
 from crud.model.resource import Resource
 from crud.sql.aggregates import Aggregates
 from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import Reader
+from crud.sql.rollupkeeper import ResourceRollups
 from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
 
@@ -66,7 +68,8 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
                      facets=facets)
 
 
-def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | None:
+def build_aggregate(endpoints: Endpoints, api: ApiSpec, *,
+                    rollups: ResourceRollups | None = None) -> AggregateEndpoint | None:
     """``GET /<name>/aggregate`` of a resource with ``aggregate:``. Its body is its own, so
     every profile serves it (the legacy one refuses ``aggregate:`` in the registry: the old
     API had no such route), speaking the standard query language."""
@@ -74,7 +77,7 @@ def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | N
         return None
     pages = endpoints.pages
     aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms)
-    return AggregateEndpoint(endpoints, aggregates, api)
+    return AggregateEndpoint(endpoints, aggregates, api, rollups=rollups)
 
 
 def served_routes(endpoints: Endpoints,
@@ -120,7 +123,8 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]],
                 description="The rows the list's filters and search select, grouped; see "
                             "docs/analytics.md.",
                 openapi_extra={"parameters": handler.parameters},
-                response_model=handler.model, responses=aggregate_responses(handler.model))
+                response_model=handler.model, responses=_with_rollups(
+                    aggregate_responses(handler.model), handler.rollups is not None))
         elif route.kind == "list":
             add_read_route(
                 router, path, handler, operation_id=f"list_{plural}{at}",
@@ -128,7 +132,8 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]],
                         + ("" if route.default else f" at {path}"),
                 description=_described((resource.spec.description or "") + only, watched),
                 openapi_extra=_list_extra([*bound, *listed], profile.list_route, watched),
-                **profile.list_route)
+                **_list_route(profile.list_route, endpoints.rollups is not None
+                              and bool(resource.facets)))
         else:
             by = names if route.default else ", ".join(b.leaf.name for b in route.bindings)
             parameters = detail_parameters(resource) if route.default else bound
@@ -156,3 +161,18 @@ def _slug(template: Template) -> str:
     return "_".join(segment.literal.replace("-", "_").replace(".", "_")
                     if segment.literal is not None else f"by_{segment.parameter}"
                     for segment in template.segments)
+
+
+def _with_rollups(responses: dict[int | str, Any], rollups: bool) -> dict[int | str, Any]:
+    """The 200 answer's headers plus those of an answer from a rollup, where one may come."""
+    if not rollups:
+        return responses
+    ok = dict(responses[200])
+    ok["headers"] = {**ok.get("headers", {}), **ROLLUP_HEADERS}
+    return {**responses, 200: ok}
+
+
+def _list_route(route: dict[str, Any], rollups: bool) -> dict[str, Any]:
+    if not rollups or 200 not in route.get("responses", {}):
+        return route
+    return {**route, "responses": _with_rollups(route["responses"], True)}

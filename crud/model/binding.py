@@ -19,6 +19,7 @@ from crud.model.fields import Collected, Leaf, ManyField, Node, ObjectNode, many
 from crud.model.issues import IssueCollector, hint
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import SEARCH_RANK, FilterParam, Resource, SortKey
+from crud.model.rollups import bind_rollups
 from crud.model.sources import Entity
 
 __all__ = ["IssueCollector", "bind_resource", "hint"]
@@ -44,6 +45,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     rank = _bind_rank(binder, leaves, primary_key)
     facets = bind_facets(spec, leaves, binder.issue, binder.unknown)
     aggregate = bind_aggregate(spec, leaves, filters, binder.issue, binder.unknown)
+    rollups = bind_rollups(spec, leaves, binder.issue, binder.unknown)
     if len(collector.issues) > before or primary_key is None:
         return None
     return Resource(
@@ -52,7 +54,8 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or api.page_size, spec.max_page_size or api.max_page_size),
         max_page_size=spec.max_page_size or api.max_page_size, embeds=tuple(embeds), rank=rank,
-        facets=facets, aggregate=aggregate, naive_utc=naive_utc, group_key=group_key,
+        facets=facets, aggregate=aggregate, rollups=rollups, naive_utc=naive_utc,
+        group_key=group_key,
     )
 
 
@@ -108,7 +111,7 @@ def _check_group_queries(binder: FieldBinder, objects: set[str]) -> None:
     if spec.search.mode != "substring":
         binder.issue(("search", "mode"), "a grouped resource searches by substring: a "
                                          "relevance ranks rows, not groups")
-    for key in ("facets", "aggregate"):
+    for key in ("facets", "aggregate", "rollups"):
         if getattr(spec, key):
             binder.issue((key,), f"a grouped resource has no {key} (they count rows, "
                                  "not groups)")
