@@ -42,13 +42,15 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.results import ResultCache
 from crud.sql.rollupkeeper import KeptRollup, RollupKeeper
 from crud.sql.rollupstore import RollupStore
 from crud.sql.signals import Signals
 from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
-__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load",
+           "result_cache"]
 
 
 class LoadedRegistry:
@@ -111,11 +113,11 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
     signals = Signals(loaded.resources, reader)
 
+    results = result_cache(settings, signals)
     kept: list[KeptRollup] = []
     cache_url = settings.cache_url.get_secret_value() if settings.cache_url else None
     keeper = RollupKeeper(kept, RollupStore(open_store(cache_url, prefix="crud:rollups:")),
                           signals)
-
     hub = live_hub(settings, signals)
 
     @asynccontextmanager
@@ -125,10 +127,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
             yield
         finally:
             await keeper.stop()
-        await hub.close()
-        await signals.close()
-        await reader.close()
-        await engine.dispose()
+            if results is not None:
+                await results.close()
+            await hub.close()
+            await signals.close()
+            await reader.close()
+            await engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks ask the global providers on every request; off
     # unless asked for (/metrics is this API's own). docs_url/redoc_url None: FastAPI's
@@ -145,7 +149,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     for resource in loaded.resources:
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
-                                    public_url=public_base_url(settings))
+                                    public_url=public_base_url(settings), results=results)
         rollups = build_rollups(endpoints)
         kept.extend(rollups)
         endpoints.rollups = answering(rollups)
@@ -168,7 +172,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
-    operations.install(app, reader=reader, live=hub)
+    operations.install(app, reader=reader, live=hub, results=results)
+    app.state.results = results
     keeper.kept = tuple(kept)
     watch_rollups(app, keeper)
     app.state.registry = loaded
@@ -178,6 +183,14 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app.state.signals = signals
     app.state.live = hub
     return app
+
+
+def result_cache(settings: Settings, signals: Signals | None) -> ResultCache | None:
+    """The result cache the settings ask for: Redis, this process's memory, or none."""
+    url = settings.cache_url.get_secret_value() if settings.cache_url is not None else None
+    if url is None and settings.cache_max_mb == 0:
+        return None
+    return ResultCache(open_store(url, max_bytes=settings.cache_max_mb * 1024 * 1024), signals)
 
 
 def live_hub(settings: Settings, signals: TokenSource | None) -> Hub:

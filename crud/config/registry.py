@@ -37,6 +37,7 @@ __all__ = [
     "RegistryError",
     "RegistryIssue",
     "ResourceSpec",
+    "ResultsSpec",
     "RollupMetricsSpec",
     "RollupSpec",
     "SearchMode",
@@ -194,12 +195,36 @@ class ValidatorSpec(Spec):
         return self
 
 
+class ResultsSpec(Spec):
+    """The result cache of a resource's totals, facets and aggregates; docs/caching.md."""
+
+    stale_s: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="after a change, serve the previous answer for at most this "
+                                  "many seconds while one request computes the new one")
+    # A page with a total and facets asks twice; PostgreSQL's statistics lag a commit by
+    # about a second anyway, so a tenth of a second saves a statement and hides nothing.
+    signal_age_s: Annotated[float, Field(ge=0)] = Field(
+        default=0.1, description="reuse a change-signal reading at most this old (0: read it "
+                                 "for every answer; concurrent requests share one reading)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {} if value is True else value
+
+
 class CacheSpec(Spec):
     """HTTP caching of a resource's responses; see docs/operations.md and docs/scaling.md."""
 
     max_age: Annotated[int, Field(ge=0)] | None = None
     stale_while_revalidate: Annotated[int, Field(ge=0)] | None = None
     validator: ValidatorSpec | None = None
+    results: ResultsSpec | None = None
+
+    @field_validator("results", mode="before")
+    @classmethod
+    def _results_off(cls, value: Any) -> Any:
+        return None if value is False else value
 
     @model_validator(mode="after")
     def _stale_needs_fresh(self) -> CacheSpec:
@@ -491,10 +516,10 @@ class ApiSpec(Spec):
     legacy: LegacySpec = LegacySpec()
     export: ExportSpec = ExportSpec()
     naive_datetimes: NaiveDatetimes = "utc"
+    live: LiveSpec = LiveSpec()
     # This registry describes the demo tables: `crud serve` with no database URL creates and
     # fills ./crud-demo.db for it. Any other registry needs --database-url.
     demo: bool = False
-    live: LiveSpec = LiveSpec()
 
     @field_validator("prefix")
     @classmethod

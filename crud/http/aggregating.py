@@ -82,7 +82,7 @@ class AggregateEndpoint:
             groups, headers = kept[0], rollup_headers(kept[1])
         else:
             with database_errors():
-                groups = await self.aggregates.read(wanted)
+                groups = await self.aggregates.read(wanted, scope=self.endpoints.scope(request))
             headers = {}
         total = groups.total
         body = {"groups": groups.rows, "total_groups": total, "page": ask.page,

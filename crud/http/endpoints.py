@@ -8,6 +8,7 @@ Everything that does not depend on the request was prepared when the route was b
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -102,8 +103,9 @@ class Endpoints:
         wanted = PageRequest(selection, order, window.limit, window.offset, window.after,
                              shape=shape)
         with database_errors():
-            page = await self.pages.read(wanted, policy, window.position)
-            extra, kept = await self._facets(query, wanted.selection)
+            scope = self.scope(request)
+            page = await self.pages.read(wanted, policy, window.position, scope=scope)
+            extra, kept = await self._facets(query, wanted.selection, scope)
         next_cursor = profile.paging.next_cursor(window, order, page)
         status, headers = profile.paging.headers(window, query, page.items, page.total,
                                                  next_cursor)
@@ -140,7 +142,17 @@ class Endpoints:
     def _vary(self) -> str:
         return ", ".join(name for name in ("Accept", self.cache.vary) if name)
 
-    async def _facets(self, query: ListQuery, selection: Selection
+    def scope(self, request: Request) -> str:
+        """The caller's credentials as the result cache tells them apart ("" when public).
+
+        Every accepted secret reads the same rows today; keeping answers per secret anyway
+        means a future per-caller restriction cannot leak through a kept answer."""
+        if self.cache.vary is None:
+            return ""
+        presented = request.headers.get(self.cache.vary, "").encode()
+        return hashlib.sha256(presented).hexdigest()[:32]
+
+    async def _facets(self, query: ListQuery, selection: Selection, scope: str = ""
                       ) -> tuple[dict[str, Any] | None, Kept | None]:
         if self.profile.facets is None or self.facets is None:
             return None, None
@@ -155,7 +167,8 @@ class Endpoints:
                 {name: pairs[:ask.size] for name, pairs in values.items()},
                 [name for name, pairs in values.items() if len(pairs) > ask.size])
             return facets_body(counts), kept
-        return facets_body(await self.facets.read(selection, ask.leaves, ask.size)), None
+        counted = await self.facets.read(selection, ask.leaves, ask.size, scope=scope)
+        return facets_body(counted), None
 
     async def get_row(self, request: Request) -> Response:
         if self.check is not None:

@@ -11,6 +11,7 @@ same handlers.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from fastapi import APIRouter
@@ -32,6 +33,7 @@ from crud.sql.aggregates import Aggregates
 from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import Reader
+from crud.sql.results import ResourceResults, ResultCache
 from crud.sql.rollupkeeper import ResourceRollups
 from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
@@ -52,15 +54,17 @@ WATCH_CONTENT: dict[str, Any] = {
 
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
-                    credentials: Credentials, public_url: str | None = None) -> Endpoints:
+                    credentials: Credentials, public_url: str | None = None,
+                    results: ResultCache | None = None) -> Endpoints:
     codec = CursorCodec(secret, resource.sort_leaves)
     profile = profile_for(resource, api, codec)
     budget = reader.backend.statement_budget(resource.spec.statement_timeout_ms,
                                              api.statement_timeout_ms)
     statements = Statements(resource, reader.backend, json_rows=profile.renderer.json_rows)
-    pages = Pages(resource, statements, reader, budget_ms=budget)
+    kept = _results_of(resource, results)
+    pages = Pages(resource, statements, reader, budget_ms=budget, results=kept)
     facets = Facets(statements, reader, budget_ms=resource.spec.facet_timeout_ms
-                    or api.facet_timeout_ms) if resource.facets else None
+                    or api.facet_timeout_ms, results=kept) if resource.facets else None
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
                      check=credentials.check(auth_kind(resource.spec, api)),
@@ -76,8 +80,21 @@ def build_aggregate(endpoints: Endpoints, api: ApiSpec, *,
     if endpoints.resource.aggregate is None:
         return None
     pages = endpoints.pages
-    aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms)
+    aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms,
+                            results=pages.results)
     return AggregateEndpoint(endpoints, aggregates, api, rollups=rollups)
+
+
+def _results_of(resource: Resource, results: ResultCache | None) -> ResourceResults | None:
+    """The resource's share of the result cache, where its ``cache: {results: ...}`` asks."""
+    spec = resource.spec.cache.results if resource.spec.cache is not None else None
+    if results is None or spec is None:
+        return None
+    # The registry entry is part of every key: a reload that changes the resource (or
+    # another API on the same Redis) never reads answers kept for a different definition.
+    identity = hashlib.sha256(repr(resource.spec).encode()).hexdigest()[:16]
+    return results.for_resource(resource.name, identity, stale_s=spec.stale_s,
+                                signal_age_s=spec.signal_age_s)
 
 
 def served_routes(endpoints: Endpoints,

@@ -24,15 +24,19 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.responses import Response
 
 from crud.http.live import Hub
 from crud.ops.requestlog import RequestRecord
+from crud.sql.results import ResultCache
 
-__all__ = ["LiveCollector", "Metrics"]
+__all__ = ["LiveCollector", "Metrics", "ResultCacheCollector"]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LABELS = ("resource", "method", "status")
+# CacheCounts attribute, then the outcome label /metrics gives it.
+_OUTCOMES = (("hits", "hit"), ("misses", "miss"), ("stale", "stale"), ("bypassed", "bypassed"))
 
 
 class Metrics:
@@ -48,6 +52,7 @@ class Metrics:
         # labels() takes a lock and builds keys on every call; the label sets are few.
         self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.live: LiveCollector | None = None
+        self.results: ResultCacheCollector | None = None
 
     def __call__(self, record: RequestRecord) -> None:
         method = record.method if record.method in _METHODS else "OTHER"
@@ -74,12 +79,37 @@ class Metrics:
             return self.registry
         merged = CollectorRegistry()
         MultiProcessCollector(merged)  # type: ignore[no-untyped-call]  # untyped upstream
-        if self.live is not None:  # this process's own: live streams are per process
-            merged.register(self.live)
+        # This process's own: live streams and the in-process result cache are per process.
+        for own in (self.live, self.results):
+            if own is not None:
+                merged.register(own)
         return merged
+
+    def watch(self, results: ResultCache) -> None:
+        """Expose the result cache's hits and misses too (``crud_result_cache_answers``)."""
+        self.results = ResultCacheCollector(results)
+        self.registry.register(self.results)
 
     def __repr__(self) -> str:
         return "Metrics(crud_http_requests, crud_http_request_duration_seconds)"
+
+
+class ResultCacheCollector(Collector):
+    """The result cache's answers by resource, kind (total, facets, aggregate) and outcome:
+    hit, miss (computed and kept), stale (served while refreshing), bypassed (no signal)."""
+
+    def __init__(self, results: ResultCache) -> None:
+        self.results = results
+
+    def collect(self) -> Any:
+        family = CounterMetricFamily(
+            "crud_result_cache_answers", "Answers of the result cache by outcome",
+            labels=("resource", "kind", "outcome"))
+        for resource, counts in sorted(self.results.counts.items()):
+            for outcome, label in _OUTCOMES:
+                for kind, value in sorted(getattr(counts, outcome).items()):
+                    family.add_metric((resource, kind, label), value)
+        yield family
 
 
 class LiveCollector:

@@ -34,6 +34,7 @@ from crud.ops.requestlog import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import ReplicaReader
+from crud.sql.results import ResultCache
 
 __all__ = ["Operations"]
 
@@ -69,7 +70,7 @@ class Operations:
                         resource.name)
 
     def install(self, app: FastAPI, *, reader: Reader | None = None,
-                live: Hub | None = None) -> None:
+                live: Hub | None = None, results: ResultCache | None = None) -> None:
         """Everything at once; ``reader``'s replicas, if any, are reported by ``/readyz``."""
         settings = self.settings
         replicas = reader if isinstance(reader, ReplicaReader) else None
@@ -88,6 +89,8 @@ class Operations:
                                   "schema": {"type": "string"}}}}})
             observers.append(metrics)
             app.state.metrics = metrics
+            if results is not None:
+                metrics.watch(results)
         if settings.access_log:
             logger = logging.getLogger("crud.access")
             ensure_handler(logger)

@@ -53,6 +53,7 @@ class PostgreSQL(Backend):
     splits_seeks = True
     binds_arrays = True
     plans_estimates = True
+    explain_prefix = "EXPLAIN (FORMAT JSON) "
     renders_json = True
     # Kinds whose JSON spelling in row_to_json is orjson's (dates are ISO either way).
     _AS_IS = frozenset({"integer", "string", "boolean", "enum", "date", "uuid"})
@@ -119,6 +120,9 @@ class PostgreSQL(Backend):
     @staticmethod
     def _texts(name: str) -> ColumnElement[Any]:
         return cast(bindparam(name, type_=ARRAY(Text())), ARRAY(Text()))
+
+    def planned_rows(self, plan: Any) -> int:
+        return int(plan[0]["Plan"]["Plan Rows"])
 
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
         # The planner's own statistic (ANALYZE / autovacuum); -1 means never analysed.
