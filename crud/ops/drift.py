@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from crud.model.fields import Leaf
 from crud.model.joins import DerivedJoin
 from crud.model.resource import Resource
-from crud.model.sources import Entity
+from crud.model.sources import Entity, quiet_reflection
 
 __all__ = ["drift_problems"]
 
@@ -51,7 +51,8 @@ def drift_problems(connection: Connection,
 
 def _column_names(inspector: Inspector, table: str, schema: str | None) -> set[str] | None:
     try:
-        return {column["name"] for column in inspector.get_columns(table, schema=schema)}
+        with quiet_reflection():  # a PostGIS point is no drift: we only compare names
+            return {column["name"] for column in inspector.get_columns(table, schema=schema)}
     except NoSuchTableError:
         return None  # a missing table is reported on its own
 
