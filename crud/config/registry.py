@@ -360,6 +360,9 @@ class ApiSpec(Spec):
     legacy: LegacySpec = LegacySpec()
     export: ExportSpec = ExportSpec()
     naive_datetimes: NaiveDatetimes = "utc"
+    # This registry describes the demo tables: `crud serve` with no database URL creates and
+    # fills ./crud-demo.db for it. Any other registry needs --database-url.
+    demo: bool = False
 
     @field_validator("prefix")
     @classmethod
