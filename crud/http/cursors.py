@@ -31,6 +31,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import types as sqltypes
 
 from crud.http.errors import BadRequest, ParameterError
+from crud.model.coltypes import undecorated
 from crud.model.fields import Leaf
 from crud.model.values import storable_type
 
@@ -155,6 +156,7 @@ def _unb64(text: str) -> bytes:
 
 def _value_codec(sql_type: sqltypes.TypeEngine[Any]) -> tuple[Encode, Decode]:
     """JSON-safe encode/decode that gives back the very type the driver returned."""
+    sql_type = undecorated(sql_type)  # SQLModel's UTCDateTime holds date-times
     if isinstance(sql_type, sqltypes.Enum) and isinstance(sql_type.enum_class, type) \
             and issubclass(sql_type.enum_class, enum.Enum):
         enum_class = sql_type.enum_class
