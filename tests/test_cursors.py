@@ -125,10 +125,14 @@ def _tamper(cursor: str) -> str:
     return f"{forged}.{signature}"
 
 
+NOT_A_CURSOR = ("not a cursor from this API; pass back the 'next' value of a page (or its "
+                "Link rel=next URL)")
 CURSOR_ERRORS = [
     pytest.param(lambda c: _tamper(c), {}, "cursor: the cursor was altered or signed by another "
                  "deployment.", id="tampered"),
-    pytest.param(lambda c: "garbage!", {}, "cursor: not a cursor from this API.", id="garbage"),
+    pytest.param(lambda c: "garbage!", {}, f"cursor: {NOT_A_CURSOR}.", id="garbage"),
+    pytest.param(lambda c: "abc", {}, f"cursor: {NOT_A_CURSOR}.", id="short"),
+    pytest.param(lambda c: c.partition(".")[0], {}, f"cursor: {NOT_A_CURSOR}.", id="unsigned"),
     pytest.param(lambda c: c, {"order_by": "-name"}, "cursor: this cursor belongs to another sort, "
                  "filter or search; start again without 'cursor' or repeat the original "
                  "parameters.", id="other-sort"),

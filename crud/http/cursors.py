@@ -39,6 +39,8 @@ __all__ = ["Cursor", "CursorCodec", "cursor_secret", "fingerprint"]
 
 logger = logging.getLogger("crud.http.cursors")
 _SIGNATURE_BYTES = 16
+_NOT_A_CURSOR = ("not a cursor from this API; pass back the 'next' value of a page "
+                 "(or its Link rel=next URL)")
 
 Encode = Callable[[Any], Any]
 Decode = Callable[[Any], Any]
@@ -133,7 +135,9 @@ class CursorCodec:
         try:
             payload, given = _unb64(body), _unb64(signature)
         except (binascii.Error, ValueError):
-            raise _invalid("not a cursor from this API") from None
+            raise _invalid(_NOT_A_CURSOR) from None
+        if len(given) != _SIGNATURE_BYTES:  # not one of ours at all ('abc'), not a forgery
+            raise _invalid(_NOT_A_CURSOR)
         if not hmac.compare_digest(given, self._sign(payload)):
             raise _invalid("the cursor was altered or signed by another deployment")
         return orjson.loads(payload)
