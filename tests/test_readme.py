@@ -71,7 +71,8 @@ async def test_the_readme_sample_output_is_the_demo_datas(tmp_path: Path, make_a
         if key != "next":  # the cursor's signature is per deployment: its start is shown
             assert f'"{key}":{value}' in body, (key, value)
     shown = re.search(r'"next":"(\w+)…"', sample)
-    assert shown and response.json()["next"].startswith(shown.group(1))
+    assert shown
+    assert response.json()["next"].startswith(shown.group(1))
 
 
 def test_every_setting_is_documented() -> None:
