@@ -15,13 +15,14 @@ from crud.config.settings import Settings
 from crud.config.yamlfile import LocatedData
 from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
-from crud.http.dialects import dialect_issues
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
-from crud.http.legacy import check_legacy_options
 from crud.http.openapi import install_openapi
+from crud.http.pathroutes import route_issues
 from crud.http.profiles import parameter_clashes
-from crud.http.routing import build_aggregate, build_endpoints, build_router
+from crud.http.profiles.legacy import check_legacy_options
+from crud.http.profiles.records import dialect_issues
+from crud.http.routing import build_aggregate, build_endpoints, build_router, served_routes
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
 from crud.ops.docs import install_docs, install_root_redirect
@@ -38,6 +39,7 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.signals import Signals
 from crud.sql.validators import validator_issues
 
 __all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
@@ -73,6 +75,7 @@ def bind(registry: Registry, located: LocatedData, path: str,
     check_legacy_options(registry, located, path)
     clashes = parameter_clashes(resources, registry.api, path=path, located=located)
     clashes += dialect_issues(resources, registry.api, path=path, located=located)
+    clashes += route_issues(resources, registry.api, path=path, located=located)
     if clashes:
         raise RegistryError(clashes)
     return LoadedRegistry(registry, resources, path, located, extensions)
@@ -99,10 +102,13 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reader = read_path(primary, settings.replica_urls,
                        connect=functools.partial(serving_engine, settings, api),
                        max_lag_ms=settings.replica_max_lag_ms)
+    # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
+    signals = Signals(loaded.resources, reader)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await signals.close()
         await reader.close()
         await engine.dispose()
 
@@ -122,15 +128,12 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
                                     public_url=public_base_url(settings))
-        aggregate = build_aggregate(endpoints, api)
-        router = build_router(endpoints, aggregate)
+        routes = served_routes(endpoints, build_aggregate(endpoints, api))
+        router = build_router(endpoints, routes)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
-        reads.lists[resource.name] = endpoints.list_rows
-        if aggregate is not None:
-            reads.aggregates[resource.name] = aggregate
-        if resource.spec.detail:
-            reads.details[resource.name] = endpoints.get_row
+        reads.add(routes)
+    reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
     # Hand-written routers answer under the API's default auth, as resources without their own.
@@ -143,6 +146,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.signals = signals
     return app
 
 

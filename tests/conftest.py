@@ -154,7 +154,8 @@ async def make_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     yield factory
     for api in opened:
         await api.client.aclose()
-        await api.app.state.reader.close()  # what the app's lifespan does on shutdown
+        await api.app.state.signals.close()  # what the app's lifespan does on shutdown
+        await api.app.state.reader.close()
         await api.engine.dispose()
 
 
@@ -197,6 +198,30 @@ async def readings_db(request: pytest.FixtureRequest,
             async with writer.connect() as connection:
                 await connection.execute(text("ANALYZE"))
                 await connection.commit()
+    finally:
+        await writer.dispose()
+    yield database
+    await drop_database(database)
+
+
+# -- absent relations and grouped items: Copr-like builds per chroot (tests/grouped_models.py) --
+
+
+@pytest_asyncio.fixture(scope="session", params=BACKENDS, loop_scope="session")
+async def grouped_db(request: pytest.FixtureRequest,
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    """``gr_builds`` (rows per build id and chroot) and ``gr_srpms``, on each backend."""
+    from grouped_models import Base, Build, Log, Srpm, logs, rows
+
+    database = await create_database(request.param, tmp_path_factory.mktemp("grouped"))
+    writer = make_engine(database.url, read_only=False)
+    srpms, builds = rows()
+    try:
+        async with writer.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+            await connection.execute(Srpm.__table__.insert(), srpms)
+            await connection.execute(Build.__table__.insert(), builds)
+            await connection.execute(Log.__table__.insert(), logs(builds))
     finally:
         await writer.dispose()
     yield database

@@ -23,8 +23,8 @@ from crud.app import load
 from crud.config.registry import RegistryError
 from crud.config.settings import Settings
 from crud.http.cursors import CursorCodec
-from crud.http.dialects import RecordRenderer
 from crud.http.profiles import profile_for
+from crud.http.profiles.records import RecordRenderer
 from crud.ops.cors import allowed_headers, exposed_headers
 
 BUILDS = "/api/v1/koji-builds"

@@ -178,7 +178,8 @@ async def test_an_embedded_to_one_relation_is_one_join_of_the_page(
     async with api.engine.connect() as connection:
         groups = dict((await connection.execute(select(
             KojiBuildTargetModel.id, KojiBuildTargetModel.koji_build_group_id))).all())
-    assert [item["group"]["id"] for item in page["items"]] == \
+    # A build without a group embeds null (not {"id": null, ...}).
+    assert [item["group"] and item["group"]["id"] for item in page["items"]] == \
         [groups[item["packit_id"]] for item in page["items"]]
 
 

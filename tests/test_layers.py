@@ -38,7 +38,7 @@ def test_a_module_imports_only_its_own_layer_and_those_below(path: Path) -> None
 
 def test_the_legacy_profile_does_not_import_the_router() -> None:
     # Profiles are peers built from the same steps: the legacy one never reaches into routing.
-    check = ("import sys, crud.http.legacy, crud.http.steps.legacy_paging; "
+    check = ("import sys, crud.http.profiles.legacy; "
              "print('crud.http.routing' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                             check=True, cwd=ROOT)

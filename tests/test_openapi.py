@@ -152,7 +152,8 @@ def test_the_page_model_has_items_and_position(spec: Spec) -> None:
     ("KojiBuild", "build_submitted_time",
      {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
     ("KojiBuild", "pr_id", {"anyOf": [{"type": "integer"}, {"type": "null"}]}),
-    ("CoprBuild", "project", {"$ref": "#/components/schemas/CoprBuildProject"}),
+    ("CoprBuild", "project", {"anyOf": [{"$ref": "#/components/schemas/CoprBuildProject"},
+                                        {"type": "null"}]}),  # null: no event links
     ("CoprBuildProject", "event_type", {"anyOf": [
         {"type": "string", "enum": ["pull_request", "branch_push", "release"]}, {"type": "null"}]}),
     ("Project", "pr_ids", {"type": "array", "items": {"type": "integer"}}),

@@ -293,6 +293,7 @@ async def music_api(music_db: Database,
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     yield Api(app, client, engine, log, music_db.backend)
     await client.aclose()
+    await app.state.signals.close()
     await app.state.reader.close()
     await engine.dispose()
 

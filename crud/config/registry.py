@@ -8,11 +8,13 @@ relationship exists is checked against the models or the live database by
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crud.config.routes import RouteSpec
 from crud.config.yamlfile import LocatedData, parse_yaml
 
 __all__ = [
@@ -75,6 +77,10 @@ class FieldSpec(Spec):
     # The shape of a JSON column's values, for the OpenAPI document: without it, generated
     # clients type the field as `unknown`. Documentation only; values are sent as stored.
     json_schema: dict[str, Any] | None = None
+    # Grouped resources (``group_by:``): the values of a source over the group's rows,
+    # a list, or with ``key:`` an object keyed by another source (docs/grouped.md).
+    collect: str | None = None
+    key: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +91,19 @@ class FieldSpec(Spec):
         if isinstance(value, str):
             return {"source": value}
         return value
+
+    @model_validator(mode="after")
+    def _collect_alone(self) -> FieldSpec:
+        if self.key is not None and self.collect is None:
+            raise ValueError("'key:' names what a collected object is keyed by: give "
+                             "'collect:' too (e.g. {collect: status, key: chroot})")
+        if self.collect is not None and self.source is not None:
+            raise ValueError("'collect:' is the field's source over the group's rows; "
+                             "drop 'source:'")
+        if self.collect is not None and self.key is not None and self.fields is not None:
+            raise ValueError("an object keyed by 'key:' holds one value per key; collect a "
+                             "column, not 'fields:'")
+        return self
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -186,6 +205,18 @@ class CacheSpec(Spec):
         return self
 
 
+ERROR_PLACEHOLDERS = frozenset({"detail", "status", "title", "code"})
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a JSON value."""
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
 class LegacySpec(Spec):
     """Options of the ``legacy`` profile (the old API's wire contract); docs/migration.md."""
 
@@ -193,12 +224,34 @@ class LegacySpec(Spec):
                              description="Content-Range unit; the resource name by default")
     per_page: Annotated[int, Field(ge=1)] = 10
     per_page_values: list[Annotated[int, Field(ge=1)]] | None = None
+    # The old API's error body: a template object whose strings interpolate {detail},
+    # {status}, {title}, {code}; None keeps problem+json. error_status maps our statuses
+    # onto the old API's (422: 400). crud.http.errorbodies renders them.
+    error_body: dict[str, Any] | None = None
+    error_status: dict[Annotated[int, Field(ge=400, le=599)],
+                       Annotated[int, Field(ge=400, le=599)]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _default_is_allowed(self) -> LegacySpec:
         if self.per_page_values is not None and self.per_page not in self.per_page_values:
             raise ValueError(f"per_page {self.per_page} must be one of per_page_values")
         return self
+
+    @field_validator("error_body")
+    @classmethod
+    def _placeholders(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for text in _strings(value):
+            try:
+                names = [name for _, name, _, _ in string.Formatter().parse(text)
+                         if name is not None]
+            except ValueError as error:
+                raise ValueError(f"{text!r}: {error} (write {{{{ and }}}} for literal "
+                                 "braces)") from None
+            unknown = [name for name in names if name not in ERROR_PLACEHOLDERS]
+            if unknown:
+                raise ValueError(f"{text!r}: unknown placeholder {{{unknown[0]}}}; use "
+                                 f"{{detail}}, {{status}}, {{title}} or {{code}}")
+        return value
 
 
 class SearchSpec(Spec):
@@ -268,6 +321,9 @@ class ResourceSpec(Spec):
     primary_key: str | list[str] | None = None
     joins: dict[str, JoinSpec] = Field(default_factory=dict)
     fields: dict[str, FieldSpec]
+    # One item per value of this field (a column of the table): its fields come from the
+    # group's first row, `collect:` fields from all of them (docs/grouped.md).
+    group_by: str | None = None
     # Relations included only when a request asks (`embed=name`): declared as fields are
     # (a to-many list, or a to-one object with `fields:`), never selected otherwise.
     embed: dict[str, FieldSpec] = Field(default_factory=dict)
@@ -293,6 +349,8 @@ class ResourceSpec(Spec):
     facet_timeout_ms: Annotated[int, Field(ge=1)] | None = None
     aggregate: AggregateSpec | None = None
     naive_datetimes: NaiveDatetimes | None = None
+    # Where the list and detail are served (README "Routes by path"); None: /<name>, /<name>/{id}.
+    routes: list[RouteSpec] | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

@@ -5,8 +5,9 @@ handling (dependency solving, an exit stack, the exception middleware) before th
 endpoint; for a handler that parses its own query and returns a finished ``Response``
 that is a quarter of a small page's CPU (bench/RESULTS.md). ``ReadRoutes`` sits inside
 the application's own middleware (request ids, logs, metrics, CORS) and hands a read of
-``<prefix>/<resource>``, ``<prefix>/<resource>/aggregate`` or ``<prefix>/<resource>/<id>``
-straight to its endpoint, rendering problems with the same handler as every other error.
+``<prefix>/<resource>``, ``<prefix>/<resource>/aggregate``, ``<prefix>/<resource>/<id>`` or
+a declared path (``routes:``, matched by its first segment, then by pattern) straight to
+its endpoint, rendering problems with the same handler as every other error.
 Everything else (other methods, the docs, probes, mounted apps, hand-written routers) goes
 on to FastAPI unchanged; the generated routes stay registered there too, for the OpenAPI
 document and the 405s.
@@ -14,7 +15,8 @@ document and the 405s.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -22,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crud.http.errors import Problem, problem_response
+from crud.http.pathroutes import PathRoute
 
 __all__ = ["ReadRoutes", "ReadTable"]
 
@@ -38,6 +41,27 @@ class ReadTable:
     details: dict[str, Endpoint] = field(default_factory=dict)
     aggregates: dict[str, Endpoint] = field(default_factory=dict)  # <name>/aggregate
 
+    # Under a first segment some declared route (``routes:``) uses: every route there, most
+    # specific first, tried in turn (crud.http.pathroutes); other names take the dicts above.
+    paths: dict[str, list[tuple[re.Pattern[str], Endpoint]]] = field(default_factory=dict)
+    _routes: list[tuple[PathRoute, Endpoint]] = field(default_factory=list)
+
+    def add(self, routes: Sequence[tuple[PathRoute, Endpoint]]) -> None:
+        """A resource's routes; ``finish`` once all are added."""
+        for route, endpoint in routes:
+            self._routes.append((route, endpoint))
+            if not route.default:
+                continue
+            table = {"list": self.lists, "detail": self.details,
+                     "aggregate": self.aggregates}[route.kind]
+            table[route.resource] = endpoint
+
+    def finish(self) -> None:
+        heads = {route.template.head for route, _ in self._routes if not route.default}
+        ranked = sorted(self._routes, key=lambda pair: pair[0].template.rank)  # stable
+        self.paths = {head: [(route.template.pattern, endpoint) for route, endpoint in ranked
+                             if route.template.head == head] for head in heads}
+
     def match(self, path: str) -> tuple[Endpoint, dict[str, str]] | None:
         if not path.startswith(self.prefix):
             return None
@@ -45,6 +69,9 @@ class ReadTable:
         if rest[:1] != "/":
             return None
         name, slash, key = rest[1:].partition("/")
+        declared = self.paths.get(name)
+        if declared is not None:
+            return _first_match(declared, rest)
         if not slash:
             found = self.lists.get(name)
             return (found, {}) if found is not None else None
@@ -82,6 +109,15 @@ class ReadRoutes:
                                         code=problem.code, errors=problem.errors,
                                         headers=problem.headers)
         await response(scope, receive, send)
+
+
+def _first_match(routes: list[tuple[re.Pattern[str], Endpoint]],
+                 rest: str) -> tuple[Endpoint, dict[str, str]] | None:
+    for pattern, endpoint in routes:
+        found = pattern.fullmatch(rest)
+        if found is not None:
+            return endpoint, found.groupdict()
+    return None
 
 
 def _route_path(scope: Scope) -> str:

@@ -26,12 +26,13 @@ from crud.http.profiles import Profile
 from crud.http.rows import RowShaper
 from crud.http.steps.export import Export
 from crud.http.steps.facets import facets_body
+from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape, Shapes
 from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
-from crud.sql.requests import OrderItem, PageRequest, Selection
+from crud.sql.requests import Filter, OrderItem, PageRequest, Selection
 from crud.sql.validators import Validator
 
 __all__ = ["Endpoints", "database_errors"]
@@ -63,12 +64,20 @@ class Endpoints:
         self.shapers: Lru[Any, RowShaper] = Lru(SHAPE_CACHE_SIZE)
         self.pk_adapters = [TypeAdapter(value_type(leaf)) for leaf in resource.primary_key]
         self.noun = resource.singular.replace("_", " ")
+        self.default_order = SortStep(resource).default
         self.exporter = Exporter(resource, pages, self.full) if profile.export is not None else None
+        # What routes serve: the handlers answering problems in the profile's error body.
+        self.list_read = profile.speaking(self.list_rows)
+        self.detail_read = profile.speaking(self.get_row)
 
     def __repr__(self) -> str:
         return f"Endpoints({self.resource.name!r}, profile={self.profile.name!r})"
 
     async def list_rows(self, request: Request) -> Response:
+        return await self.list_where(request, ())
+
+    async def list_where(self, request: Request, bound: tuple[Filter, ...]) -> Response:
+        """The list; ``bound``: the equality filters of a path route's parameters."""
         if self.check is not None:
             await self.check(request)
         profile = self.profile
@@ -77,7 +86,7 @@ class Endpoints:
                                              *sorted(query.given.headers.items())))
         if tag is not None and self.cache.fresh(request, {"ETag": tag}):
             return not_modified(self.cache.headers(b"", tag))
-        filters, search = query.part(profile.filters), query.part(profile.search)
+        filters, search = (*bound, *query.part(profile.filters)), query.part(profile.search)
         groups = query.part(profile.groups) if profile.groups is not None else ()
         order = query.part(profile.sort)
         shape = query.part(profile.shape) if profile.shape is not None else self.full
@@ -93,7 +102,7 @@ class Endpoints:
             page = await self.pages.read(wanted, policy, window.position)
             extra = await self._facets(query, wanted.selection)
         next_cursor = profile.paging.next_cursor(window, order, page)
-        status, headers = profile.paging.headers(window, query, len(page.rows), page.total,
+        status, headers = profile.paging.headers(window, query, page.items, page.total,
                                                  next_cursor)
         body = profile.renderer.list_body(self.shaper_for(shape).items(page), page.total,
                                           window, next_cursor, extra)
@@ -151,6 +160,23 @@ class Endpoints:
             page = await self.pages.one(self.parse_id(raw_id), shape)
         if page is None:
             raise NotFound(f"No {self.noun} with id {raw_id!r}.")
+        body = self.profile.renderer.item_body(self.shaper_for(shape).items(page)[0])
+        return self.respond(request, body, {}, tag=tag)
+
+    async def first_row(self, request: Request, filters: tuple[Filter, ...],
+                        described: str) -> Response:
+        """A path route's detail: the first row ``filters`` select, in the default order."""
+        if self.check is not None:
+            await self.check(request)
+        shape = self._detail_shape(request) if request.scope["query_string"] else self.full
+        tag = await self.revalidate(lambda: (request.scope["path"], request.scope["query_string"]))
+        if tag is not None and self.cache.fresh(request, {"ETag": tag}):
+            return not_modified(self.cache.headers(b"", tag))
+        wanted = PageRequest(Selection(filters), self.default_order, 1, shape=shape)
+        with database_errors():
+            page = await self.pages.read(wanted, None, 0)
+        if not page.rows:
+            raise NotFound(f"No {self.noun} with {described}.")
         body = self.profile.renderer.item_body(self.shaper_for(shape).items(page)[0])
         return self.respond(request, body, {}, tag=tag)
 

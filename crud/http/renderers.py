@@ -1,7 +1,7 @@
 """Renderers: the page and item bodies of a profile, from shaped items to bytes.
 
 The standard profile sends the JSON envelope (``items``, ``total``, ``page``, ``size``,
-``pages``, ``next``); the legacy profile the old API's bare array in Flask's bytes. A
+``pages``, ``next``); the other profiles' renderers live with them (``crud.http.profiles``). A
 profile picks one; a new body format is a renderer. Exports (``format=csv``) stream
 through a ``StreamRenderer`` instead: one module per format in ``crud.http.formats``.
 """
@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from crud.http.legacy import LegacyEncoder
 from crud.http.pagination import envelope
 from crud.http.rows import Encode, dumps
 from crud.http.steps.paging import Window
 from crud.model.fields import Node
 from crud.sql.counting import Total
 
-__all__ = ["ArrayRenderer", "EnvelopeRenderer", "Renderer", "StreamRenderer"]
+__all__ = ["EnvelopeRenderer", "Renderer", "StreamRenderer"]
 
 
 class Renderer(Protocol):
@@ -83,23 +82,3 @@ class EnvelopeRenderer:
 
     def item_body(self, item: dict[str, Any]) -> bytes:
         return self.encode(item)
-
-
-class ArrayRenderer:
-    """The old API's body: the items as a bare array, encoded as its encoder did."""
-
-    media_type = "application/json"
-    json_rows = False  # the old encoder's bytes: epoch seconds, sorted keys
-
-    def __init__(self, encoder: LegacyEncoder) -> None:
-        self.encoder = encoder
-
-    def __repr__(self) -> str:
-        return f"ArrayRenderer({self.encoder!r})"
-
-    def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
-                  next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
-        return self.encoder(items)  # a bare array has nowhere to put more
-
-    def item_body(self, item: dict[str, Any]) -> bytes:
-        return self.encoder(item)

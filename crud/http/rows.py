@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Collected, Leaf, ManyField, Node, ObjectNode
 from crud.model.shapes import Shape
 from crud.sql.pages import Page
 
@@ -65,7 +65,14 @@ class RowShaper:
         self.pk_positions = ([self.index[leaf.label] for leaf in shape.primary_key]
                              if self.many_names else [])
         self.flat_names: list[str] | None = None
-        if all(isinstance(node, Leaf) for node in shape.nodes):
+        # A grouped item is folded from its rows (consecutive, by the group key).
+        self.group_position: int | None = None
+        self.collected: list[tuple[str, Callable[[list[Sequence[Any]]], Any]]] = []
+        if shape.group_key is not None:
+            self.group_position = self.index[shape.group_key.label]
+            self.collected = [(node.name, self._collector(node)) for node in shape.nodes
+                              if isinstance(node, Collected)]
+        elif all(isinstance(node, Leaf) for node in shape.nodes):
             self.flat_names = [node.api_path[-1] for node in shape.nodes]
         self._build = self._compile(shape.nodes)
 
@@ -75,6 +82,8 @@ class RowShaper:
     def items(self, page: Page) -> list[Any]:
         if page.json:  # written by the database: embedded as they are
             return [orjson.Fragment(row[0]) for row in page.rows]
+        if self.group_position is not None:
+            return [self._fold(rows, page) for rows in self._groups(page.rows)]
         if self.flat_names is not None:
             names = self.flat_names
             # The leading columns are the items' (any after them: sort values for a cursor).
@@ -82,6 +91,47 @@ class RowShaper:
         if not self.many_names:
             return [self._build(row, {}) for row in page.rows]
         return [self._build(row, self._lists_of(row, page)) for row in page.rows]
+
+    def _groups(self, rows: Sequence[Sequence[Any]]) -> list[list[Sequence[Any]]]:
+        position = self.group_position
+        assert position is not None
+        groups: list[list[Sequence[Any]]] = []
+        for row in rows:
+            if groups and groups[-1][0][position] == row[position]:
+                groups[-1].append(row)
+            else:
+                groups.append([row])
+        return groups
+
+    def _fold(self, rows: list[Sequence[Any]], page: Page) -> Any:
+        # Plain fields from the group's first row; collected ones from all of them; to-many
+        # lists were read for the group's key.
+        lists = self._lists_of(rows[0], page) if self.many_names else {}
+        lists.update((name, collect(rows)) for name, collect in self.collected)
+        return self._build(rows[0], lists)
+
+    def _collector(self, node: Collected) -> Callable[[list[Sequence[Any]]], Any]:
+        value = self._compile_node(node.value)
+        if node.key is None:
+            def listed(rows: list[Sequence[Any]]) -> list[Any]:
+                # Distinct values in row order; NULLs (and absent objects) left out.
+                values: list[Any] = []
+                for row in rows:
+                    item = value(row, {})
+                    if item is not None and item not in values:
+                        values.append(item)
+                return values
+            return listed
+        key = self.index[node.key.label]
+
+        def keyed(rows: list[Sequence[Any]]) -> dict[Any, Any]:
+            # The first row of each key wins; a row without a key has no place.
+            by_key: dict[Any, Any] = {}
+            for row in rows:
+                if row[key] is not None and row[key] not in by_key:
+                    by_key[row[key]] = value(row, {})
+            return by_key
+        return keyed
 
     def _lists_of(self, row: Sequence[Any], page: Page) -> Lists:
         key = tuple(row[position] for position in self.pk_positions)
@@ -99,8 +149,13 @@ class RowShaper:
         if isinstance(node, Leaf):
             position = self.index[node.label]
             return lambda row, _lists: row[position]
-        if isinstance(node, ManyField):
+        if isinstance(node, ManyField | Collected):
             name = node.name
             return lambda _row, lists: lists.get(name, [])
         assert isinstance(node, ObjectNode)
-        return self._compile(node.children)
+        build = self._compile(node.children)
+        if node.presence is None:
+            return build
+        present = self.index[node.presence.label]
+        # No related row: the relation is null, not an object of nulls.
+        return lambda row, lists: None if row[present] is None else build(row, lists)

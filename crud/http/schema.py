@@ -6,13 +6,14 @@ the same types the parser validates with, so the spec and the behaviour cannot d
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model
 
 from crud.http.filtering import value_type
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Collected, Leaf, ManyField, Node, ObjectNode
 from crud.model.resource import Resource
 from crud.model.values import LocalDatetime
 
@@ -64,12 +65,23 @@ def _node_type(owner: str, node: Node, sparse: bool = False) -> Any:
     child_name = owner + "".join(part.title() for part in node.api_path[-1].split("_"))
     if isinstance(node, Leaf):
         return _leaf_type(node)
+    if isinstance(node, Collected):  # a list of the values, or an object of them by key
+        value = node.value
+        if isinstance(value, ObjectNode):  # an absent object is left out, never null
+            item: Any = _object_model(child_name, value.children, sparse=sparse)
+        elif node.key is None:  # a list leaves NULLs out
+            item = _leaf_type(dataclasses.replace(value, nullable=False))
+        else:
+            item = _leaf_type(value)
+        return list[item] if node.key is None else dict[str, item]
     if isinstance(node, ManyField):
         if node.scalar:
             return list[_leaf_type(node.leaves[0])]  # type: ignore[misc]
         return list[_object_model(child_name, node.leaves, sparse=sparse)]  # type: ignore[misc]
     assert isinstance(node, ObjectNode)  # fields=project.url leaves its other keys out
-    return _object_model(child_name, node.children, sparse=sparse)
+    model = _object_model(child_name, node.children, sparse=sparse)
+    # A relation of its own is null when no row links (a mere grouping never is).
+    return model if node.presence is None else model | None
 
 
 def _leaf_type(leaf: Leaf) -> Any:

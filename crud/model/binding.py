@@ -15,7 +15,7 @@ from crud.config.registry import ApiSpec, ExpressionSource, ResourceSpec
 from crud.model.analytics import bind_aggregate, bind_facets
 from crud.model.coltypes import type_info
 from crud.model.fieldbinding import FieldBinder, flatten
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode, many_fields
+from crud.model.fields import Collected, Leaf, ManyField, Node, ObjectNode, many_fields
 from crud.model.issues import IssueCollector, hint
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import SEARCH_RANK, FilterParam, Resource, SortKey
@@ -32,7 +32,10 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     binder = FieldBinder(name, spec, entity, collector, naive_utc=naive_utc)
     nodes = binder.bind_nodes(spec.fields, (), (), entity)
     leaves = {leaf.name: leaf for leaf in flatten(nodes)}
-    primary_key = _bind_primary_key(binder, leaves)
+    group_key = _bind_group_key(binder, leaves, nodes)
+    primary_key = ([group_key] if group_key is not None
+                   else None if spec.group_by is not None  # reported already
+                   else _bind_primary_key(binder, leaves))
     filters = _bind_filters(binder, leaves)
     search = _bind_search(binder, leaves)
     sort = _bind_sort(binder, leaves)
@@ -49,8 +52,46 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or api.page_size, spec.max_page_size or api.max_page_size),
         max_page_size=spec.max_page_size or api.max_page_size, embeds=tuple(embeds), rank=rank,
-        facets=facets, aggregate=aggregate, naive_utc=naive_utc,
+        facets=facets, aggregate=aggregate, naive_utc=naive_utc, group_key=group_key,
     )
+
+
+def _bind_group_key(binder: FieldBinder, leaves: dict[str, Leaf],
+                    nodes: list[Node]) -> Leaf | None:
+    """The ``group_by:`` field of a grouped resource (its items' key), and what a grouped
+    resource cannot have: sort keys but the group's, to-many lists, facets, aggregates."""
+    spec = binder.spec
+    if spec.group_by is None:
+        return None
+    leaf = leaves.get(spec.group_by)
+    if leaf is None:
+        binder.unknown(("group_by",), spec.group_by, leaves)
+        return None
+    if leaf.hops or leaf.json_path or leaf.info.kind in {"json", "array", "number"}:
+        binder.issue(("group_by",), f"group by a column of the resource's own table (or an "
+                                    f"expression over it); {spec.group_by!r} is not one")
+        return None
+    for index, name in enumerate(spec.sort):
+        if name != spec.group_by:
+            binder.issue(("sort", index), f"a grouped resource sorts by its group key "
+                                          f"{spec.group_by!r} only, not {name!r}")
+    for index, name in enumerate(spec.default_sort):
+        if name.lstrip("+-") != spec.group_by:
+            binder.issue(("default_sort", index), f"a grouped resource sorts by its group "
+                                                  f"key {spec.group_by!r} only")
+    objects = {node.name for node in nodes
+               if isinstance(node, Collected) and isinstance(node.value, ObjectNode)}
+    for key, names in (("filters", list(spec.filters)), ("search", spec.search.fields)):
+        for index, name in enumerate(names):
+            if name in objects:
+                binder.issue((key, name) if key == "filters" else (key, index),
+                             f"{name!r} collects objects: filter and search by a field, "
+                             "or by a collected column")
+    for key in ("facets", "aggregate"):
+        if getattr(spec, key):
+            binder.issue((key,), f"a grouped resource has no {key} (they count rows, "
+                                 "not groups)")
+    return leaf
 
 
 def _bind_primary_key(binder: FieldBinder, leaves: dict[str, Leaf]) -> list[Leaf] | None:

@@ -18,7 +18,7 @@ from sqlalchemy.types import TypeEngine
 
 from crud.config.registry import ExpressionSource, FieldSpec, ResourceSpec
 from crud.model.coltypes import TypeInfo, declared_type, type_info, unsupported_reason
-from crud.model.fields import Hop, Leaf, ManyField, Node, ObjectNode, Step
+from crud.model.fields import Collected, Hop, Leaf, ManyField, Node, ObjectNode, Step
 from crud.model.issues import IssueCollector, hint
 from crud.model.joins import DerivedJoin, bind_joins
 from crud.model.sources import Entity, call_with_table, import_object
@@ -74,6 +74,8 @@ class FieldBinder:
             self.issue((*location, "json_schema"), "'json_schema:' describes a JSON column's "
                                                    "values; an object's schema is its fields")
             return None
+        if spec.collect is not None:
+            return self.bind_collected(api_path, spec, location)
         if isinstance(spec.source, ExpressionSource):
             if spec.fields:
                 self.issue(location, "an expression field cannot have nested 'fields'")
@@ -84,6 +86,37 @@ class FieldBinder:
         if spec.fields is not None:
             return self.bind_object(api_path, spec, steps, base_hops, at, location)
         return self.bind_column_path(api_path, spec, steps, base_hops, at, location)
+
+    def bind_collected(self, api_path: tuple[str, ...], spec: FieldSpec,
+                       location: tuple[str | int, ...]) -> Collected | None:
+        """``{collect: source}`` (with ``key:``, ``fields:``): read from every row of a group."""
+        assert spec.collect is not None
+        if self.spec.group_by is None or len(api_path) > 1:
+            self.issue((*location, "collect"), "'collect:' gathers the rows of a group: give "
+                       "the resource 'group_by:' and collect at the top level of 'fields:'")
+            return None
+        value_spec = FieldSpec(source=spec.collect, fields=spec.fields, type=spec.type,
+                               description=spec.description)
+        value = self.bind_node(api_path[-1], value_spec, (), (), self.entity)
+        if isinstance(value, ManyField | Collected) or (isinstance(value, Leaf)
+                                                        and value.to_many):
+            self.issue((*location, "collect"), "collect a column or a to-one object of each "
+                                               "row, not a to-many list")
+            return None
+        key = None
+        if spec.key is not None:
+            bound = self.bind_node(api_path[-1], FieldSpec(source=spec.key), (), (), self.entity)
+            if bound is None:
+                return None
+            if not isinstance(bound, Leaf) or bound.to_many or bound.info.kind in {"json",
+                                                                                   "array"}:
+                self.issue((*location, "key"), "an object's key is one scalar column of each "
+                                               "row (e.g. key: chroot)")
+                return None
+            key = bound
+        if value is None:
+            return None
+        return Collected(api_path=api_path, value=value, key=key, description=spec.description)
 
     def bind_object(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
                     base_hops: tuple[Step, ...], at: Entity | DerivedJoin,
@@ -98,8 +131,30 @@ class FieldBinder:
             return self.bind_many_objects(api_path, spec, _relationship_hops(all_hops),
                                           target, location)
         children = self.bind_nodes(spec.fields, api_path, all_hops, target)
+        # An object of its own relation (not a mere grouping of the parent's fields) is
+        # null when nothing links: its presence is the related row's key.
+        presence = self.presence_leaf(api_path, all_hops) if hops else None
         return ObjectNode(api_path=api_path, children=tuple(children),
-                          description=spec.description)
+                          description=spec.description, presence=presence)
+
+    def presence_leaf(self, api_path: tuple[str, ...], hops: tuple[Step, ...]) -> Leaf | None:
+        """The related row's first key column (a derived join's: its first ``on`` column),
+        NULL exactly when the outer join finds no row."""
+        target = hops[-1].target
+        if isinstance(target, DerivedJoin):
+            key = target.on[0][1]
+        else:
+            keys = target.primary_key()
+            if not keys:  # a view without a declared key: the object cannot tell
+                return None
+            key = keys[0]
+        column = target.column(key)
+        info = type_info(column.type)
+        if info is None:
+            return None
+        return Leaf(api_path=(*api_path, "(present)"), label=next(self.labels), hops=hops,
+                    column_key=key, expression=None, info=info, sql_type=column.type,
+                    nullable=True, description=None)
 
     def bind_many_objects(self, api_path: tuple[str, ...], spec: FieldSpec,
                           hops: tuple[Hop, ...], target: Entity | DerivedJoin,
@@ -328,5 +383,8 @@ def flatten(nodes: Sequence[Node]) -> Iterator[Leaf]:
             yield node
         elif isinstance(node, ManyField):
             yield from node.leaves
-        else:
+        elif isinstance(node, ObjectNode):
             yield from flatten(node.children)
+        elif isinstance(node.value, Leaf):
+            # A collected column filters (and searches) the group's rows by that column.
+            yield node.value

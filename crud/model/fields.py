@@ -19,7 +19,8 @@ from crud.model.coltypes import TypeInfo
 from crud.model.joins import DerivedJoin
 from crud.model.sources import Entity
 
-__all__ = ["Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step", "many_fields"]
+__all__ = ["Collected", "Hop", "Leaf", "ManyField", "Node", "ObjectNode", "Step", "many_fields",
+           "row_leaves"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,18 +100,43 @@ class ManyField:
 
 @dataclass(frozen=True, eq=False)
 class ObjectNode:
-    """A nested object grouping other fields (``project: {fields: {...}}``)."""
+    """A nested object grouping other fields (``project: {fields: {...}}``).
+
+    ``presence`` is set when the object is a to-one relation of its own (a relationship
+    path or a derived join): the related row's key, NULL exactly when no row links, which
+    makes the whole object ``null`` rather than an object of nulls.
+    """
 
     api_path: tuple[str, ...]
     children: tuple[Node, ...]
     description: str | None
+    presence: Leaf | None = None
 
     @property
     def name(self) -> str:
         return ".".join(self.api_path)
 
 
-Node = Leaf | ManyField | ObjectNode
+@dataclass(frozen=True, eq=False)
+class Collected:
+    """A grouped item's values over its rows (``{collect: chroot}``): a list of ``value``
+    (a column, or a to-one object), or with ``key`` an object of ``value`` by ``key``.
+    Both are read from every row of the group; neither is a field of its own."""
+
+    api_path: tuple[str, ...]
+    value: Leaf | ObjectNode
+    key: Leaf | None
+    description: str | None
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.api_path)
+
+    def __repr__(self) -> str:
+        return f"Collected({self.name!r}, keyed={self.key is not None})"
+
+
+Node = Leaf | ManyField | ObjectNode | Collected
 
 
 def many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
@@ -120,3 +146,19 @@ def many_fields(nodes: Sequence[Node]) -> Iterator[ManyField]:
             yield node
         elif isinstance(node, ObjectNode):
             yield from many_fields(node.children)
+
+
+def row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
+    """The leaves a row selects for ``nodes``: theirs and their objects' (each object's
+    presence key first), not the to-many lists'."""
+    for node in nodes:
+        if isinstance(node, Leaf):
+            yield node
+        elif isinstance(node, ObjectNode):
+            if node.presence is not None:
+                yield node.presence
+            yield from row_leaves(node.children)
+        elif isinstance(node, Collected):
+            if node.key is not None:
+                yield node.key
+            yield from row_leaves([node.value])

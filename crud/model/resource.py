@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crud.config.registry import ResourceSpec
-from crud.model.fields import Leaf, ManyField, Node
+from crud.model.fields import Leaf, ManyField, Node, row_leaves
 from crud.model.operators import Operator
 from crud.model.sources import Entity
 
@@ -72,14 +72,17 @@ class Resource:
     aggregate: Aggregate | None = None
     # Date-times without a zone are UTC (sent with +00:00) or local as stored (no offset).
     naive_utc: bool = True
+    # ``group_by:``: one item per value of this base column (then also the primary key).
+    group_key: Leaf | None = None
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, entity={self.entity.label!r}, fields={len(self.leaves)})"
 
     @property
     def row_leaves(self) -> tuple[Leaf, ...]:
-        """The leaves selected by the page statement (everything but to-many lists)."""
-        return tuple(leaf for leaf in self.leaves.values() if not leaf.to_many)
+        """The leaves selected by the page statement (everything but to-many lists; each
+        to-one object's presence key)."""
+        return tuple(row_leaves(self.nodes))
 
     @property
     def sort_leaves(self) -> list[Leaf]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode, many_fields
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode, many_fields, row_leaves
 from crud.model.resource import Resource
 
 __all__ = ["SHAPE_CACHE_SIZE", "Lru", "Shape", "Shapes"]
@@ -58,6 +58,7 @@ class Shape:
     many_fields: tuple[ManyField, ...]  # loaded by one statement each for the whole page
     primary_key: tuple[Leaf, ...]
     key: Hashable = None  # None: every declared field and no embed (the default shape)
+    group_key: Leaf | None = None  # a grouped resource's: items fold their rows by it
 
     def __repr__(self) -> str:
         return f"Shape({self.key!r})"
@@ -96,12 +97,14 @@ class Shapes:
 
 
 def _shape(resource: Resource, nodes: Sequence[Node], key: Hashable) -> Shape:
-    leaves = list(_row_leaves(nodes))
+    leaves = list(row_leaves(nodes))
     many = tuple(many_fields(nodes))
-    if many:  # lists are grouped by their owner's key: select it, returned or not
+    # Lists are grouped by their owner's key, a grouped item's rows by the group key:
+    # select it, returned or not.
+    if many or resource.group_key is not None:
         leaves.extend(leaf for leaf in resource.primary_key if leaf not in leaves)
     return Shape(nodes=tuple(nodes), row_leaves=tuple(leaves), many_fields=many,
-                 primary_key=resource.primary_key, key=key)
+                 primary_key=resource.primary_key, key=key, group_key=resource.group_key)
 
 
 def _names(node: Node) -> Iterator[str]:
@@ -122,18 +125,8 @@ def _pruned(nodes: Sequence[Node], wanted: frozenset[str]) -> Iterator[Node]:
         if node.name in wanted:
             yield node
         elif isinstance(node, ObjectNode) and inside:
-            yield ObjectNode(api_path=node.api_path, description=node.description,
-                             children=tuple(_pruned(node.children, wanted)))
+            yield dataclasses.replace(node, children=tuple(_pruned(node.children, wanted)))
         elif isinstance(node, ManyField) and inside:  # its own statement selects fewer columns
             yield dataclasses.replace(node, leaves=tuple(
                 leaf for leaf in node.leaves if leaf.name in wanted))
-
-
-def _row_leaves(nodes: Sequence[Node]) -> Iterator[Leaf]:
-    for node in nodes:
-        if isinstance(node, Leaf):
-            yield node
-        elif isinstance(node, ObjectNode):
-            yield from _row_leaves(node.children)
-
 

@@ -41,6 +41,12 @@ class Page:
     total: Total
     json: bool = False
     last: Sequence[Any] = ()
+    groups: int | None = None  # a grouped resource's items (several rows each)
+
+    @property
+    def items(self) -> int:
+        """How many items the page holds."""
+        return len(self.rows) if self.groups is None else self.groups
 
 
 class Pages:
@@ -69,9 +75,19 @@ class Pages:
             found = await connection.fetch(compiled, values, self.budget_ms)
             rows = [row[:leading] for row in found] if inline is not None else found
             lists = await self.lists(connection, rows, request.shape)
-            total = await self._total(connection, request, policy, found, position, leading)
+            groups = self._groups(rows, request.shape)
+            total = await self._total(connection, request, policy, found, position, leading,
+                                      len(rows) if groups is None else groups)
         return Page(rows, lists, total, self.statements.layout(request.shape).json,
-                    self._last_sort_values(request, rows))
+                    self._last_sort_values(request, rows), groups)
+
+    def _groups(self, rows: Sequence[Sequence[Any]], shape: Shape | None) -> int | None:
+        """A grouped page's number of groups: its rows come key by key."""
+        key = self.resource.group_key
+        if key is None:
+            return None
+        position = self.statements.layout(shape).leaves.index(key)
+        return len({row[position] for row in rows})
 
     def _last_sort_values(self, request: PageRequest,
                           rows: Sequence[Sequence[Any]]) -> Sequence[Any]:
@@ -89,7 +105,8 @@ class Pages:
             if not rows:
                 return None
             return Page(rows, await self.lists(connection, rows, shape), Total(1, "exact"),
-                        self.statements.layout(shape).json)
+                        self.statements.layout(shape).json,
+                        groups=None if self.resource.group_key is None else 1)
 
     async def lists(self, connection: ReadConnection, rows: Sequence[Sequence[Any]],
                     shape: Shape | None = None) -> Lists:
@@ -99,7 +116,9 @@ class Pages:
             return {}
         leaves = self.statements.layout(shape).leaves
         positions = [leaves.index(leaf) for leaf in self.resource.primary_key]
-        keys = [tuple(row[position] for position in positions) for row in rows]
+        # Distinct: a grouped resource's rows repeat their group's key.
+        keys = list(dict.fromkeys(tuple(row[position] for position in positions)
+                                  for row in rows))
         lists: Lists = {}
         for field in fields:
             compiled, values = self.statements.many(field, keys)
@@ -110,11 +129,10 @@ class Pages:
 
     async def _total(self, connection: ReadConnection, request: PageRequest,
                      policy: CountPolicy | None, found: Sequence[Sequence[Any]],
-                     position: int, leading: int) -> Total:
+                     position: int, leading: int, returned: int) -> Total:
         if policy is None or policy.kind == "none":
             return NO_COUNT
         inline = request.count
-        returned = len(found)
         if inline is not None and found:
             return read_total(inline, found[0], columns=leading, returned=returned,
                               position=position)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode, row_leaves
 from crud.model.resource import Resource, SortKey
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape
 from crud.sql.aliases import Joins
@@ -69,10 +69,15 @@ class Statements:
         self.allows_json = json_rows
         self.filter_joins = Joins(resource, resource.leaves.values(), backend)
         # Embedded to-one relations are displayed (when asked) but never filtered on.
-        embedded = [leaf for node in resource.embeds if isinstance(node, ObjectNode)
-                    for leaf in _object_leaves(node)]
+        embedded = list(row_leaves([node for node in resource.embeds
+                                    if isinstance(node, ObjectNode)]))
         self.display_joins = Joins(resource, [*resource.row_leaves, *embedded], backend)
         self.pk_columns = [self.filter_joins.column(leaf) for leaf in resource.primary_key]
+        # A grouped resource's key is its group column; its rows are ordered by the
+        # table's own key within a group (the order collected values keep).
+        self.grouped = resource.group_key is not None
+        self.row_order = ([resource.entity.attribute(key) for key in resource.entity.primary_key()]
+                          if self.grouped else [])
         self.layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
         self.full = self._layout_of(resource.row_leaves, resource.nodes)
         self.flat = self.full.flat
@@ -95,10 +100,12 @@ class Statements:
 
     def _layout_of(self, leaves: tuple[Leaf, ...], nodes: Sequence[Node]) -> Layout:
         # A shape of plain base columns needs no display join: its keys are its rows.
-        flat = all(not leaf.hops and leaf.expression is None for leaf in leaves)
+        # A grouped page's keys are groups: each joins its rows.
+        flat = not self.grouped and all(not leaf.hops and leaf.expression is None
+                                        for leaf in leaves)
         # Items written by the database (one JSON text per row) where it spells every field
         # as orjson would: no float, JSON or time fields, no nesting, no to-many lists.
-        json = (self.allows_json and self.backend.renders_json
+        json = (self.allows_json and self.backend.renders_json and not self.grouped
                 and all(isinstance(node, Leaf) for node in nodes) and len(leaves) == len(nodes)
                 and all(
                     (leaf.info.kind != "enum" or passes_through(leaf.sql_type))
@@ -199,7 +206,8 @@ class Statements:
             outer = outer.add_columns(*self._count_columns(request.count, request.selection,
                                                            criteria, leaves, page))
         return outer.order_by(*self._order_terms(request.order,
-                                                 self._sort_column(page, request.order, flat)))
+                                                 self._sort_column(page, request.order, flat)),
+                              *self.row_order)
 
     # -- counts ------------------------------------------------------------------------------
 
@@ -224,7 +232,12 @@ class Statements:
     def _count_columns(self, count: InlineCount, selection: Selection,
                        criteria: list[ColumnElement[bool]], leaves: list[Leaf],
                        page: Any = None) -> list[ColumnElement[Any]]:
-        return count_columns(count, self.criteria.filtered(select(), criteria, leaves),
+        rows = self.criteria.filtered(select(), criteria, leaves)
+        if self.grouped:  # the total counts groups: the distinct keys of the selected rows
+            groups = self._groups(rows.add_columns(self.pk_columns[0].label("pk0")))
+            return count_columns(count, select().select_from(groups.subquery("groups")),
+                                 everything=False, estimate=None, page=page)
+        return count_columns(count, rows,
                              everything=selection.everything,
                              estimate=self.backend.table_estimate(self.resource.entity.table),
                              page=page)
@@ -271,8 +284,14 @@ class Statements:
                         for index, (key, _) in enumerate(order)]
         joined = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
         statement = self.criteria.filtered(select(*columns), criteria, joined)
+        if self.grouped:
+            statement = self._groups(statement)
         statement = statement.order_by(*self._order_terms(sort, self.sort_column))
         return statement.limit(integer_parameter("limit"))
+
+    def _groups(self, rows: Select[Any]) -> Select[Any]:
+        """The distinct group keys of ``rows`` (a NULL key belongs to no group)."""
+        return rows.where(self.pk_columns[0].is_not(None)).distinct()
 
     @staticmethod
     def _key_column(page: Any, order: Sequence[OrderItem],
@@ -322,7 +341,8 @@ class Statements:
         statement = select(*columns).select_from(self.resource.entity.selectable)
         statement = self.display_joins.apply(statement, layout.leaves)
         return statement.where(*(column == bindparam(f"pk{index}", type_=column.type)
-                                 for index, column in enumerate(self.pk_columns)))
+                                 for index, column in enumerate(self.pk_columns))
+                               ).order_by(*self.row_order)
 
     @staticmethod
     def detail_values(pk_values: Sequence[Any]) -> Values:
@@ -376,16 +396,6 @@ def _extra_sort_leaves(layout: Layout, order: Sequence[OrderItem]) -> list[Leaf]
     """Sort keys the row's leaves lack: selected after them, for the next page's cursor."""
     selected = {id(leaf) for leaf in layout.leaves}
     return [key.leaf for key, _ in order if id(key.leaf) not in selected]
-
-
-def _object_leaves(node: ObjectNode) -> list[Leaf]:
-    leaves: list[Leaf] = []
-    for child in node.children:
-        if isinstance(child, Leaf):
-            leaves.append(child)
-        elif isinstance(child, ObjectNode):
-            leaves.extend(_object_leaves(child))
-    return leaves
 
 
 def _stored(value: Any) -> Any:

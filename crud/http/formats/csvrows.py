@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from crud.http.rows import Encode, dumps
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode
+from crud.model.fields import Collected, Leaf, ManyField, Node, ObjectNode
 
 __all__ = ["CsvRenderer", "cell", "columns", "spellings_for"]
 
@@ -37,7 +37,7 @@ def columns(nodes: Sequence[Node]) -> list[Path]:
     """The API paths of the cells of a row: leaves and lists, objects flattened."""
     paths: list[Path] = []
     for node in nodes:
-        if isinstance(node, Leaf | ManyField):
+        if isinstance(node, Leaf | ManyField | Collected):
             paths.append(node.api_path)
         else:
             paths.extend(columns(node.children))

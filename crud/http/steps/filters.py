@@ -81,7 +81,7 @@ def validation_entries(error: ValidationError) -> list[ParameterError]:
     for item in error.errors(include_url=False):
         location = item["loc"]
         parameter = str(location[0]) if location else "query"
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")  # pydantic's, not the client's
         if len(location) > 1 and isinstance(location[1], int):
             message = f"item {location[1] + 1}: {message}"
         if item["type"] in {"too_long", "too_short"} and parameter.endswith("in"):

@@ -171,7 +171,7 @@ class PageStep(PagingStep[PageAsk]):
 
     def next_cursor(self, window: Window, order: Sequence[OrderItem], page: Page) -> str | None:
         """A cursor after the last row, unless this page is known to be the last one."""
-        returned, total = len(page.rows), page.total
+        returned, total = page.items, page.total
         if not returned or returned < window.limit:
             return None
         end = window.position + returned

@@ -3,7 +3,7 @@ the databases share (SQLite's, mostly), and the helpers the dialects' modules us
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,12 +26,18 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from crud.sql.compiled import CompiledStatement
 from crud.sql.textsearch import TextSearch
 
-__all__ = ["PREPARED_PER_CONNECTION", "Backend", "EngineArguments", "Rows", "integer_parameter",
-           "json_path", "search_document", "sortable", "text_parameters"]
+__all__ = ["PREPARED_PER_CONNECTION", "Backend", "ChangeProbe", "EngineArguments", "Fetch", "Rows",
+           "Token", "integer_parameter", "json_path", "search_document", "sortable",
+           "text_parameters"]
 
 Rows = Sequence[Sequence[Any]]
+# What a change signal reads for one table: opaque, compared with ==.
+Token = tuple[Any, ...]
+# Runs one compiled statement on the probe's connection.
+Fetch = Callable[[CompiledStatement], Awaitable[Rows]]
 # How many prepared statements one PostgreSQL connection keeps (one per statement shape).
 PREPARED_PER_CONNECTION = 256
 
@@ -47,6 +53,37 @@ class EngineArguments:
     # Run when a connection someone else than the read path used goes back to the pool: a
     # hand-written router may have switched read-only (or the budget) off for its session.
     reset_statements: list[str] = field(default_factory=list)
+
+
+class ChangeProbe:
+    """Reads what moves when a fixed set of tables changes: ``crud.sql.signals``' per-database
+    half. ``read`` gives a token per table (by ``Table.fullname``), None where the database
+    cannot vouch for one right now (the caller must then assume a change)."""
+
+    kind: ClassVar[str] = ""
+    # Reads compare only on one connection kept open for them (SQLite's data_version).
+    dedicated: ClassVar[bool] = False
+    # Tokens mean the same in every process (server-side counters), so instances may share
+    # what they keep under them.
+    shared: ClassVar[bool] = True
+    # Counters exist only where the writes happen: a standby's count none of its replay.
+    on_primary: ClassVar[bool] = False
+
+    def __init__(self, backend: Backend, tables: Sequence[Table]) -> None:
+        self.backend = backend
+        self.tables = tuple(tables)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({[table.fullname for table in self.tables]})"
+
+    async def read(self, fetch: Fetch) -> dict[str, Token | None]:
+        raise NotImplementedError
+
+    @property
+    def settled(self) -> bool:
+        """Whether the last read's tokens count every commit so far; False while a recent
+        write may still be missing from the counters (PostgreSQL's delayed statistics)."""
+        return True
 
 
 class Backend:
@@ -153,6 +190,10 @@ class Backend:
 
     def change_counter(self, table: Table) -> ColumnElement[Any] | None:
         """A scalar that moves whenever ``table``'s rows change (statistics), or None."""
+        return None
+
+    def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
+        """What tells whether ``tables`` changed (``crud.sql.signals``); None: nothing does."""
         return None
 
     def json_value(self, column: ColumnElement[Any], kind: str, *,

@@ -3,6 +3,7 @@ FULLTEXT search, JSON functions."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     cast,
+    column,
     func,
     literal,
     literal_column,
@@ -27,11 +30,15 @@ from sqlalchemy.types import TypeEngine
 
 from crud.sql.backends.base import (
     Backend,
+    ChangeProbe,
     EngineArguments,
+    Fetch,
     Rows,
+    Token,
     json_path,
     text_parameters,
 )
+from crud.sql.compiled import CompiledStatement
 from crud.sql.textsearch import TextSearch
 
 __all__ = ["MariaDB"]
@@ -102,6 +109,9 @@ class MariaDB(Backend):
             "year": func.makedate(func.year(column), 1),
         }
         return cast(starts[unit], DateTime())
+
+    def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
+        return InnodbProbe(self, tables)
 
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text(
@@ -179,3 +189,115 @@ def _mysql_code(error: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
+
+
+class InnodbProbe(ChangeProbe):
+    """MariaDB's change marks of each table behind the watched names: InnoDB's
+    ``MODIFIED_COUNTER`` and row count (they move as rows are written), the table's id (a
+    TRUNCATE or rebuild changes it), and ``UPDATE_TIME`` (set at commit).
+
+    ``UPDATE_TIME`` has whole seconds and the counter moves before the commit, so a table
+    committed to in the last two seconds has no token: whoever caches must look again. A
+    view's tables are the base tables its stored definition names (``schema``.``name``),
+    recursively. Without the PROCESS privilege InnoDB's statistics are hidden and
+    ``UPDATE_TIME`` alone is read, with the same two-second rule.
+    """
+
+    kind = "innodb"
+    settle_s = 2.0
+
+    def __init__(self, backend: Backend, tables: Sequence[Table]) -> None:
+        super().__init__(backend, tables)
+        self.bases: dict[str, tuple[tuple[str, str], ...]] | None = None
+        self.statements: list[CompiledStatement] = []
+
+    async def read(self, fetch: Fetch) -> dict[str, Token | None]:
+        if self.bases is None:
+            await self._resolve(fetch)
+        assert self.bases is not None
+        marks = await self._marks(fetch)
+        tokens: dict[str, Token | None] = {}
+        for name, bases in self.bases.items():
+            values = [marks.get(base) for base in bases]
+            tokens[name] = None if not bases or None in values else tuple(values)
+        return tokens
+
+    async def _marks(self, fetch: Fetch) -> dict[tuple[str, str], Token | None]:
+        while True:
+            try:
+                rows = await fetch(self.statements[0])
+                break
+            except Exception as error:
+                if len(self.statements) == 1 or _mysql_code(error) not in _DENIED:
+                    raise
+                self.statements.pop(0)  # no PROCESS privilege: UPDATE_TIME alone
+        marks: dict[tuple[str, str], Token | None] = {}
+        for schema, name, updated, *counters, now in rows:
+            settled = updated is None or (now - updated).total_seconds() >= self.settle_s
+            marks[(schema, name)] = (updated, *counters) if settled else None
+        return marks
+
+    async def _resolve(self, fetch: Fetch) -> None:
+        dialect = self.backend.dialect
+        [[default]] = await fetch(CompiledStatement(
+            text("SELECT DATABASE()").columns(column("db", String())), dialect))
+        kinds: dict[tuple[str, str], str | None] = {}  # a view's definition, None for a table
+        for schema, name, definition in await fetch(CompiledStatement(_catalog(), dialect)):
+            kinds[(schema, name)] = definition
+        bases: dict[str, tuple[tuple[str, str], ...]] = {}
+        for table in self.tables:
+            found = _base_tables((table.schema or default, table.name), kinds)
+            bases[table.fullname] = tuple(sorted(found))
+        self.bases = bases
+        every = sorted({base for found in bases.values() for base in found})
+        self.statements = [CompiledStatement(_marks_statement(every, stats=stats), dialect)
+                           for stats in (True, False)]
+
+
+_DENIED = frozenset({1227, 1142, 1044})  # access denied (privilege, table, database)
+_REFERENCE = re.compile(r"`((?:[^`]|``)+)`\.`((?:[^`]|``)+)`")
+
+
+def _base_tables(name: tuple[str, str], kinds: dict[tuple[str, str], str | None],
+                 seen: frozenset[tuple[str, str]] = frozenset()) -> set[tuple[str, str]]:
+    if name not in kinds:
+        return set()
+    definition = kinds[name]
+    if definition is None:
+        return {name}
+    found: set[tuple[str, str]] = set()
+    for schema, table in _REFERENCE.findall(definition):
+        reference = (schema.replace("``", "`"), table.replace("``", "`"))
+        if reference in kinds and reference not in seen and reference != name:
+            found |= _base_tables(reference, kinds, seen | {name})
+    return found
+
+
+def _catalog() -> Any:
+    return text("""
+SELECT t.TABLE_SCHEMA, t.TABLE_NAME, v.VIEW_DEFINITION FROM information_schema.TABLES t
+  LEFT JOIN information_schema.VIEWS v
+    ON v.TABLE_SCHEMA = t.TABLE_SCHEMA AND v.TABLE_NAME = t.TABLE_NAME
+ WHERE t.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
+""").columns(column("schema", String()), column("name", String()),
+             column("definition", Text()))
+
+
+def _marks_statement(tables: list[tuple[str, str]], *, stats: bool) -> Any:
+    # One branch per table, each naming its schema and table by equality: information_schema
+    # then opens that table alone instead of every table of every database.
+    counters = ("s.NUM_ROWS, s.MODIFIED_COUNTER, s.TABLE_ID" if stats
+                else "NULL, NULL, t.CREATE_TIME")
+    joined = ("LEFT JOIN information_schema.INNODB_SYS_TABLESTATS s"
+              " ON s.NAME = CONCAT(t.TABLE_SCHEMA, '/', t.TABLE_NAME)" if stats else "")
+    branches = [f"SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.UPDATE_TIME, {counters}, NOW(6)"
+                f" FROM information_schema.TABLES t {joined}"
+                f" WHERE t.TABLE_SCHEMA = :s{index} AND t.TABLE_NAME = :t{index}"
+                for index in range(len(tables))] or ["SELECT '', '', NULL, NULL, NULL, NULL, NOW(6)"]
+    values = {f"{kind}{index}": part for index, pair in enumerate(tables)
+              for kind, part in zip("st", pair, strict=True)}
+    return text(" UNION ALL ".join(branches)).bindparams(
+        *(bindparam(key, value=value, type_=String()) for key, value in values.items())
+    ).columns(column("schema", String()), column("name", String()),
+              column("updated", DateTime()), column("rows"), column("counter"), column("id"),
+              column("now", DateTime()))

@@ -3,6 +3,7 @@ tsvector search, statistics for estimates and validators."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,10 +35,14 @@ from sqlalchemy.types import TypeEngine
 from crud.sql.backends.base import (
     PREPARED_PER_CONNECTION,
     Backend,
+    ChangeProbe,
     EngineArguments,
+    Fetch,
     Rows,
+    Token,
     search_document,
 )
+from crud.sql.compiled import CompiledStatement
 from crud.sql.textsearch import TextSearch
 
 __all__ = ["PostgreSQL"]
@@ -136,6 +141,9 @@ class PostgreSQL(Backend):
         return (select(cast(changes, BigInteger))
                 .where(stats.c.relid == func.to_regclass(literal(name, Text())))
                 .scalar_subquery())
+
+    def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
+        return StatisticsProbe(self, tables)
 
     def time_bucket(self, column: ColumnElement[Any], unit: str) -> ColumnElement[Any]:
         # date_trunc's weeks are ISO weeks; an aware column is truncated in UTC, not in the
@@ -299,3 +307,97 @@ def _pg_class() -> Any:
     return table("pg_class", column("oid"), column("reltuples"))
 
 
+
+
+class StatisticsProbe(ChangeProbe):
+    """PostgreSQL's cumulative statistics of each table's base relations: rows inserted,
+    updated and deleted, and live rows (a TRUNCATE moves only those).
+
+    A view or a partitioned table has no statistics of its own: the first read resolves
+    each watched name to the plain tables and materialized views behind it (through the
+    view's rewrite rule and partitions, recursively), by oid.
+
+    A writing session reports its counts after its commit, but at most once a second: a
+    commit less than a second after its session's last report waits for the session's
+    idle timer, up to ten seconds (``PGSTAT_IDLE_INTERVAL``). So each read also notes the
+    cluster's next transaction id: while it moved in the last ``LAG_S`` seconds, a write
+    may not be counted yet, and ``settled`` is False (a live list then looks anyway).
+    """
+
+    kind = "statistics"
+    on_primary = True
+    LAG_S = 11.0
+
+    def __init__(self, backend: Backend, tables: Sequence[Table]) -> None:
+        super().__init__(backend, tables)
+        # Each watched name's base relations, and the statement reading their counters.
+        self.resolved: tuple[dict[str, tuple[int, ...]], CompiledStatement] | None = None
+        self.next_xid: int | None = None
+        self.xid_moved_at = -self.LAG_S
+
+    async def read(self, fetch: Fetch) -> dict[str, Token | None]:
+        if self.resolved is None:
+            self.resolved = await self._resolve(fetch)
+        bases, statement = self.resolved
+        rows = await fetch(statement)
+        self._note_xid(int(rows[0][3]) if rows else None)
+        counters = {int(oid): (int(changes), int(live)) if changes is not None else None
+                    for oid, changes, live, _xid in rows}
+        tokens: dict[str, Token | None] = {}
+        for name, oids in bases.items():
+            values = [counters.get(oid) for oid in oids]
+            tokens[name] = None if not oids or None in values else tuple(values)
+        return tokens
+
+    def _note_xid(self, next_xid: int | None) -> None:
+        if next_xid != self.next_xid:
+            self.next_xid = next_xid
+            self.xid_moved_at = time.monotonic()
+
+    @property
+    def settled(self) -> bool:
+        return time.monotonic() - self.xid_moved_at > self.LAG_S
+
+    async def _resolve(self, fetch: Fetch) -> tuple[dict[str, tuple[int, ...]], CompiledStatement]:
+        names = {self.backend.dialect.identifier_preparer.format_table(table): table.fullname
+                 for table in self.tables}
+        bases: dict[str, list[int]] = {fullname: [] for fullname in names.values()}
+        for name, oid in await fetch(CompiledStatement(_base_relations(list(names)),
+                                                       self.backend.dialect)):
+            bases[names[name]].append(int(oid))
+        resolved = {name: tuple(sorted(oids)) for name, oids in bases.items()}
+        every = sorted({oid for oids in resolved.values() for oid in oids})
+        return resolved, CompiledStatement(_counters(every), self.backend.dialect)
+
+def _base_relations(names: list[str]) -> Any:
+    # (watched name, oid) of each table or materialized view behind each name: itself, what
+    # a view's rewrite rule reads, a partitioned table's partitions, recursively.
+    return text("""
+WITH RECURSIVE watched(name, oid) AS (
+    SELECT name, to_regclass(name)::oid FROM unnest(CAST(:names AS text[])) AS name
+  UNION
+    SELECT watched.name, edge.child FROM watched JOIN (
+        SELECT rule.ev_class AS parent, dep.refobjid AS child
+          FROM pg_rewrite rule JOIN pg_depend dep
+            ON dep.classid = 'pg_rewrite'::regclass AND dep.objid = rule.oid
+           AND dep.refclassid = 'pg_class'::regclass
+      UNION ALL
+        SELECT inhparent, inhrelid FROM pg_inherits
+    ) edge ON edge.parent = watched.oid AND edge.child <> watched.oid
+)
+SELECT watched.name, CAST(watched.oid AS bigint) FROM watched
+  JOIN pg_class ON pg_class.oid = watched.oid WHERE pg_class.relkind IN ('r', 'm')
+""").bindparams(bindparam("names", value=names, type_=ARRAY(Text()))).columns(
+        column("name", Text()), column("oid", BigInteger()))
+
+
+def _counters(oids: list[int]) -> Any:
+    # The oids come from the catalog (integers): inlined, the statement is one shape.
+    listed = ",".join(str(oid) for oid in oids) or "0"
+    return text(f"""
+SELECT CAST(o AS bigint), pg_stat_get_tuples_inserted(o) + pg_stat_get_tuples_updated(o)
+       + pg_stat_get_tuples_deleted(o), pg_stat_get_live_tuples(o),
+       txid_snapshot_xmax(txid_current_snapshot())
+  FROM unnest(CAST('{{{listed}}}' AS oid[])) AS o
+""").columns(column("oid", BigInteger()), column("changes", BigInteger()),
+             column("live", BigInteger()), column("next_xid", BigInteger()))

@@ -4,6 +4,7 @@ text compared by what they mean."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Float,
+    Integer,
     Table,
     Text,
     case,
@@ -30,9 +32,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from crud.model.coltypes import undecorated
 from crud.sql.backends.base import (
     Backend,
+    ChangeProbe,
     EngineArguments,
+    Fetch,
     Rows,
+    Token,
 )
+from crud.sql.compiled import CompiledStatement
 from crud.sql.textsearch import TextSearch
 
 __all__ = ["SQLite"]
@@ -42,6 +48,9 @@ class SQLite(Backend):
     name = "sqlite"
     pools_connections = False
     session_budget = False  # SQLite has no statement timeout: each statement carries one
+
+    def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
+        return DataVersionProbe(self, tables)
 
     def engine_arguments(self, url: str, *, read_only: bool,
                          statement_timeout_ms: int | None) -> EngineArguments:
@@ -153,3 +162,25 @@ class SQLite(Backend):
         return bool(connection.driver_connection.in_transaction)
 
 
+
+
+class DataVersionProbe(ChangeProbe):
+    """SQLite's ``PRAGMA data_version``: it moves when another connection commits to the
+    file, whichever table it wrote, so every watched table shares one token. Its values
+    compare only on the connection that read them (kept open for this), and between
+    processes not at all: the token carries a number of this probe's own."""
+
+    kind = "data_version"
+    dedicated = True
+    shared = False
+
+    def __init__(self, backend: Backend, tables: Sequence[Table]) -> None:
+        super().__init__(backend, tables)
+        self.nonce = secrets.token_hex(8)
+        self.statement = CompiledStatement(
+            text("PRAGMA data_version").columns(column("version", Integer())), backend.dialect)
+
+    async def read(self, fetch: Fetch) -> dict[str, Token | None]:
+        [[version]] = await fetch(self.statement)
+        token = (self.nonce, int(version))
+        return {table.fullname: token for table in self.tables}

@@ -1,6 +1,6 @@
 """The ``react-admin`` profile's steps: ra-data-simple-rest's query parameters.
 
-``filter`` is a JSON object of client keys (``crud.http.dialects.Vocabulary``; ``q`` is
+``filter`` is a JSON object of client keys (``crud.http.profiles.records.Vocabulary``; ``q`` is
 the search), ``sort`` a JSON pair ``["field", "ASC"|"DESC"]``, ``range`` a JSON pair of
 0-based inclusive row numbers, also sent as ``Range: <resource>=<first>-<last>``. The
 response is ``Content-Range: <resource> <first>-<last>/<total>`` on a 200 (react-admin
@@ -15,10 +15,12 @@ from typing import Any
 
 import orjson
 
-from crud.http.dialects import ID, MAX_ROW, Rows, Vocabulary, check_offset, pk_order
+from crud.config.registry import ApiSpec
 from crud.http.errors import BadRequest, ParameterError
 from crud.http.listquery import Given, ListQuery, Parameter, Step
 from crud.http.pagination import content_range
+from crud.http.profiles.base import Profile, max_offset
+from crud.http.profiles.records import ID, MAX_ROW, Rows, Vocabulary, check_offset, dialect_profile, pk_order
 from crud.http.ranges import parse_range
 from crud.http.steps.paging import PagingStep, Window
 from crud.http.steps.search import SearchStep
@@ -28,7 +30,7 @@ from crud.sql.counting import Total
 from crud.sql.pages import Page
 from crud.sql.requests import Filter, OrderItem, Selection
 
-__all__ = ["RaFilterStep", "RaPageStep", "RaSearchStep", "RaSortStep", "filter_object"]
+__all__ = ["RaFilterStep", "RaPageStep", "RaSearchStep", "RaSortStep", "filter_object", "react_admin_profile"]
 
 _JSON = {"type": "string", "contentMediaType": "application/json"}
 
@@ -207,3 +209,16 @@ class RaPageStep(PagingStep[Rows]):
                 next_cursor: str | None) -> tuple[int, dict[str, str]]:
         return 200, {"Content-Range": content_range(self.unit, window.position, returned,
                                                      total.value)}
+
+
+def react_admin_profile(resource: Resource, api: ApiSpec) -> Profile:
+    """ra-data-simple-rest's contract: ``filter``/``sort``/``range`` as JSON, Content-Range."""
+    vocabulary = Vocabulary(resource, "react-admin", max_list_values=api.max_list_values)
+    headers = {"Content-Range": {
+        "description": f"`{resource.name} <first>-<last>/<total>` (0-based, inclusive); "
+                       f"`{resource.name} */<total>` for an empty page",
+        "schema": {"type": "string"}}}
+    return dialect_profile("react-admin", resource, api, headers,
+                    filters=RaFilterStep(vocabulary, search=bool(resource.search)),
+                    search=RaSearchStep(), sort=RaSortStep(resource, SortStep(resource)),
+                    paging=RaPageStep(resource, max_offset=max_offset(resource, api)))

@@ -1,6 +1,6 @@
 """The ``json-server`` profile's steps: the query parameters ra-data-json-server sends.
 
-Filters are plain query parameters in ``crud.http.dialects.Vocabulary``'s keys: ``status=a``
+Filters are plain query parameters in ``crud.http.profiles.records.Vocabulary``'s keys: ``status=a``
 for equality, the key repeated (``id=1&id=2``) for any of the values, ``<field>_gte``,
 ``_lte``, ``_gt``, ``_lt``, ``_ne``, ``_like``; ``q`` searches. ``_sort``/``_order`` sort,
 ``_start``/``_end`` (end exclusive), ``_start``/``_limit`` or ``_page``/``_limit`` place the
@@ -12,10 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from crud.http.dialects import ID, MAX_ROW, Rows, Target, Vocabulary, check_offset, pk_order
+from crud.config.registry import ApiSpec
 from crud.http.errors import BadRequest, ParameterError
 from crud.http.filtering import param_value_type
 from crud.http.listquery import Given, ListQuery, Parameter, Step
+from crud.http.profiles.base import Profile, max_offset
+from crud.http.profiles.records import (
+    ID,
+    MAX_ROW,
+    Rows,
+    Target,
+    Vocabulary,
+    check_offset,
+    dialect_profile,
+    pk_order,
+)
 from crud.http.schema import json_schema
 from crud.http.steps.paging import PagingStep, Window
 from crud.http.steps.search import SearchStep
@@ -26,7 +37,7 @@ from crud.sql.counting import Total
 from crud.sql.pages import Page
 from crud.sql.requests import Filter, OrderItem, Selection
 
-__all__ = ["TOTAL_COUNT", "JsFilterStep", "JsPageStep", "JsSearchStep", "JsSortStep"]
+__all__ = ["TOTAL_COUNT", "JsFilterStep", "JsPageStep", "JsSearchStep", "JsSortStep", "json_server_profile"]
 
 TOTAL_COUNT = "X-Total-Count"
 
@@ -211,3 +222,14 @@ def _number(given: Given, name: str, minimum: int,
                                            f"{MAX_ROW}, got {raw!r}"))
         return None
     return int(raw)
+
+
+def json_server_profile(resource: Resource, api: ApiSpec) -> Profile:
+    """ra-data-json-server's contract: plain filters, ``_sort``/``_start``..., X-Total-Count."""
+    vocabulary = Vocabulary(resource, "json-server", max_list_values=api.max_list_values)
+    headers = {TOTAL_COUNT: {"description": "Rows matching the query (whatever the page)",
+                             "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+    return dialect_profile("json-server", resource, api, headers,
+                    filters=JsFilterStep(vocabulary, max_list_values=api.max_list_values),
+                    search=JsSearchStep(resource), sort=JsSortStep(resource, SortStep(resource)),
+                    paging=JsPageStep(resource, max_offset=max_offset(resource, api)))

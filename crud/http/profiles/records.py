@@ -1,4 +1,4 @@
-"""Client dialects: what the ``react-admin`` and ``json-server`` profiles share.
+"""Records: what the ``react-admin`` and ``json-server`` profiles (client dialects) share.
 
 Both speak of a resource's declared filters in the spellings the dashboard tools use:
 a field name for equality (several values: one of them), ``<field>_gte``-style suffixes for
@@ -7,8 +7,8 @@ the other comparisons, ``id`` for the primary key, and the registry's own names
 those keys onto the declared ``FilterParam``s, so the filters run exactly as the standard
 profile's do; nothing undeclared becomes reachable (``id`` reads the primary key, which
 every resource serves anyway). Bodies are bare arrays of records that each carry an
-``id`` (``RecordRenderer``); the steps live in ``crud.http.steps.react_admin`` and
-``crud.http.steps.json_server``, the profiles in ``crud.http.profiles``.
+``id`` (``RecordRenderer``); each profile, with its steps, is its own module
+(``crud.http.profiles.react_admin``, ``crud.http.profiles.json_server``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ from crud.config.registry import ApiSpec, RegistryIssue
 from crud.config.yamlfile import LocatedData
 from crud.http.errors import BadRequest, ParameterError
 from crud.http.filtering import param_value_type, value_type
+from crud.http.listquery import Step
+from crud.http.profiles.base import Profile, responses
 from crud.http.rows import encoder
-from crud.http.steps.paging import Window
+from crud.http.schema import item_model
+from crud.http.steps.count import FixedCount
+from crud.http.steps.paging import PagingStep, Window
 from crud.model.binding import hint
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import FilterParam, Resource, SortKey
@@ -33,7 +37,7 @@ from crud.sql.counting import Total
 from crud.sql.requests import Filter, OrderItem
 
 __all__ = ["DIALECTS", "ID", "MAX_ROW", "SUFFIXES", "RecordRenderer", "Rows", "Target", "Vocabulary",
-           "check_offset", "dialect_issues", "pk_order", "record_model"]
+           "check_offset", "dialect_issues", "dialect_profile", "pk_order", "record_model"]
 
 DIALECTS = frozenset({"react-admin", "json-server"})
 ID = "id"
@@ -283,3 +287,23 @@ def dialect_issues(resources: Sequence[Resource], api: ApiSpec, *, path: str,
                 path=path, line=located.line_of(location) if located is not None else None,
                 key=".".join(location), message=message))
     return issues
+
+
+# -- the profile ---------------------------------------------------------------------------------
+
+
+def dialect_profile(name: str, resource: Resource, api: ApiSpec, headers: dict[str, Any], *,
+                    filters: Step[tuple[Filter, ...]], search: Step[str | None],
+                    sort: Step[tuple[OrderItem, ...]], paging: PagingStep[Any]) -> Profile:
+    """A client dialect's profile: its steps, records with an ``id``, the total counted."""
+    record = record_model(resource, item_model(resource))
+    about = f"The {name} contract: a bare array of records, each with an `id`"
+    return Profile(
+        name=name, filters=filters, search=search, sort=sort, paging=paging,
+        count=FixedCount(resource.spec.count or api.count),
+        renderer=RecordRenderer(resource),
+        list_route={"response_model": list[record],  # type: ignore[valid-type]
+                    "responses": responses(None, headers, description=about)},
+        detail_route={"response_model": record, "responses": responses(
+            None, {}, description="The record, with its `id`")},
+    )
