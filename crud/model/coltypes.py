@@ -58,8 +58,13 @@ def type_info(column_type: sqltypes.TypeEngine[Any]) -> TypeInfo | None:
 
 
 def undecorated(sql_type: sqltypes.TypeEngine[Any]) -> sqltypes.TypeEngine[Any]:
-    """The type a TypeDecorator (SQLModel's AutoString, UTCDateTime) stores values as."""
-    while isinstance(sql_type, sqltypes.TypeDecorator):
+    """The type a TypeDecorator (SQLModel's AutoString, UTCDateTime) stores values as.
+
+    SQLAlchemy's own Interval is a decorator too (of DateTime, where the database has no
+    interval type) but holds time spans: it stays as it is.
+    """
+    while isinstance(sql_type, sqltypes.TypeDecorator) \
+            and not isinstance(sql_type, sqltypes.Interval):
         sql_type = sql_type.impl_instance
     return sql_type
 
