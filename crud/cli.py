@@ -90,6 +90,9 @@ def _setting_problem(problem: Any) -> str:
 def _load(settings: Settings) -> LoadedRegistry:
     if settings.database_url != DEFAULT_DATABASE_URL:  # the demo's is created when served
         _refuse_missing_sqlite(settings.database_url)
+    elif not _demo_path(settings.database_url).exists() and any(
+            spec.table for spec in _registry_only(settings).resources.values()):
+        _no_database(settings)  # reflecting would create an empty ./crud-demo.db
     try:
         with _reaching(settings.database_url):
             return asyncio.run(load(settings.registry, settings.database_url))
@@ -231,14 +234,18 @@ def _load_for_serving(settings: Settings) -> LoadedRegistry:
         return _load(settings)
     registry = _registry_only(settings)
     if not registry.api.demo and not _demo_path(settings.database_url).exists():
-        _fail_line(f"{settings.registry}: no database given: pass --database-url URL or set "
-                   "DATABASE_URL (a demo database is created only for a registry with "
-                   "'api: {demo: true}')")
+        _no_database(settings)
     if any(spec.table for spec in registry.resources.values()):
         _ensure_demo_database(settings.database_url)  # binding 'table:' resources reads it
     loaded = _load(settings)
     _ensure_demo_database(settings.database_url)
     return loaded
+
+
+def _no_database(settings: Settings) -> NoReturn:
+    _fail_line(f"{settings.registry}: no database given: pass --database-url URL or set "
+               "DATABASE_URL (a demo database is created only for a registry with "
+               "'api: {demo: true}')")
 
 
 def _registry_only(settings: Settings) -> Registry:

@@ -129,6 +129,16 @@ def test_serve_with_ones_own_registry_creates_no_demo_database(tmp_path: Path) -
     assert sorted(path.name for path in tmp_path.iterdir()) == ["registry.yaml"]
 
 
+def test_check_of_a_reflected_registry_without_a_database_creates_nothing(
+        tmp_path: Path) -> None:
+    (tmp_path / "registry.yaml").write_text(
+        "resources:\n  notes:\n    table: notes\n    fields: {id:}\n", encoding="utf-8")
+    result = crud("check", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("registry.yaml: no database given: pass --database-url")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["registry.yaml"]
+
+
 def test_openapi_prints_no_cursor_secret_warning(tmp_path: Path) -> None:
     result = crud("openapi", "--registry", REGISTRY, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
