@@ -87,11 +87,14 @@ def _setting_problem(problem: Any) -> str:
     return f"{variable}{flag}: {problem['msg']}{got}"
 
 
-def _load(settings: Settings) -> LoadedRegistry:
+def _load(settings: Settings, *, reads_database: bool = True) -> LoadedRegistry:
+    """The bound registry; ``reads_database=False``: the database is read only to reflect
+    ``table:`` resources (crud openapi of a models-only registry needs none)."""
+    reflects = any(spec.table for spec in _registry_only(settings).resources.values())
     if settings.database_url != DEFAULT_DATABASE_URL:  # the demo's is created when served
-        _refuse_missing_sqlite(settings.database_url)
-    elif not _demo_path(settings.database_url).exists() and any(
-            spec.table for spec in _registry_only(settings).resources.values()):
+        if reads_database or reflects:
+            _refuse_missing_sqlite(settings.database_url)
+    elif reflects and not _demo_path(settings.database_url).exists():
         _no_database(settings)  # reflecting would create an empty ./crud-demo.db
     try:
         with _reaching(settings.database_url):
@@ -360,7 +363,7 @@ def openapi(
     """Write the OpenAPI document (to stdout, or --output FILE)."""
     # The document signs no cursor: a throwaway key keeps the "not set" warning away.
     settings = _settings(registry, database_url, cursor_secret=secrets.token_urlsafe(32))
-    loaded = _load(settings)
+    loaded = _load(settings, reads_database=False)
     with _reaching(settings.database_url):
         engine = make_engine(settings.database_url)
     app = _app_or_fail(loaded, engine, settings)

@@ -83,7 +83,7 @@ FAILURES = [  # (command, arguments, the one line it prints)
       for name in COMMANDS],
     *[(name, ["--database-url", "sqlite:///./nowhere/app.db"],
        f"sqlite+aiosqlite:///./nowhere/app.db: no SQLite database at ./nowhere/app.db {HINT}")
-      for name in ("check", "openapi", "serve")],
+      for name in ("check", "serve")],
     ("init", ["--database-url", "sqlite:///./nowhere/app.db"],
      "crud init: no SQLite database at ./nowhere/app.db (check --database-url)"),
     ("demo-data", ["--database-url", "sqlite:///./nowhere/app.db"],
@@ -139,10 +139,14 @@ def test_check_of_a_reflected_registry_without_a_database_creates_nothing(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["registry.yaml"]
 
 
-def test_openapi_prints_no_cursor_secret_warning(tmp_path: Path) -> None:
-    result = crud("openapi", "--registry", REGISTRY, cwd=tmp_path)
+@pytest.mark.parametrize("more", [[], ["--database-url", "sqlite:///./nowhere/app.db"]],
+                         ids=["no-url", "absent-sqlite-file"])
+def test_openapi_of_models_needs_no_database_and_prints_no_warning(more: list[str],
+                                                                   tmp_path: Path) -> None:
+    result = crud("openapi", "--registry", REGISTRY, *more, cwd=tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("{")
+    assert list(tmp_path.iterdir()) == []
 
 
 MODELS = '''

@@ -83,8 +83,10 @@ class PostgreSQL(Backend):
         return arguments
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
-                    nullable: bool) -> list[ColumnElement[Any]]:
+                    nullable: bool, nulls_first: bool | None = None) -> list[ColumnElement[Any]]:
         # PostgreSQL's own default placement: an index on the column still serves the sort.
+        if nullable and nulls_first is not None and nulls_first != descending:
+            return super().order_terms(column, descending, nullable, nulls_first)
         return [column.desc() if descending else column.asc()]
 
     def in_list(self, column: ColumnElement[Any], name: str,
