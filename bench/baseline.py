@@ -90,8 +90,13 @@ _SORT_KEY["search_rank"] = f"ts_rank({_VECTOR}, {_TSQUERY})"
 
 
 # The API's default count policy ("auto"): exact up to AUTO_CAP rows; beyond, the planner's
-# row estimate for the whole table, or AUTO_CAP as a lower bound when filtered.
+# row estimate for the whole table. Filtered, on a table of more than AUTO_CAP rows: exact up
+# to PLANNER_FROM rows, beyond it the planner's estimate of the filtered statement (EXPLAIN),
+# counted (capped) only where that estimate is under AUTO_CAP; on a smaller table, AUTO_CAP
+# as a lower bound.
 AUTO_CAP = 10_000
+PLANNER_FROM = 1_000
+ASK_PLANNER = -1
 _ESTIMATE = "(SELECT reltuples::bigint FROM pg_class WHERE oid = 'koji_build_targets'::regclass)"
 
 
@@ -100,13 +105,33 @@ def _total_sql(where: str, uncounted: bool) -> str:
     # or the API's rule: a short first page is its own total, else the auto count.
     if uncounted:
         return "NULL::bigint"
-    capped = (f"(SELECT count(*) FROM (SELECT 1 FROM koji_build_targets b {where} "
-              f"LIMIT {AUTO_CAP + 1}) capped)")
-    counted = capped if where else \
-        f"CASE WHEN {_ESTIMATE} >= {AUTO_CAP} THEN {_ESTIMATE} ELSE {capped} END"
+    capped = _capped_sql(where, AUTO_CAP)
+    few = _capped_sql(where, PLANNER_FROM)
+    big = f"CASE WHEN {few} > {PLANNER_FROM} THEN {ASK_PLANNER} ELSE {few} END"
+    counted = f"CASE WHEN {_ESTIMATE} >= {AUTO_CAP} THEN {big if where else _ESTIMATE} " \
+              f"ELSE {capped} END"
     return f"""
         CASE WHEN $2 = 0 AND (SELECT count(*) FROM page) < $1
              THEN (SELECT count(*) FROM page) ELSE {counted} END"""
+
+
+def _capped_sql(where: str, cap: int) -> str:
+    return (f"(SELECT count(*) FROM (SELECT 1 FROM koji_build_targets b {where} "
+            f"LIMIT {cap + 1}) capped)")
+
+
+async def _planned_total(connection: asyncpg.Connection, where: str, args: list[Any]) -> int:
+    """The planner's estimate of the filtered rows; counted (capped) where it is small.
+    ($1 and $2 must appear for asyncpg to accept the page's arguments.)"""
+    plan = await connection.fetchval(
+        "EXPLAIN (FORMAT JSON) SELECT 1 + 0 * $1::int + 0 * $2::int "
+        f"FROM koji_build_targets b {where}", *args)
+    estimate = int(orjson.loads(plan)[0]["Plan"]["Plan Rows"])
+    if estimate >= AUTO_CAP:
+        return estimate
+    counted: int = await connection.fetchval(
+        f"SELECT {_capped_sql(where, AUTO_CAP)} + 0 * $1::int + 0 * $2::int", *args)
+    return min(counted, AUTO_CAP)  # beyond the cap, a lower bound
 
 
 def _list_sql(where: str, order_by: str | None, uncounted: bool) -> str:
@@ -241,6 +266,9 @@ async def _page(request: Request, unit: str, size: int, page: int, order_by: str
     facets: dict[str, Any] = {}
     async with pool.acquire() as connection:
         rows = await connection.fetch(_list_sql(where, order_by, uncounted), *args)
+        estimated = bool(rows) and rows[0]["total"] == ASK_PLANNER
+        if estimated:
+            planned = await _planned_total(connection, where, args)
         if "facet" in request.query_params:
             try:
                 facets = await _facets(request, connection)
@@ -248,7 +276,9 @@ async def _page(request: Request, unit: str, size: int, page: int, order_by: str
                 return _problem(422, f"facet: {error}")
     items = [dict(zip(_ITEM_NAMES, row[:-1], strict=True)) for row in rows]
     total = rows[0]["total"] if rows else None
-    if total is not None and where and total > AUTO_CAP:
+    if estimated:
+        total = planned
+    elif total is not None and where and total > AUTO_CAP:
         total = AUTO_CAP  # a lower bound, as the API's Total-Count-Kind says
     if not rows and not uncounted:
         # An empty page still reports its total, but the statement had no row to carry it.

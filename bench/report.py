@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.drivers import Load, Measurement
 from bench.exports import kept_section
+from bench.live import live_section
 from bench.profile import Profile
 from bench.scenarios import Scenario
 
-__all__ = ["Report", "write_report"]
+__all__ = ["VIEWS_END", "VIEWS_START", "Report", "kept_between", "profile_lines", "write_report"]
 
 ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
 SERVERS = ("generated", "baseline")
@@ -176,7 +177,8 @@ def _targets(report: Report) -> list[str]:
              if designed > ROUND_TRIP_TARGET]
     lines.append(f"- {ROUND_TRIP_TARGET} round trip (statements of every kind on the wire) per "
                  "request, counted lists included"
-                 + (f" (by design, one more per facet: {'; '.join(extra)})" if extra else "")
+                 + (f" (by design, one more per facet or planner estimate: {'; '.join(extra)})"
+                    if extra else "")
                  + ": "
                  + ("met in every scenario" if not over else f"**missed** in {', '.join(over)}"))
     return lines
@@ -197,7 +199,7 @@ _ENTRY_POINTS = (
 )
 
 
-def _profile(profile: Profile | None) -> list[str]:
+def profile_lines(profile: Profile | None) -> list[str]:
     if profile is None or not profile.samples:
         return ["No profile in this run (smoke mode, --no-profile, or py-spy unavailable)."]
     lines = [f"{profile.samples:,} samples of the generated server's CPU time (idle excluded).",
@@ -252,13 +254,26 @@ async def write_report(report: Report, path: Path, url: str) -> None:
         "py-spy (`record --format raw --nonblocking`) on the generated server while wrk "
         "drives *list page 1, count=none* (50 rows with derived fields, so the Python share "
         "is largest). Raw stacks: bench/out/profile.txt.", "",
-        *_profile(report.profile), "",
+        *profile_lines(report.profile), "",
     ]
     if ANALYSIS.exists() and not report.smoke:
         lines += [ANALYSIS.read_text().rstrip(), ""]
-    # bench/exports.py measures on its own (fresh servers per export): its section stays.
-    exports = kept_section(path)
-    if exports is not None:
-        lines += [exports, ""]
+    # bench/exports.py, bench/live.py and bench/views.py measure on their own: their
+    # sections stay.
+    kept = (kept_section(path), live_section(path), kept_between(path, VIEWS_START, VIEWS_END))
+    lines += [item for section in kept if section is not None for item in (section, "")]
     path.write_text("\n".join(lines))
+
+
+VIEWS_START = "<!-- views: written by bench/views.py, kept by bench/report.py -->"
+VIEWS_END = "<!-- /views -->"
+
+
+def kept_between(path: Path, start: str, end: str) -> str | None:
+    """The section of an existing report between two markers, markers included."""
+    if not path.exists():
+        return None
+    text = path.read_text()
+    first, last = text.find(start), text.find(end)
+    return text[first:last + len(end)] if 0 <= first < last else None
 

@@ -53,10 +53,12 @@ def scenarios(scale: int, words: str = "0" * 40) -> list[Scenario]:
                  f"{LIST_PATH}?{size}&count=none", target=TARGET),
         Scenario("list-narrow", "list page 1, narrow filter (cheap count)", "list",
                  f"{LIST_PATH}?packit_id__gt={max(0, scale - 1000)}&{size}", target=TARGET),
+        # More than 1,000 rows of a big table match: the page counts 1,001 of them, then the
+        # planner's estimate is a statement of its own (docs/bigtables.md, count policies).
         Scenario("filtered", "list filtered (status=success)", "list",
-                 f"{LIST_PATH}?status=success&{size}"),
+                 f"{LIST_PATH}?status=success&{size}", statements=2),
         Scenario("or-filter", f"OR filter page (or={OR_GROUP})", "list",
-                 f"{LIST_PATH}?or={quote(OR_GROUP, safe='')}&{size}"),
+                 f"{LIST_PATH}?or={quote(OR_GROUP, safe='')}&{size}", statements=2),
         Scenario("sorted", "list sorted by non-key field", "list",
                  f"{LIST_PATH}?order_by=-build_submitted_time&{size}"),
         Scenario("deep-offset", f"deep page by offset (page {deep_page})", "deep",

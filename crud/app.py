@@ -17,11 +17,13 @@ from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
 from crud.http.dispatch import ReadRoutes, ReadTable
 from crud.http.errors import install_error_handlers
+from crud.http.live import Hub, LiveLimits, TokenSource, Watch
 from crud.http.openapi import install_openapi
 from crud.http.pathroutes import route_issues
 from crud.http.profiles import parameter_clashes
 from crud.http.profiles.legacy import check_legacy_options
 from crud.http.profiles.records import dialect_issues
+from crud.http.rollups import answering, build_rollups
 from crud.http.routing import build_aggregate, build_endpoints, build_router, served_routes
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
@@ -30,6 +32,7 @@ from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
 from crud.ops.operations import Operations
+from crud.ops.rollupmetrics import watch_rollups
 from crud.sql.database import (
     bind_registry,
     engine_backend,
@@ -39,10 +42,15 @@ from crud.sql.database import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import read_path
+from crud.sql.results import ResultCache
+from crud.sql.rollupkeeper import KeptRollup, RollupKeeper
+from crud.sql.rollupstore import RollupStore
 from crud.sql.signals import Signals
+from crud.sql.store import open_store
 from crud.sql.validators import validator_issues
 
-__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "load"]
+__all__ = ["LoadedRegistry", "app_from_environment", "create_app", "live_hub", "load",
+           "result_cache"]
 
 
 class LoadedRegistry:
@@ -95,8 +103,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
                             path=loaded.path, located=loaded.located, resources=loaded.resources)
 
     primary = Reader(engine, engine_backend(engine), keep=settings.pool_size)
-    issues = validator_issues(loaded.resources, primary.backend, path=loaded.path,
-                              located=loaded.located)
+    issues = validator_issues(loaded.resources, path=loaded.path, located=loaded.located)
     if issues:
         raise RegistryError(issues)
     reader = read_path(primary, settings.replica_urls,
@@ -105,12 +112,26 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     # The one change signal the result cache, rollups and live lists ask (crud.sql.signals).
     signals = Signals(loaded.resources, reader)
 
+    results = result_cache(settings, signals)
+    kept: list[KeptRollup] = []
+    cache_url = settings.cache_url.get_secret_value() if settings.cache_url else None
+    keeper = RollupKeeper(kept, RollupStore(open_store(cache_url, prefix="crud:rollups:")),
+                          signals)
+    hub = live_hub(settings, signals)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await signals.close()
-        await reader.close()
-        await engine.dispose()
+        keeper.start()  # rollups are built in the background; requests run live meanwhile
+        try:
+            yield
+        finally:
+            await keeper.stop()
+            if results is not None:
+                await results.close()
+            await hub.close()
+            await signals.close()
+            await reader.close()
+            await engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks ask the global providers on every request; off
     # unless asked for (/metrics is this API's own). docs_url/redoc_url None: FastAPI's
@@ -127,12 +148,23 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     for resource in loaded.resources:
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
-                                    public_url=public_base_url(settings))
-        routes = served_routes(endpoints, build_aggregate(endpoints, api))
-        router = build_router(endpoints, routes)
+                                    public_url=public_base_url(settings), results=results,
+                                    signals=signals)
+        rollups = build_rollups(endpoints)
+        kept.extend(rollups)
+        endpoints.rollups = answering(rollups)
+        if endpoints.rollups is not None:
+            keeper.resources[resource.name] = endpoints.rollups
+        aggregate = build_aggregate(endpoints, api, rollups=endpoints.rollups)
+        routes = served_routes(endpoints, aggregate)
+        live = resource.spec.live or api.live
+        router = build_router(endpoints, routes, watched=live.enabled)
         app.include_router(router, prefix=api.prefix, **operations.guard(resource))
         operations.label(router, resource)
         reads.add(routes)
+        if live.enabled:  # every list route of the resource is watchable (docs/live.md)
+            reads.watches.update({handler: Watch(endpoints, handler, hub, interval_s=live.interval)
+                                  for route, handler in routes if route.kind == "list"})
     reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
@@ -142,12 +174,33 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     install_mounts(app, loaded.extensions.mounts)
     if not any(item.path.rstrip("/") == "" for item in loaded.extensions.mounts):
         install_root_redirect(app)  # a mount at / (the old app) keeps answering there
-    operations.install(app, reader=reader)
+    operations.install(app, reader=reader, live=hub, results=results)
+    app.state.results = results
+    keeper.kept = tuple(kept)
+    watch_rollups(app, keeper)
     app.state.registry = loaded
     app.state.engine = engine
     app.state.reader = reader
+    app.state.rollups = keeper
     app.state.signals = signals
+    app.state.live = hub
     return app
+
+
+def result_cache(settings: Settings, signals: Signals | None) -> ResultCache | None:
+    """The result cache the settings ask for: Redis, this process's memory, or none."""
+    url = settings.cache_url.get_secret_value() if settings.cache_url is not None else None
+    if url is None and settings.cache_max_mb == 0:
+        return None
+    return ResultCache(open_store(url, max_bytes=settings.cache_max_mb * 1024 * 1024), signals)
+
+
+def live_hub(settings: Settings, signals: TokenSource | None) -> Hub:
+    """The process's live lists under the settings' caps (docs/live.md)."""
+    return Hub(LiveLimits(max_subscribers=settings.live_max_subscribers,
+                          max_per_client=settings.live_max_per_client,
+                          backlog=settings.live_backlog,
+                          heartbeat_s=settings.live_heartbeat_ms / 1000), signals)
 
 
 def app_from_environment() -> FastAPI:

@@ -42,6 +42,8 @@ UrlOption = Annotated[Optional[str], typer.Option("--database-url",  # noqa: UP0
 # by SQLAlchemy), the socket's (refused, unknown host: asyncpg does not wrap these), a URL
 # SQLAlchemy cannot parse or a driver it does not know.
 DATABASE_ERRORS = (DBAPIError, OSError, ArgumentError)
+# Seconds open streams (watched lists, exports) get to finish after SIGTERM.
+SHUTDOWN_GRACE_S = 5
 FLAGS = {"registry": "--registry", "host": "--host", "port": "--port", "workers": "--workers",
          "reload_registry": "--reload-registry"}
 
@@ -213,7 +215,10 @@ def serve(
     # Our own JSON access log replaces uvicorn's when it is on.
     options: dict[str, Any] = {"host": settings.host, "port": settings.port,
                                "log_level": settings.log_level,
-                               "access_log": not settings.access_log}
+                               "access_log": not settings.access_log,
+                               # Watched lists never end by themselves: cut what is still
+                               # open this long after SIGTERM (clients reconnect elsewhere).
+                               "timeout_graceful_shutdown": SHUTDOWN_GRACE_S}
     if settings.workers > 1:
         # Each worker builds its own app from the same settings, passed through the env.
         os.environ["CRUD_REGISTRY"] = str(settings.registry)

@@ -133,6 +133,9 @@ class Generation:
                 self._idle.set()
 
     async def retire(self) -> None:
+        live = getattr(getattr(self.app, "state", None), "live", None)
+        if live is not None:  # watched lists never end by themselves (docs/live.md)
+            live.end_streams()
         await self._idle.wait()
         await self.lifespan.shutdown()
 

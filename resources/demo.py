@@ -479,6 +479,8 @@ def _srpm_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
             "commit_sha": sk.event_shas[event],
             "url": _srpm_url(sk.copr_project(event), srpm) if status == _SUCCESS else None,
             "logs": _srpm_logs(status, sk.repo_of_event(event)),
+            # From the id alone (no draw): the columns above keep their values.
+            **_srpm_copr_columns(sk.copr_project(event), srpm, status),
         }
 
 
@@ -487,6 +489,18 @@ def _srpm_url(project: str, srpm: int) -> str:
         "https://download.copr.fedorainfracloud.org/results/packit/"
         f"{project}/srpm-builds/{srpm:08d}/"
     )
+
+
+def _srpm_copr_columns(project: str, srpm: int, status: str) -> _Row:
+    """Where Copr built the SRPM: its build id, page and log (none while pending)."""
+    if status == _PENDING:
+        return {"logs_url": None, "copr_build_id": None, "copr_web_url": None}
+    build_id = str(6_000_000 + srpm)
+    return {
+        "logs_url": f"{_srpm_url(project, srpm)}builder-live.log.gz",
+        "copr_build_id": build_id,
+        "copr_web_url": _copr_url(build_id),
+    }
 
 
 def _srpm_logs(status: str, repo: str) -> str | None:
@@ -541,6 +555,7 @@ def _koji_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
             "target": target,
             "web_url": _koji_url(task_id) if has_web_url else None,
             "build_logs_url": _koji_logs_url(task_id, status),
+            **_koji_packit_columns(target, _koji_logs_url(task_id, status), task_id),
             "build_submitted_time": None if rng.random() < 0.05 else submitted,
             "build_start_time": started,
             "build_finished_time": finished,
@@ -548,6 +563,14 @@ def _koji_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
             "data": _koji_data(rng, sk, event, target),
             "koji_build_group_id": None if rng.random() < 0.05 else group,
         }
+
+
+def _koji_packit_columns(target: str, logs_url: str | None, task_id: str | None) -> _Row:
+    # From the other columns (no draw): Packit's per-architecture logs and submission output.
+    return {
+        "build_logs_urls": {target.rsplit("-", 1)[1]: logs_url} if logs_url else None,
+        "build_submission_stdout": f"Created task: {task_id}" if task_id else None,
+    }
 
 
 def _koji_url(task_id: str | None) -> str:
@@ -571,6 +594,7 @@ def _built_packages(sk: _Skeleton, event: int, target: str) -> list[_Row]:
 
 def _copr_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
     rng = plan.rng("copr_build_targets")
+    times = plan.rng("copr_build_times")
     follower = _Follower(rng, max_delay=600)
     for build in range(1, plan.copr_builds + 1):
         group = _spread(build, plan.copr_builds, plan.copr_groups)
@@ -579,6 +603,9 @@ def _copr_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
         target = rng.choice(_TARGETS)
         build_id = str(7_000_000 + 2 * build + rng.randint(0, 1))
         success = status == _SUCCESS
+        submitted = follower.after(sk.copr_group_times[group])
+        # Drawn from a generator of their own: the older columns keep their values.
+        _, started, finished = _run_times(times, submitted, status)
         yield {
             "id": build,
             "build_id": build_id,
@@ -588,7 +615,10 @@ def _copr_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
             "owner": "packit",
             "project_name": sk.copr_project(event),
             "web_url": _copr_url(build_id) if rng.random() >= 0.05 else None,
-            "build_submitted_time": _at(follower.after(sk.copr_group_times[group])),
+            "build_logs_url": _copr_logs_url(build_id, target) if started else None,
+            "build_submitted_time": _at(submitted),
+            "build_start_time": started,
+            "build_finished_time": finished,
             "built_packages": _built_packages(sk, event, target) if success else None,
             "copr_build_group_id": None if rng.random() < 0.03 else group,
         }
@@ -596,6 +626,13 @@ def _copr_build_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
 
 def _copr_url(build_id: str) -> str:
     return f"https://copr.fedorainfracloud.org/coprs/build/{build_id}/"
+
+
+def _copr_logs_url(build_id: str, target: str) -> str:
+    return (
+        "https://download.copr.fedorainfracloud.org/results/packit/"
+        f"{target}/{int(build_id):08d}/builder-live.log.gz"
+    )
 
 
 def _test_run_rows(plan: _Plan, sk: _Skeleton) -> Iterator[_Row]:
@@ -835,8 +872,10 @@ async def _finish_postgresql(engine: AsyncEngine, counts: dict[str, int]) -> Non
     async with engine.begin() as conn:
         for name, count in counts.items():
             await conn.execute(
-                text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :last)"),
-                {"table": name, "last": count},
+                # An empty table (a small scale has no job of some kind) starts at 1.
+                text("SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+                     "GREATEST(:last, 1), :used)"),
+                {"table": name, "last": count, "used": count > 0},
             )
         quote = conn.dialect.identifier_preparer.quote
         # The bulk load leaves no statistics; without them the first benchmark queries
@@ -902,11 +941,15 @@ async def load_demo_data(
     written in a transaction of its own, so a failure leaves the tables written before it
     filled. Returns the rows written per table, in loading order.
     """
+    from resources.demo_jobs import JOB_SOURCES  # it builds on this module's helpers
+
     plan = _Plan(scale, seed)
     await create_schema(engine)
     skeleton = _build_skeleton(plan)
+    # The later job kinds go in before the pipelines, which link them.
+    ordered = (*_SOURCES[:-1], *JOB_SOURCES)
     # Generators: each table's rows are made only while that table is written.
-    sources = [(Base.metadata.tables[name], rows(plan, skeleton)) for name, rows in _SOURCES]
+    sources = [(Base.metadata.tables[name], rows(plan, skeleton)) for name, rows in ordered]
     if engine.dialect.name == "postgresql":
         counts = await _load_postgresql(engine, sources)
     else:

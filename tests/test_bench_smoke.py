@@ -76,3 +76,14 @@ def test_exports_bench_measures_both_servers_and_its_section_is_replaced(
             for server in ("generated", "baseline"):
                 assert f"| {fmt} | {rows:,} | {server} | {rows:,} |" in written
     assert kept_section(report) == written[written.index(EXPORTS_START):].rstrip()
+
+
+def test_the_view_bench_serves_both_apis_alike(bench_database: str) -> None:
+    # bench.views --check-only: the view is created, both servers answer every scenario with
+    # 200 and list the same items; no wrk.
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.views", "--scale", "300", "--check-only",
+         "--url", bench_database],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "both servers answer every scenario alike" in result.stderr

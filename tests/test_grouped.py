@@ -213,8 +213,8 @@ WHERE = "registry.yaml:{line}: resources.copr-groups.{key}: "
                                              "(or an expression over it); 'srpm_status' is "
                                              "not one"]),
     (("sort: [build_id]", "sort: [build_id, owner]"),
-     [WHERE.format(line=16, key="sort.1") + "a grouped resource sorts by its group key "
-                                            "'build_id' only, not 'owner'"]),
+     [WHERE.format(line=16, key="sort.1") + "a grouped resource sorts by 'build_id' only (the "
+                                            "group key, the first row's key), not 'owner'"]),
     (("filters: {owner: [eq],", "filters: {srpms: [eq], owner: [eq],"),
      [WHERE.format(line=15, key="filters.srpms") + "'srpms' collects objects: filter and "
       "search by a field, or by a collected column"]),
@@ -319,3 +319,31 @@ async def test_the_tables_a_grouped_resource_reads(registry_path: Callable[[str]
     # Collected objects' and to-many lists' tables change the answers too.
     assert [table.name for table in tables_read(resource)] == ["gr_builds", "gr_srpms",
                                                                "gr_logs"]
+
+
+BY_FIRST_ROW = REGISTRY.replace("      build_id:\n", "      build_id:\n      packit_id: id\n") \
+    .replace("sort: [build_id]", "sort: [build_id, packit_id]") \
+    .replace("default_sort: [-build_id]", "default_sort: [-packit_id]")
+
+
+@pytest.mark.parametrize("order", ["-packit_id", "packit_id"])
+async def test_groups_sort_by_their_first_rows_key(
+        grouped_db: Database, make_api: Callable[..., Any], order: str) -> None:
+    # Packit lists merged Copr builds newest first: by the lowest row id of each build.
+    api = await _serve(make_api, grouped_db, BY_FIRST_ROW)
+    first_ids = {build["build_id"]: build["id"] for build in reversed(rows()[1])}
+    expected = sorted(({"packit_id": first_ids[item["build_id"]], **item}
+                       for item in _reference()), key=lambda item: item["packit_id"],
+                      reverse=order.startswith("-"))
+    api.log.clear()
+    body = await _body(api, GROUPS, order_by=order, size=5, page=2)
+    assert api.log.count == 1
+    assert body["items"] == expected[5:10]
+    assert body["total"] == 12
+    responses = await all_pages(api, GROUPS, {"size": 5, "order_by": order, "cursor": ""})
+    assert [item for response in responses for item in response.json()["items"]] == expected
+    packit = [item for item in expected if item["owner"] == "packit"]
+    responses = await all_pages(api, GROUPS, {"size": 2, "owner": "packit", "cursor": "",
+                                              "order_by": order})
+    assert [item for response in responses for item in response.json()["items"]] == packit
+    assert len(responses) == 3

@@ -12,6 +12,7 @@ from conftest import BACKENDS, Api, Database, create_database, drop_database
 
 from crud.app import load
 from crud.config.registry import RegistryError
+from crud.config.settings import Settings
 from crud.sql.database import make_engine
 
 PROJECTS = """
@@ -51,6 +52,9 @@ RUNS = """
     routes:
       - {path: /testing-farm/results, kind: list}
       - {path: "/testing-farm/{id}", kind: detail, bind: {id: packit_id}}
+      - {path: /testing-farm/passed, kind: list, where: {status: passed}}
+      - {path: "/testing-farm/passed/{id}", kind: detail, bind: {id: packit_id},
+         where: {status: passed}}
   runs:
     model: pathroute_models:TestRun
     fields: {id:, status:}
@@ -164,6 +168,18 @@ async def test_a_literal_segment_wins_over_a_parameter(api: Api) -> None:
     assert [item["packit_id"] for item in listed.json()["items"]] == [1, 3, 5, 7]
     one = await api.get("/api/testing-farm/4")
     assert one.json() == {"packit_id": 4, "status": "failed"}
+
+
+async def test_where_serves_only_the_rows_of_its_fixed_values(api: Api) -> None:
+    listed, statements = await _counted(api, "/api/testing-farm/passed")
+    assert [item["packit_id"] for item in listed.json()["items"]] == [1, 3, 5, 7]
+    _, in_query = await _counted(api, "/api/testing-farm/results?status=passed")
+    assert statements == in_query
+    assert (await api.get("/api/testing-farm/passed/3")).json() == {"packit_id": 3,
+                                                                    "status": "passed"}
+    other = await api.get("/api/testing-farm/passed/2")  # a failed run: not on this route
+    assert other.status_code == 404
+    assert other.json()["detail"] == "No tf run with id '2'."
 
 
 async def test_a_path_value_that_does_not_fit_its_field_is_a_422(api: Api) -> None:
@@ -291,7 +307,11 @@ async def test_two_declared_templates_of_one_shape_name_the_first_ones_line(
      "one of: forge, id, namespace (bind: {nope: <field>})"),
     ('{path: "/p/{id:path}", kind: list}',
      "path parameter {id:path}: 'id' is not text; only a text field takes several segments"),
-], ids=["unknown-field", "greedy-number"])
+    ('{path: "/p", kind: list, where: {nope: 1}}',
+     "where: 'nope' is not a single-valued field of projects; one of: forge, id, namespace"),
+    ('{path: "/p", kind: list, where: {id: abc}}',
+     "where: id: 'abc': Input should be a whole number in decimal digits"),
+], ids=["unknown-field", "greedy-number", "where-unknown-field", "where-bad-value"])
 async def test_a_parameter_without_a_fitting_field_is_refused(tmp_path: Path, route: str,
                                                               message: str) -> None:
     problems = await _problems(tmp_path, f"""
@@ -341,3 +361,38 @@ async def test_openapi_types_the_path_parameters_by_their_fields(api: Api) -> No
         ("forge", "string"), ("namespace", "string"), ("repo", "string")]
     assert "pr_id" in {p["name"] for p in prs["parameters"]}  # the query language too
     assert "/api/tf-runs" not in paths
+
+
+# -- auth and caching, as on the default routes ----------------------------------------------------
+
+
+GUARDED = """
+api:
+  prefix: /api
+resources:
+  tf-runs:
+    model: pathroute_models:TestRun
+    fields: {packit_id: id, status:}
+    auth: api_key
+    cache: {max_age: 60}
+    routes:
+      - {path: /testing-farm/results, kind: list}
+      - {path: "/testing-farm/{id}", kind: detail, bind: {id: packit_id}}
+"""
+
+
+@pytest.mark.parametrize("routes_db", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("target", ["/api/testing-farm/results", "/api/testing-farm/3"],
+                         ids=["list", "detail"])
+async def test_path_routes_are_guarded_and_cached_as_their_resource(
+        routes_db: Database, make_api: Callable[..., Any], target: str) -> None:
+    api: Api = await make_api(GUARDED, routes_db.url, routes_db.backend,
+                              settings=Settings(api_keys="k1", database_url=routes_db.url))
+    refused = await api.get(target)
+    assert refused.status_code == 401
+    key = {"X-API-Key": "k1"}
+    first = await api.get(target, headers=key)
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "private, max-age=60"
+    again = await api.get(target, headers={**key, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304

@@ -28,6 +28,7 @@ __all__ = [
     "FieldSpec",
     "JoinSpec",
     "LegacySpec",
+    "LiveSpec",
     "MetricsSpec",
     "Mount",
     "NaiveDatetimes",
@@ -36,6 +37,9 @@ __all__ = [
     "RegistryError",
     "RegistryIssue",
     "ResourceSpec",
+    "ResultsSpec",
+    "RollupMetricsSpec",
+    "RollupSpec",
     "SearchMode",
     "SearchSpec",
     "ValidatorSpec",
@@ -191,18 +195,67 @@ class ValidatorSpec(Spec):
         return self
 
 
+class ResultsSpec(Spec):
+    """The result cache of a resource's totals, facets and aggregates; docs/caching.md."""
+
+    stale_s: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="after a change, serve the previous answer for at most this "
+                                  "many seconds while one request computes the new one")
+    # A page with a total and facets asks twice; PostgreSQL's statistics lag a commit by
+    # about a second anyway, so a tenth of a second saves a statement and hides nothing.
+    signal_age_s: Annotated[float, Field(ge=0)] = Field(
+        default=0.1, description="reuse a change-signal reading at most this old (0: read it "
+                                 "for every answer; concurrent requests share one reading)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {} if value is True else value
+
+
 class CacheSpec(Spec):
     """HTTP caching of a resource's responses; see docs/operations.md and docs/scaling.md."""
 
     max_age: Annotated[int, Field(ge=0)] | None = None
     stale_while_revalidate: Annotated[int, Field(ge=0)] | None = None
     validator: ValidatorSpec | None = None
+    results: ResultsSpec | None = None
+
+    @field_validator("results", mode="before")
+    @classmethod
+    def _results_off(cls, value: Any) -> Any:
+        return None if value is False else value
 
     @model_validator(mode="after")
     def _stale_needs_fresh(self) -> CacheSpec:
         if self.stale_while_revalidate is not None and self.max_age is None:
             raise ValueError("stale_while_revalidate extends max_age: set max_age too")
         return self
+
+
+# The shortest poll interval of a watched list (docs/live.md): each cohort's poll is at
+# most one change probe and one page statement, and below this the probes alone add up.
+LIVE_MIN_INTERVAL_S = 0.2
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+class LiveSpec(Spec):
+    """Watching a list as a stream of changes (SSE, WebSocket); see docs/live.md."""
+
+    enabled: bool = True
+    interval: Annotated[float, Field(ge=LIVE_MIN_INTERVAL_S)] = Field(
+        default=1.0, description="seconds between change probes: 1s, 500ms, 2")
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        found = _DURATION.match(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not a duration (e.g. 1s, 500ms, 2)")
+        number = float(found.group(1))
+        return number / 1000 if found.group(2) == "ms" else number
 
 
 ERROR_PLACEHOLDERS = frozenset({"detail", "status", "title", "code"})
@@ -313,6 +366,48 @@ class AggregateSpec(Spec):
     metrics: MetricsSpec = MetricsSpec()
 
 
+class RollupMetricsSpec(Spec):
+    """What a rollup keeps per bucket: a row count, and sums, minima and maxima of fields (an
+    average is derived from the sum and the count of its field's values)."""
+
+    count: bool = True
+    sum: list[str] = Field(default_factory=list)
+    min: list[str] = Field(default_factory=list)
+    max: list[str] = Field(default_factory=list)
+
+
+# A duration as the registry writes it: 90s, 5m, 2h, 3d (or a number of seconds).
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if found is None:
+            raise ValueError(f"expected a duration such as 60s, 5m, 2h or 2d, got {value!r}")
+        return int(found[1]) * _DURATION_UNITS[found[2] or "s"]
+    return value
+
+
+class RollupSpec(Spec):
+    """A pre-aggregated copy of a resource's rows, bucketed by a date-time field and kept fresh
+    in the background; see docs/rollups.md."""
+
+    time: str
+    grain: Literal["hour", "day", "week", "month", "year"] = "hour"
+    dimensions: list[str] = Field(default_factory=list)
+    metrics: RollupMetricsSpec = RollupMetricsSpec()
+    refresh: Annotated[int, Field(ge=1)] = 60       # seconds between refreshes
+    late: Annotated[int, Field(ge=0)] = 2 * 86400   # how far back a refresh re-reads
+    full: Annotated[int, Field(ge=60)] = 86400      # seconds between full passes
+
+    @field_validator("refresh", "late", "full", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        return _seconds(value)
+
+
 class ResourceSpec(Spec):
     model: str | None = None
     table: str | None = None
@@ -348,7 +443,10 @@ class ResourceSpec(Spec):
     facets: list[str] = Field(default_factory=list)
     facet_timeout_ms: Annotated[int, Field(ge=1)] | None = None
     aggregate: AggregateSpec | None = None
+    # Pre-aggregated answers for /aggregate and facets, by name (docs/rollups.md).
+    rollups: dict[str, RollupSpec] = Field(default_factory=dict)
     naive_datetimes: NaiveDatetimes | None = None
+    live: LiveSpec | None = None  # watching the list; the api's live: when absent
     # Where the list and detail are served (README "Routes by path"); None: /<name>, /<name>/{id}.
     routes: list[RouteSpec] | None = None
 
@@ -418,6 +516,7 @@ class ApiSpec(Spec):
     legacy: LegacySpec = LegacySpec()
     export: ExportSpec = ExportSpec()
     naive_datetimes: NaiveDatetimes = "utc"
+    live: LiveSpec = LiveSpec()
     # This registry describes the demo tables: `crud serve` with no database URL creates and
     # fills ./crud-demo.db for it. Any other registry needs --database-url.
     demo: bool = False

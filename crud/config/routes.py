@@ -63,7 +63,8 @@ def parse_template(path: str) -> tuple[Segment, ...]:
 
 
 class RouteSpec(BaseModel):
-    """``{path: /testing-farm/{id}, kind: detail, bind: {id: packit_id}}``."""
+    """``{path: /testing-farm/{id}, kind: detail, bind: {id: packit_id}}``; ``where:``
+    fixes fields (``{job_type: propose_downstream}``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -71,6 +72,9 @@ class RouteSpec(BaseModel):
     kind: Literal["list", "detail"]
     # Path parameter -> the field it selects by, where the names differ ({id} -> packit_id).
     bind: dict[str, str] = Field(default_factory=dict)
+    # Field -> value: rows this route serves whatever the path (one job type of a shared
+    # table, as an old API's /propose-downstream); equality filters like the parameters'.
+    where: dict[str, str | bool | int | float] = Field(default_factory=dict)
 
     @field_validator("path")
     @classmethod

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     @classmethod
     def _async_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(async_database_url(url) for url in value)
+    # The result cache (docs/caching.md): in this process by default, Redis when set.
+    cache_url: SecretStr | None = Field(
+        None, description="redis://host:port/db of a Redis that keeps computed totals, facets "
+                          "and aggregates for every instance; unset: each process keeps its own")
+    cache_max_mb: int = Field(
+        64, ge=0, description="Bound of the in-process result cache in MiB (least recently "
+                              "used entries leave first); 0 turns the cache off")
 
     @field_validator("cors_origins", "api_keys", "bearer_tokens", "trusted_hosts",
                      "replica_urls", mode="before")
@@ -122,6 +129,19 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r}: a base URL has no query, fragment or credentials")
         # Links append the path from the prefix on: one slash between them, never two.
         return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+    # Live lists (docs/live.md): caps on watchers, the heartbeat of idle streams.
+    live_max_subscribers: int = Field(
+        10_000, ge=0, description="Watched lists (SSE and WebSocket streams) one process "
+                                  "serves at once; more are refused with 429")
+    live_max_per_client: int = Field(
+        100, ge=0, description="Watched lists one client address may hold open at once; "
+                               "more are refused with 429")
+    live_backlog: int = Field(
+        1000, ge=1, description="Events queued for a client that does not read them before "
+                                "its stream is closed (it resumes with Last-Event-ID)")
+    live_heartbeat_ms: int = Field(
+        15_000, ge=10, description="A comment (SSE) or heartbeat frame (WebSocket) after this "
+                                   "long without events, so proxies keep the stream open")
     cursor_secret: SecretStr | None = Field(
         None, description="Key that signs pagination cursors; random per process when unset")
 

@@ -20,6 +20,7 @@ from crud.config.registry import ApiSpec
 from crud.http.endpoints import Endpoints, database_errors
 from crud.http.listquery import QueryParser
 from crud.http.pagination import content_range
+from crud.http.rollups import rollup_headers
 from crud.http.rows import encoder
 from crud.http.schema import model_name
 from crud.http.steps.aggregate import GroupByStep
@@ -30,6 +31,7 @@ from crud.model.analytics import Metric
 from crud.model.resource import Resource
 from crud.sql.aggregates import AggregateRequest, Aggregates
 from crud.sql.requests import Selection
+from crud.sql.rollupkeeper import ResourceRollups
 
 __all__ = ["GROUPS_UNIT", "AggregateEndpoint", "aggregate_model"]
 
@@ -39,8 +41,10 @@ GROUPS_UNIT = "groups"  # the Content-Range unit of a page of groups
 class AggregateEndpoint:
     """The ``/aggregate`` handler of one resource, beside its list (``endpoints``)."""
 
-    def __init__(self, endpoints: Endpoints, aggregates: Aggregates, api: ApiSpec) -> None:
+    def __init__(self, endpoints: Endpoints, aggregates: Aggregates, api: ApiSpec, *,
+                 rollups: ResourceRollups | None = None) -> None:
         resource = endpoints.resource
+        self.rollups = rollups  # answers the requests a rollup covers (docs/rollups.md)
         assert resource.aggregate is not None
         self.endpoints = endpoints
         self.aggregates = aggregates
@@ -73,12 +77,17 @@ class AggregateEndpoint:
                               query.part(self.groups))
         wanted = AggregateRequest(selection, ask.groups, ask.metrics, ask.having, ask.order, ask.size,
                                   offset)
-        with database_errors():
-            groups = await self.aggregates.read(wanted)
+        kept = self.rollups.groups(wanted) if self.rollups is not None else None
+        if kept is not None:
+            groups, headers = kept[0], rollup_headers(kept[1])
+        else:
+            with database_errors():
+                groups = await self.aggregates.read(wanted, scope=self.endpoints.scope(request))
+            headers = {}
         total = groups.total
         body = {"groups": groups.rows, "total_groups": total, "page": ask.page,
                 "size": ask.size, "pages": ceil(total / ask.size) if total is not None else None}
-        headers = {"Content-Range": content_range(GROUPS_UNIT, offset, len(groups.rows), total)}
+        headers["Content-Range"] = content_range(GROUPS_UNIT, offset, len(groups.rows), total)
         return self.endpoints.respond(request, self.encode(body), headers)
 
 

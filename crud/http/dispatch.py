@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crud.http.errors import Problem, problem_response
+from crud.http.live import Watch, wants_events
 from crud.http.pathroutes import PathRoute
 
 __all__ = ["ReadRoutes", "ReadTable"]
@@ -40,6 +41,9 @@ class ReadTable:
     lists: dict[str, Endpoint] = field(default_factory=dict)
     details: dict[str, Endpoint] = field(default_factory=dict)
     aggregates: dict[str, Endpoint] = field(default_factory=dict)  # <name>/aggregate
+    # The watchable lists by their handler (docs/live.md): SSE on the list's own URL, a
+    # WebSocket there or at <list path>/watch.
+    watches: dict[Endpoint, Watch] = field(default_factory=dict)
 
     # Under a first segment some declared route (``routes:``) uses: every route there, most
     # specific first, tried in turn (crud.http.pathroutes); other names take the dicts above.
@@ -91,6 +95,8 @@ class ReadRoutes:
         self.table = table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and await self._socket(scope, receive, send):
+            return
         if scope["type"] != "http" or scope["method"] not in _READS:
             await self.app(scope, receive, send)
             return
@@ -101,6 +107,10 @@ class ReadRoutes:
         endpoint, path_params = found
         scope["path_params"] = path_params
         scope["endpoint"] = endpoint  # what request logs and metrics are labelled by
+        watch = self.table.watches.get(endpoint)
+        if watch is not None and scope["method"] == "GET" and wants_events(scope):
+            await watch.events(scope, receive, send)
+            return
         request = Request(scope, receive)
         try:
             response = await endpoint(request)
@@ -109,6 +119,22 @@ class ReadRoutes:
                                         code=problem.code, errors=problem.errors,
                                         headers=problem.headers)
         await response(scope, receive, send)
+
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """A WebSocket on a watchable list's path (or that path + ``/watch``); False when
+        it is not one (FastAPI answers it)."""
+        path = _route_path(scope)
+        for candidate in dict.fromkeys((path, path.removesuffix("/watch"))):
+            found = self.table.match(candidate)
+            watch = self.table.watches.get(found[0]) if found is not None else None
+            if found is not None and watch is not None:
+                full = scope["path"][:len(scope["path"]) - (len(path) - len(candidate))]
+                listed = {**scope, "path": full, "raw_path": full.encode(),
+                          "path_params": found[1]}
+                await watch.socket(listed, receive, send)
+                return True
+        return False
 
 
 def _first_match(routes: list[tuple[re.Pattern[str], Endpoint]],

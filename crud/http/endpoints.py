@@ -8,6 +8,7 @@ Everything that does not depend on the request was prepared when the route was b
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,16 +24,18 @@ from crud.http.exporting import Exporter
 from crud.http.filtering import value_type
 from crud.http.listquery import ListQuery, QueryParser
 from crud.http.profiles import Profile
+from crud.http.rollups import rollup_headers
 from crud.http.rows import RowShaper
 from crud.http.steps.export import Export
 from crud.http.steps.facets import facets_body
 from crud.http.steps.sort import SortStep
 from crud.model.resource import Resource
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape, Shapes
-from crud.sql.facets import Facets
+from crud.sql.facets import FacetCounts, Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import DatabaseBusy, DatabaseUnavailable, StatementTimeout
 from crud.sql.requests import Filter, OrderItem, PageRequest, Selection
+from crud.sql.rollupkeeper import Kept, ResourceRollups
 from crud.sql.validators import Validator
 
 __all__ = ["Endpoints", "database_errors"]
@@ -50,6 +53,7 @@ class Endpoints:
                  facets: Facets | None = None) -> None:
         self.resource = resource
         self.facets = facets
+        self.rollups: ResourceRollups | None = None  # facets a rollup covers come from it
         self.profile = profile
         self.pages = pages
         self.cache = cache
@@ -99,11 +103,14 @@ class Endpoints:
         wanted = PageRequest(selection, order, window.limit, window.offset, window.after,
                              shape=shape)
         with database_errors():
-            page = await self.pages.read(wanted, policy, window.position)
-            extra = await self._facets(query, wanted.selection)
+            scope = self.scope(request)
+            page = await self.pages.read(wanted, policy, window.position, scope=scope)
+            extra, kept = await self._facets(query, wanted.selection, scope)
         next_cursor = profile.paging.next_cursor(window, order, page)
         status, headers = profile.paging.headers(window, query, page.items, page.total,
                                                  next_cursor)
+        if kept is not None:
+            headers.update(rollup_headers(kept))
         body = profile.renderer.list_body(self.shaper_for(shape).items(page), page.total,
                                           window, next_cursor, extra)
         return self.respond(request, body, headers, status, tag, listed=True)
@@ -116,8 +123,8 @@ class Endpoints:
         if self.validator is None:
             return None
         with database_errors():
-            value = await self.validator.read(self.pages.reader)
-        return validated_tag(value, request_key())
+            value = await self.validator.read()
+        return validated_tag(value, request_key()) if value is not None else None
 
     async def export(self, request: Request, export: Export, selection: Selection,
                      order: tuple[OrderItem, ...], shape: Shape) -> Response:
@@ -135,13 +142,33 @@ class Endpoints:
     def _vary(self) -> str:
         return ", ".join(name for name in ("Accept", self.cache.vary) if name)
 
-    async def _facets(self, query: ListQuery, selection: Selection) -> dict[str, Any] | None:
+    def scope(self, request: Request) -> str:
+        """The caller's credentials as the result cache tells them apart ("" when public).
+
+        Every accepted secret reads the same rows today; keeping answers per secret anyway
+        means a future per-caller restriction cannot leak through a kept answer."""
+        if self.cache.vary is None:
+            return ""
+        presented = request.headers.get(self.cache.vary, "").encode()
+        return hashlib.sha256(presented).hexdigest()[:32]
+
+    async def _facets(self, query: ListQuery, selection: Selection, scope: str = ""
+                      ) -> tuple[dict[str, Any] | None, Kept | None]:
         if self.profile.facets is None or self.facets is None:
-            return None
+            return None, None
         ask = query.part(self.profile.facets)
         if not ask.leaves:
-            return None
-        return facets_body(await self.facets.read(selection, ask.leaves, ask.size))
+            return None, None
+        found = (self.rollups.facets(selection, ask.leaves, ask.size)
+                 if self.rollups is not None else None)
+        if found is not None:
+            values, kept = found
+            counts = FacetCounts(
+                {name: pairs[:ask.size] for name, pairs in values.items()},
+                [name for name, pairs in values.items() if len(pairs) > ask.size])
+            return facets_body(counts), kept
+        counted = await self.facets.read(selection, ask.leaves, ask.size, scope=scope)
+        return facets_body(counted), None
 
     async def get_row(self, request: Request) -> Response:
         if self.check is not None:
@@ -176,7 +203,8 @@ class Endpoints:
         with database_errors():
             page = await self.pages.read(wanted, None, 0)
         if not page.rows:
-            raise NotFound(f"No {self.noun} with {described}.")
+            raise NotFound(f"No {self.noun} with {described}." if described
+                           else f"No {self.noun} at this path.")
         body = self.profile.renderer.item_body(self.shaper_for(shape).items(page)[0])
         return self.respond(request, body, {}, tag=tag)
 

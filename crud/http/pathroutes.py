@@ -107,11 +107,12 @@ class PathRoute:
     bindings: tuple[Binding, ...] = ()
     default: bool = False
     index: int | None = None  # its place in the resource's routes: list
+    fixed: tuple[Filter, ...] = ()  # its where: filters, whatever the path
 
     def filters(self, values: Mapping[str, str]) -> tuple[Filter, ...]:
-        """The equality filters of the matched path; 422 naming the parameter when a
-        value does not fit its field."""
-        filters = []
+        """The equality filters of the matched path (after ``where:``'s); 422 naming the
+        parameter when a value does not fit its field."""
+        filters = list(self.fixed)
         for binding in self.bindings:
             try:
                 value = binding.adapter.validate_python(values[binding.parameter])
@@ -156,12 +157,20 @@ def resource_routes(resource: Resource) -> tuple[list[PathRoute], list[tuple[int
                 problems.append((index, binding))
             else:
                 bindings.append(binding)
-        routes.append(PathRoute(name, template, route.kind, tuple(bindings), index=index))
+        fixed = []
+        for field, value in route.where.items():
+            constant = _constant(resource, field, value)
+            if isinstance(constant, str):
+                problems.append((index, constant))
+            else:
+                fixed.append(constant)
+        routes.append(PathRoute(name, template, route.kind, tuple(bindings), index=index,
+                                fixed=tuple(fixed)))
     return routes, problems
 
 
 def _is_default(name: str, route: RouteSpec) -> bool:
-    return not route.bind and (route.path, route.kind) in {(f"/{name}", "list"),
+    return not route.bind and not route.where and (route.path, route.kind) in {(f"/{name}", "list"),
                                                            (f"/{name}/{{id}}", "detail")}
 
 
@@ -184,6 +193,22 @@ def _bind(resource: Resource, route: RouteSpec, segment: Segment) -> Binding | s
     param = FilterParam(name=f"@{leaf.name}", leaf=leaf, operator=OPERATORS["eq"],
                         internal=f"path_{segment.parameter}")
     return Binding(segment.parameter, leaf, TypeAdapter(value_type(leaf)), param)
+
+
+def _constant(resource: Resource, field: str, value: Any) -> Filter | str:
+    leaf = resource.leaves.get(field)
+    if leaf is None or leaf.to_many:
+        known = ", ".join(sorted(name for name, leaf in resource.leaves.items()
+                                 if not leaf.to_many))
+        return f"where: {field!r} is not a single-valued field of {resource.name}; one of: {known}"
+    try:
+        checked = TypeAdapter(value_type(leaf)).validate_python(value)
+    except ValidationError as error:
+        message = error.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        return f"where: {field}: {value!r}: {message}"
+    param = FilterParam(name=f"@{leaf.name}", leaf=leaf, operator=OPERATORS["eq"],
+                        internal=f"where_{leaf.name}")
+    return Filter(param, checked)
 
 
 def route_issues(resources: Sequence[Resource], api: ApiSpec, *, path: str,

@@ -11,6 +11,9 @@ same handlers.
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 from fastapi import APIRouter
 
 from crud.config.registry import ApiSpec
@@ -23,44 +26,78 @@ from crud.http.endpoints import Endpoints
 from crud.http.methods import add_read_route
 from crud.http.pathroutes import PathEndpoint, PathRoute, Template, resource_routes
 from crud.http.profiles import aggregate_responses, profile_for
+from crud.http.rollups import ROLLUP_HEADERS
 from crud.http.schema import detail_parameters
 from crud.model.resource import Resource
 from crud.sql.aggregates import Aggregates
 from crud.sql.facets import Facets
 from crud.sql.pages import Pages
 from crud.sql.reader import Reader
+from crud.sql.results import ResourceResults, ResultCache
+from crud.sql.rollupkeeper import ResourceRollups
+from crud.sql.signals import Signals
 from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
 
 __all__ = ["build_aggregate", "build_endpoints", "build_router", "served_routes"]
 
+# A watchable list (docs/live.md) also answers Accept: text/event-stream.
+WATCH_DESCRIPTION = (
+    "Watch this list: the same URL with `Accept: text/event-stream` streams Server-Sent "
+    "Events (`snapshot`, then `added`, `changed`, `removed` by primary key, `refetch`; "
+    "resume with `Last-Event-ID`), and a WebSocket on this path or on `<path>/watch` carries "
+    "the same events as JSON frames. See docs/live.md.")
+WATCH_CONTENT: dict[str, Any] = {
+    "schema": {"type": "string"},
+    "example": 'id: 5f0c19d2-0\nevent: snapshot\ndata: {"items": []}\n\n'
+               'id: 5f0c19d2-1\nevent: added\ndata: {"key": 7, "item": {"id": 7}, "index": 0}\n\n',
+}
+
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
-                    credentials: Credentials, public_url: str | None = None) -> Endpoints:
+                    credentials: Credentials, public_url: str | None = None,
+                    results: ResultCache | None = None,
+                    signals: Signals | None = None) -> Endpoints:
     codec = CursorCodec(secret, resource.sort_leaves)
+    validator = validator_for(resource, signals) if signals is not None else None
     profile = profile_for(resource, api, codec)
     budget = reader.backend.statement_budget(resource.spec.statement_timeout_ms,
                                              api.statement_timeout_ms)
     statements = Statements(resource, reader.backend, json_rows=profile.renderer.json_rows)
-    pages = Pages(resource, statements, reader, budget_ms=budget)
+    kept = _results_of(resource, results)
+    pages = Pages(resource, statements, reader, budget_ms=budget, results=kept)
     facets = Facets(statements, reader, budget_ms=resource.spec.facet_timeout_ms
-                    or api.facet_timeout_ms) if resource.facets else None
+                    or api.facet_timeout_ms, results=kept) if resource.facets else None
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
                      check=credentials.check(auth_kind(resource.spec, api)),
-                     public_url=public_url, validator=validator_for(resource, reader.backend),
+                     public_url=public_url, validator=validator,
                      facets=facets)
 
 
-def build_aggregate(endpoints: Endpoints, api: ApiSpec) -> AggregateEndpoint | None:
+def build_aggregate(endpoints: Endpoints, api: ApiSpec, *,
+                    rollups: ResourceRollups | None = None) -> AggregateEndpoint | None:
     """``GET /<name>/aggregate`` of a resource with ``aggregate:``. Its body is its own, so
     every profile serves it (the legacy one refuses ``aggregate:`` in the registry: the old
     API had no such route), speaking the standard query language."""
     if endpoints.resource.aggregate is None:
         return None
     pages = endpoints.pages
-    aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms)
-    return AggregateEndpoint(endpoints, aggregates, api)
+    aggregates = Aggregates(pages.statements, pages.reader, budget_ms=pages.budget_ms,
+                            results=pages.results)
+    return AggregateEndpoint(endpoints, aggregates, api, rollups=rollups)
+
+
+def _results_of(resource: Resource, results: ResultCache | None) -> ResourceResults | None:
+    """The resource's share of the result cache, where its ``cache: {results: ...}`` asks."""
+    spec = resource.spec.cache.results if resource.spec.cache is not None else None
+    if results is None or spec is None:
+        return None
+    # The registry entry is part of every key: a reload that changes the resource (or
+    # another API on the same Redis) never reads answers kept for a different definition.
+    identity = hashlib.sha256(repr(resource.spec).encode()).hexdigest()[:16]
+    return results.for_resource(resource.name, identity, stale_s=spec.stale_s,
+                                signal_age_s=spec.signal_age_s)
 
 
 def served_routes(endpoints: Endpoints,
@@ -83,7 +120,8 @@ def served_routes(endpoints: Endpoints,
     return served
 
 
-def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]]) -> APIRouter:
+def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]], *,
+                 watched: bool = False) -> APIRouter:
     resource, profile = endpoints.resource, endpoints.profile
     plural = resource.name.replace("-", "_")
     suffix = "" if profile.name == "standard" else f" ({profile.name} profile)"
@@ -95,6 +133,8 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]])
         path = route.template.text
         at = "" if route.default else f"_at_{_slug(route.template)}"
         bound = [binding.openapi() for binding in route.bindings]
+        only = "".join(f" Only rows whose {item.param.leaf.name} is {item.value!r}."
+                       for item in route.fixed)
         if route.kind == "aggregate":
             assert isinstance(handler, AggregateEndpoint)
             add_read_route(
@@ -103,25 +143,56 @@ def build_router(endpoints: Endpoints, routes: list[tuple[PathRoute, Endpoint]])
                 description="The rows the list's filters and search select, grouped; see "
                             "docs/analytics.md.",
                 openapi_extra={"parameters": handler.parameters},
-                response_model=handler.model, responses=aggregate_responses(handler.model))
+                response_model=handler.model, responses=_with_rollups(
+                    aggregate_responses(handler.model), handler.rollups is not None))
         elif route.kind == "list":
             add_read_route(
                 router, path, handler, operation_id=f"list_{plural}{at}",
                 summary=f"List {resource.name}{suffix}"
                         + ("" if route.default else f" at {path}"),
-                description=resource.spec.description or "",
-                openapi_extra={"parameters": [*bound, *listed]}, **profile.list_route)
+                description=_described((resource.spec.description or "") + only, watched),
+                openapi_extra=_list_extra([*bound, *listed], profile.list_route, watched),
+                **_list_route(profile.list_route, endpoints.rollups is not None
+                              and bool(resource.facets)))
         else:
             by = names if route.default else ", ".join(b.leaf.name for b in route.bindings)
             parameters = detail_parameters(resource) if route.default else bound
             add_read_route(
                 router, path, handler, operation_id=f"get_{resource.singular}{at}",
-                summary=f"One of {resource.name} by {by}{suffix}",
+                summary=f"One of {resource.name} by {by}{suffix}", description=only.strip(),
                 openapi_extra={"parameters": [*parameters, *shape]}, **profile.detail_route)
     return router
+
+
+def _described(description: str, watched: bool) -> str:
+    return f"{description}\n\n{WATCH_DESCRIPTION}".strip() if watched else description
+
+
+def _list_extra(parameters: list[dict[str, Any]], list_route: dict[str, Any],
+                watched: bool) -> dict[str, Any]:
+    extra: dict[str, Any] = {"parameters": parameters}
+    if watched:  # the same URL also answers Accept: text/event-stream
+        status = str(list_route.get("status_code", 200))
+        extra["responses"] = {status: {"content": {"text/event-stream": WATCH_CONTENT}}}
+    return extra
 
 
 def _slug(template: Template) -> str:
     return "_".join(segment.literal.replace("-", "_").replace(".", "_")
                     if segment.literal is not None else f"by_{segment.parameter}"
                     for segment in template.segments)
+
+
+def _with_rollups(responses: dict[int | str, Any], rollups: bool) -> dict[int | str, Any]:
+    """The 200 answer's headers plus those of an answer from a rollup, where one may come."""
+    if not rollups:
+        return responses
+    ok = dict(responses[200])
+    ok["headers"] = {**ok.get("headers", {}), **ROLLUP_HEADERS}
+    return {**responses, 200: ok}
+
+
+def _list_route(route: dict[str, Any], rollups: bool) -> dict[str, Any]:
+    if not rollups or 200 not in route.get("responses", {}):
+        return route
+    return {**route, "responses": _with_rollups(route["responses"], True)}

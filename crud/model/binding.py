@@ -19,6 +19,7 @@ from crud.model.fields import Collected, Leaf, ManyField, Node, ObjectNode, many
 from crud.model.issues import IssueCollector, hint
 from crud.model.operators import OPERATORS, param_name
 from crud.model.resource import SEARCH_RANK, FilterParam, Resource, SortKey
+from crud.model.rollups import bind_rollups
 from crud.model.sources import Entity
 
 __all__ = ["IssueCollector", "bind_resource", "hint"]
@@ -44,6 +45,7 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
     rank = _bind_rank(binder, leaves, primary_key)
     facets = bind_facets(spec, leaves, binder.issue, binder.unknown)
     aggregate = bind_aggregate(spec, leaves, filters, binder.issue, binder.unknown)
+    rollups = bind_rollups(spec, leaves, binder.issue, binder.unknown)
     if len(collector.issues) > before or primary_key is None:
         return None
     return Resource(
@@ -52,14 +54,15 @@ def bind_resource(name: str, spec: ResourceSpec, entity: Entity, collector: Issu
         filters=filters, search=tuple(search), sort=sort, default_sort=tuple(default_sort),
         page_size=min(spec.page_size or api.page_size, spec.max_page_size or api.max_page_size),
         max_page_size=spec.max_page_size or api.max_page_size, embeds=tuple(embeds), rank=rank,
-        facets=facets, aggregate=aggregate, naive_utc=naive_utc, group_key=group_key,
+        facets=facets, aggregate=aggregate, rollups=rollups, naive_utc=naive_utc,
+        group_key=group_key,
     )
 
 
 def _bind_group_key(binder: FieldBinder, leaves: dict[str, Leaf],
                     nodes: list[Node]) -> Leaf | None:
-    """The ``group_by:`` field of a grouped resource (its items' key), and what a grouped
-    resource cannot have: sort keys but the group's, to-many lists, facets, aggregates."""
+    """The ``group_by:`` field of a grouped resource (its items' key); what else a grouped
+    resource may declare is checked on the way (docs/grouped.md)."""
     spec = binder.spec
     if spec.group_by is None:
         return None
@@ -71,27 +74,47 @@ def _bind_group_key(binder: FieldBinder, leaves: dict[str, Leaf],
         binder.issue(("group_by",), f"group by a column of the resource's own table (or an "
                                     f"expression over it); {spec.group_by!r} is not one")
         return None
+    collected = [node for node in nodes if isinstance(node, Collected)]
+    _check_group_sorts(binder, leaves, {node.name for node in collected})
+    _check_group_queries(binder, {node.name for node in collected
+                                  if isinstance(node.value, ObjectNode)})
+    return leaf
+
+
+def _check_group_sorts(binder: FieldBinder, leaves: dict[str, Leaf],
+                       collected: set[str]) -> None:
+    # A group sorts by its key, or by its first row's primary key (the lowest: what the
+    # item shows), e.g. newest builds first.
+    spec, key = binder.spec, binder.entity.primary_key()
+    assert spec.group_by is not None
+    firsts = {name for name, field in leaves.items()
+              if name not in collected and not field.hops and field.expression is None
+              and not field.json_path and [field.column_key] == key}
+    allowed = ", ".join(map(repr, sorted({spec.group_by, *firsts})))
     for index, name in enumerate(spec.sort):
-        if name != spec.group_by:
-            binder.issue(("sort", index), f"a grouped resource sorts by its group key "
-                                          f"{spec.group_by!r} only, not {name!r}")
+        if name != spec.group_by and name not in firsts:
+            binder.issue(("sort", index), f"a grouped resource sorts by {allowed} only (the "
+                                          f"group key, the first row's key), not {name!r}")
     for index, name in enumerate(spec.default_sort):
-        if name.lstrip("+-") != spec.group_by:
-            binder.issue(("default_sort", index), f"a grouped resource sorts by its group "
-                                                  f"key {spec.group_by!r} only")
-    objects = {node.name for node in nodes
-               if isinstance(node, Collected) and isinstance(node.value, ObjectNode)}
+        if name.lstrip("+-") != spec.group_by and name.lstrip("+-") not in firsts:
+            binder.issue(("default_sort", index), f"a grouped resource sorts by {allowed} only")
+
+
+def _check_group_queries(binder: FieldBinder, objects: set[str]) -> None:
+    spec = binder.spec
     for key, names in (("filters", list(spec.filters)), ("search", spec.search.fields)):
         for index, name in enumerate(names):
             if name in objects:
                 binder.issue((key, name) if key == "filters" else (key, index),
                              f"{name!r} collects objects: filter and search by a field, "
                              "or by a collected column")
-    for key in ("facets", "aggregate"):
+    if spec.search.mode != "substring":
+        binder.issue(("search", "mode"), "a grouped resource searches by substring: a "
+                                         "relevance ranks rows, not groups")
+    for key in ("facets", "aggregate", "rollups"):
         if getattr(spec, key):
             binder.issue((key,), f"a grouped resource has no {key} (they count rows, "
                                  "not groups)")
-    return leaf
 
 
 def _bind_primary_key(binder: FieldBinder, leaves: dict[str, Leaf]) -> list[Leaf] | None:

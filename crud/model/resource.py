@@ -12,6 +12,7 @@ from crud.model.sources import Entity
 
 if TYPE_CHECKING:  # analytics imports FilterParam from here
     from crud.model.analytics import Aggregate
+    from crud.model.rollups import Rollup
 
 __all__ = ["SEARCH_RANK", "FilterParam", "Resource", "SortKey"]
 
@@ -84,6 +85,7 @@ class Resource:
     rank: SortKey | None = None
     facets: tuple[Leaf, ...] = ()
     aggregate: Aggregate | None = None
+    rollups: tuple[Rollup, ...] = ()  # pre-aggregated answers (docs/rollups.md)
     # Date-times without a zone are UTC (sent with +00:00) or local as stored (no offset).
     naive_utc: bool = True
     # ``group_by:``: one item per value of this base column (then also the primary key).

@@ -40,6 +40,8 @@ class Entity:
     mapped_class: type[Any] | None
     label: str
     reflected: bool = False
+    # A view: counting its rows runs its joins, so totals come from the planner where it can.
+    view: bool = False
 
     @property
     def mapper(self) -> Mapper[Any] | None:
@@ -204,7 +206,8 @@ class ReflectedDatabase:
         # association tables (two foreign keys, nothing else) stay bare tables.
         mapped = self._mapped_class(table)
         kind = "view" if table.key in self.views else "table"
-        return Entity(table=table, mapped_class=mapped, label=f"{kind} {name!r}", reflected=True)
+        return Entity(table=table, mapped_class=mapped, label=f"{kind} {name!r}", reflected=True,
+                      view=kind == "view")
 
     def _reflected_as(self, schema: str | None) -> str | None:
         return self.home if schema in (None, self.default_schema) else schema

@@ -19,6 +19,7 @@ from crud.config.registry import Registry, RegistryError
 from crud.config.settings import Settings
 from crud.config.yamlfile import LocatedData
 from crud.http.auth import Credentials, auth_kind, guard, missing_credentials
+from crud.http.live import Hub
 from crud.model.resource import Resource
 from crud.ops.cors import DocumentedCORS
 from crud.ops.health import health_router
@@ -33,6 +34,7 @@ from crud.ops.requestlog import (
 )
 from crud.sql.reader import Reader
 from crud.sql.replicas import ReplicaReader
+from crud.sql.results import ResultCache
 
 __all__ = ["Operations"]
 
@@ -67,7 +69,8 @@ class Operations:
         self.labels.add((getattr(route, "endpoint", None) for route in router.routes),
                         resource.name)
 
-    def install(self, app: FastAPI, *, reader: Reader | None = None) -> None:
+    def install(self, app: FastAPI, *, reader: Reader | None = None,
+                live: Hub | None = None, results: ResultCache | None = None) -> None:
         """Everything at once; ``reader``'s replicas, if any, are reported by ``/readyz``."""
         settings = self.settings
         replicas = reader if isinstance(reader, ReplicaReader) else None
@@ -76,6 +79,8 @@ class Operations:
         observers: list[Observer] = []
         if settings.metrics:
             metrics = Metrics()
+            if live is not None:
+                metrics.observe_live(live)
             # A typed body (a string), so generated clients get no `unknown` for it.
             app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], tags=["operations"],
                               summary="Prometheus metrics", operation_id="metrics",
@@ -84,6 +89,8 @@ class Operations:
                                   "schema": {"type": "string"}}}}})
             observers.append(metrics)
             app.state.metrics = metrics
+            if results is not None:
+                metrics.watch(results)
         if settings.access_log:
             logger = logging.getLogger("crud.access")
             ensure_handler(logger)

@@ -23,9 +23,11 @@ from crud.model.operators import Operator
 from crud.sql.backends import integer_parameter, sortable
 from crud.sql.reader import Reader
 from crud.sql.requests import Selection, Values
+from crud.sql.resultcodec import Codec, plain, typed
+from crud.sql.results import ResourceResults
 from crud.sql.statements import Statements
 
-__all__ = ["AggregateRequest", "Aggregates", "GroupKey", "Groups", "Having"]
+__all__ = ["GROUPS_CODEC", "AggregateRequest", "Aggregates", "GroupKey", "Groups", "Having"]
 
 
 @dataclass(frozen=True)
@@ -93,24 +95,41 @@ class _Term:
         raise NotImplementedError
 
 
+GROUPS_CODEC = Codec(lambda groups: [plain(groups.rows), groups.total],
+                     lambda kept: Groups(typed(kept[0]), kept[1]))
+
+
 class Aggregates:
-    """Builds and reads the grouped statements of one resource."""
+    """Builds and reads the grouped statements of one resource (kept in ``results``)."""
 
     def __init__(self, statements: Statements, reader: Reader, *,
-                 budget_ms: int | None) -> None:
+                 budget_ms: int | None, results: ResourceResults | None = None) -> None:
         self.statements = statements
         self.reader = reader
         self.budget_ms = budget_ms
+        self.results = results
 
     def __repr__(self) -> str:
         return f"Aggregates({self.statements.resource.name!r}, budget_ms={self.budget_ms})"
 
-    async def read(self, request: AggregateRequest) -> Groups:
-        shape = ("aggregate", self.statements.criteria.shape(request.selection),
+    async def read(self, request: AggregateRequest, *, scope: str = "") -> Groups:
+        """One page of groups; ``scope``: the caller's credentials as the cache tells them."""
+        if self.results is None:
+            return await self._read(request)
+        key = (self._shape(request), self._values(request))
+        groups: Groups = await self.results.answer(
+            "aggregate", key, lambda: self._read(request), GROUPS_CODEC, scope=scope)
+        return groups
+
+    def _shape(self, request: AggregateRequest) -> tuple[Any, ...]:
+        return ("aggregate", self.statements.criteria.shape(request.selection),
                  tuple((key.name, key.bucket) for key in request.groups),
                  tuple(metric.name for metric in request.metrics),
                  tuple((item.metric.name, item.operator.name) for item in request.having),
                  request.order)
+
+    async def _read(self, request: AggregateRequest) -> Groups:
+        shape = self._shape(request)
         compiled = self.statements.cache.get(shape, lambda: self._build(request))
         values = self._values(request)
         async with self.reader.connection() as connection:

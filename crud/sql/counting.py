@@ -6,8 +6,12 @@ Policies, dearest first:
   falls back to the planner's estimate (PostgreSQL) or to no count;
 - ``capped: N``: count at most N+1 rows; beyond N the total is a lower bound;
 - ``auto`` (the default): exact up to ``cap`` rows (10,000), and beyond it the table's
-  row estimate for an unfiltered list on PostgreSQL (``pg_class.reltuples``), else the cap
-  as a lower bound. It never scans more than ``cap`` + 1 rows, so it never blocks a page;
+  row estimate for an unfiltered list on PostgreSQL (``pg_class.reltuples``). On PostgreSQL
+  a filtered list of a table with more than ``cap`` rows counts up to ``PLANNER_FROM``
+  (1,000) rows, and beyond asks the planner (``EXPLAIN``: no rows read); a view asks the
+  planner first (PostgreSQL, MariaDB). Where the planner expects fewer than ``cap`` rows
+  they are counted (capped). Elsewhere beyond the cap it is a lower bound. It never scans
+  more than ``cap`` + 1 rows, so it never blocks a page;
 - ``estimated``: PostgreSQL's planner estimate of the filtered rows (``EXPLAIN``, no scan);
   elsewhere exact up to a cap;
 - ``none``.
@@ -44,9 +48,11 @@ from crud.config.registry import CountPolicy
 from crud.sql.backends import integer_parameter
 
 __all__ = [
+    "ASK_PLANNER",
     "AUTO_CAP",
     "COUNT_KINDS",
     "ESTIMATE_CAP",
+    "PLANNER_FROM",
     "TOTAL_KINDS",
     "Explain",
     "InlineCount",
@@ -66,6 +72,11 @@ COUNT_KINDS = ("none", "estimated", "auto", "exact")
 ESTIMATE_CAP = 10_000
 # ``auto``'s default: exact up to this many rows.
 AUTO_CAP = 10_000
+# What the page statement's ``crud_total`` says when only the planner can answer cheaply.
+ASK_PLANNER = -1
+# A filtered list of a big table counts this many rows at most (about what a page costs;
+# fewer under a smaller cap); beyond, the planner answers.
+PLANNER_FROM = 1_000
 
 
 @dataclass(frozen=True)
@@ -97,10 +108,15 @@ def rank(policy: CountPolicy) -> int:
     return 3
 
 
-def inline_count(policy: CountPolicy, *, postgresql: bool, first: bool) -> InlineCount | None:
-    """The in-statement count for ``policy``; None when it needs a statement of its own."""
+def inline_count(policy: CountPolicy, *, postgresql: bool, first: bool,
+                 view: bool = False) -> InlineCount | None:
+    """The in-statement count for ``policy``; None when it needs a statement of its own.
+
+    ``view``: the rows come from a view, whose count would run the view's joins, on a
+    database with a plan estimate: ``auto`` then asks the planner after the page (``Pages``).
+    """
     if policy.kind == "auto":
-        return InlineCount("auto", policy.cap or AUTO_CAP, first)
+        return None if view else InlineCount("auto", policy.cap or AUTO_CAP, first)
     if policy.kind == "estimated":
         return None if postgresql else InlineCount("capped", policy.cap or ESTIMATE_CAP, first)
     if policy.kind == "exact" and policy.timeout_ms is None:
@@ -120,11 +136,10 @@ def count_columns(count: InlineCount, rows: Select[Any], *, everything: bool,
     own total: the database then never runs the count.
     """
     if count.kind == "exact":
-        counted = rows.with_only_columns(func.count()).scalar_subquery()
+        counted: ColumnElement[Any] = rows.with_only_columns(func.count()).scalar_subquery()
     else:
         assert count.cap is not None
-        capped = rows.with_only_columns(literal_column("1")).limit(count.cap + 1).subquery("capped")
-        counted = select(func.count()).select_from(capped).scalar_subquery()
+        counted = _capped(rows, count.cap)
     whens: list[tuple[Any, Any]] = []
     flags: list[tuple[Any, Any]] = []
     if page is not None:
@@ -133,12 +148,23 @@ def count_columns(count: InlineCount, rows: Select[Any], *, everything: bool,
         short = (returned < limit) if count.first else and_(returned > 0, returned < limit)
         whens.append((short, null()))
         flags.append((short, false()))
-    if count.kind != "auto" or not everything or estimate is None:
+    if count.kind != "auto" or estimate is None:
         return [_case(whens, counted).label("crud_total")]
     assert count.cap is not None
     big = estimate >= count.cap
+    if not everything:  # filtering a big table: a page's worth of rows, then the planner
+        limit = min(count.cap, PLANNER_FROM)
+        few = _capped(rows, limit, "few")
+        asked = case((few > limit, literal_column(str(ASK_PLANNER))), else_=few)
+        return [_case([*whens, (big, asked)], counted).label("crud_total")]
     return [_case([*whens, (big, estimate)], counted).label("crud_total"),
             _case([*flags, (big, true())], false()).label("crud_estimated")]
+
+
+def _capped(rows: Select[Any], cap: int, name: str = "capped") -> ColumnElement[Any]:
+    """How many of ``rows`` there are, counting at most ``cap`` + 1."""
+    capped = rows.with_only_columns(literal_column("1")).limit(cap + 1).subquery(name)
+    return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def _case(whens: list[tuple[Any, Any]], otherwise: Any) -> ColumnElement[Any]:
@@ -151,6 +177,8 @@ def read_total(count: InlineCount, row: Any, *, columns: int, returned: int,
     value = row[columns]
     if value is None:
         return Total(position + returned, "exact")
+    if value == ASK_PLANNER:
+        return Total(None, "estimated")  # the caller asks the planner (``Pages``)
     if count.kind == "auto" and len(row) > columns + 1 and row[columns + 1]:
         return Total(int(value), "estimated")
     if count.cap is not None and value > count.cap:
@@ -159,12 +187,13 @@ def read_total(count: InlineCount, row: Any, *, columns: int, returned: int,
 
 
 class Explain(Executable, ClauseElement):
-    """``EXPLAIN (FORMAT JSON) <select>`` with the select's own bound parameters."""
+    """``EXPLAIN <select>`` asking for a JSON plan, with the select's own bound parameters."""
 
     inherit_cache = False
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any], prefix: str = "EXPLAIN (FORMAT JSON) ") -> None:
         self.statement = statement
+        self.prefix = prefix  # the backend's ``explain_prefix``
 
     @property
     def selected_columns(self) -> list[Any]:
@@ -173,4 +202,4 @@ class Explain(Executable, ClauseElement):
 
 @compiles(Explain)
 def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+    return element.prefix + compiler.process(element.statement, **kw)

@@ -21,9 +21,11 @@ from crud.sql.backends import integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement
 from crud.sql.reader import Reader, StatementTimeout
 from crud.sql.requests import Selection, Values
+from crud.sql.resultcodec import Codec, plain, typed
+from crud.sql.results import ResourceResults
 from crud.sql.statements import Statements
 
-__all__ = ["FacetCounts", "Facets"]
+__all__ = ["FACET_CODEC", "FacetCounts", "Facets"]
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,30 @@ class FacetCounts:
     timed_out: list[str] = field(default_factory=list)
 
 
-class Facets:
-    """Reads the facets of one resource's lists."""
+def _dump(counts: FacetCounts) -> Any:
+    if counts.timed_out:
+        raise ValueError("a facet ran out of time: not kept, the next request tries again")
+    return [plain(counts.values), counts.truncated]
 
-    def __init__(self, statements: Statements, reader: Reader, *, budget_ms: int) -> None:
+
+def _load(kept: Any) -> FacetCounts:
+    values, truncated = kept
+    return FacetCounts({name: [(typed(value), count) for value, count in pairs]
+                        for name, pairs in values.items()}, truncated)
+
+
+FACET_CODEC = Codec(_dump, _load)
+
+
+class Facets:
+    """Reads the facets of one resource's lists (kept in ``results`` when it has one)."""
+
+    def __init__(self, statements: Statements, reader: Reader, *, budget_ms: int,
+                 results: ResourceResults | None = None) -> None:
         self.statements = statements
         self.reader = reader
         self.budget_ms = budget_ms
+        self.results = results
 
     def __repr__(self) -> str:
         return f"Facets({self.statements.resource.name!r}, budget_ms={self.budget_ms})"
@@ -64,7 +83,20 @@ class Facets:
         return (statement.group_by(column).order_by(counted.desc(), *order)
                 .limit(integer_parameter("limit")))
 
-    async def read(self, selection: Selection, leaves: Sequence[Leaf], size: int) -> FacetCounts:
+    async def read(self, selection: Selection, leaves: Sequence[Leaf], size: int, *,
+                   scope: str = "") -> FacetCounts:
+        """Each of ``leaves``' value counts over the selected rows; ``scope``: the caller's
+        credentials as the result cache tells them apart."""
+        if self.results is None:
+            return await self._read(selection, leaves, size)
+        criteria = self.statements.criteria
+        key = (criteria.shape(selection), criteria.values(selection),
+               tuple(leaf.name for leaf in leaves), size)
+        counts: FacetCounts = await self.results.answer(
+            "facets", key, lambda: self._read(selection, leaves, size), FACET_CODEC, scope=scope)
+        return counts
+
+    async def _read(self, selection: Selection, leaves: Sequence[Leaf], size: int) -> FacetCounts:
         counts = FacetCounts()
         async with self.reader.connection() as connection:
             for leaf in leaves:

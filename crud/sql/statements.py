@@ -40,6 +40,7 @@ from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
 from crud.sql.criteria import Criteria, search_parameter
+from crud.sql.grouping import GroupCut
 from crud.sql.requests import OrderItem, PageRequest, Selection, Values
 from crud.sql.seek import SeekKey, seek_parts, seek_predicate, splits
 from crud.sql.textsearch import text_search_of
@@ -91,6 +92,9 @@ class Statements:
         self.rank: ColumnElement[Any] | None = None
         if text_search is not None:
             self.rank = backend.search_rank(text_search, search_parameter())
+        self.group_cut = (None if resource.group_key is None else GroupCut(
+            self.pk_columns[0], resource.group_key, self.criteria, self.sort_column,
+            self._order_terms))
 
     def layout(self, shape: Shape | None) -> Layout:
         """How ``shape``'s rows are selected (None: the resource's every field)."""
@@ -225,7 +229,10 @@ class Statements:
         """``EXPLAIN`` of the selected rows: the planner's row estimate, nothing scanned."""
         def build() -> Any:
             criteria, leaves = self.criteria.of(selection)
-            return Explain(self.criteria.filtered(select(literal_column("1")), criteria, leaves))
+            prefix = self.backend.explain_prefix
+            assert prefix is not None  # asked only of backends with a plan estimate
+            return Explain(self.criteria.filtered(select(literal_column("1")), criteria, leaves),
+                           prefix)
 
         compiled = self.cache.get(("explain", self.criteria.shape(selection)), build)
         return compiled, self.criteria.values(selection)
@@ -235,7 +242,8 @@ class Statements:
                        page: Any = None) -> list[ColumnElement[Any]]:
         rows = self.criteria.filtered(select(), criteria, leaves)
         if self.grouped:  # the total counts groups: the distinct keys of the selected rows
-            groups = self._groups(rows.add_columns(self.pk_columns[0].label("pk0")))
+            assert self.group_cut is not None
+            groups = self.group_cut.distinct(rows.add_columns(self.pk_columns[0].label("pk0")))
             return count_columns(count, select().select_from(groups.subquery("groups")),
                                  everything=False, estimate=None, page=page)
         return count_columns(count, rows,
@@ -249,6 +257,8 @@ class Statements:
               leaves: list[Leaf], layout: Layout) -> Select[Any]:
         """The page cut on the base table: its rows' keys (or, when flat, the rows)."""
         order = request.order
+        if self.group_cut is not None:
+            return self.group_cut.keys(request, criteria, leaves)
         if request.after is None:
             return self._cut(order, order, criteria, leaves, layout).offset(
                 integer_parameter("offset"))
@@ -285,14 +295,10 @@ class Statements:
                         for index, (key, _) in enumerate(order)]
         joined = [*leaves, *(key.leaf for key, _ in order if key.leaf is not self.rank_leaf)]
         statement = self.criteria.filtered(select(*columns), criteria, joined)
-        if self.grouped:
-            statement = self._groups(statement)
+        if self.group_cut is not None:
+            statement = self.group_cut.distinct(statement)
         statement = statement.order_by(*self._order_terms(sort, self.sort_column))
         return statement.limit(integer_parameter("limit"))
-
-    def _groups(self, rows: Select[Any]) -> Select[Any]:
-        """The distinct group keys of ``rows`` (a NULL key belongs to no group)."""
-        return rows.where(self.pk_columns[0].is_not(None)).distinct()
 
     @staticmethod
     def _key_column(page: Any, order: Sequence[OrderItem],

@@ -98,6 +98,9 @@ class Backend:
     binds_arrays: ClassVar[bool] = False
     # EXPLAIN gives a row estimate for any SELECT (the ``estimated`` count policy).
     plans_estimates: ClassVar[bool] = False
+    # How EXPLAIN asks for a JSON plan (``planned_rows`` reads it); None: no usable plan.
+    # ``auto`` totals a view from the plan where there is one (counting runs its joins).
+    explain_prefix: ClassVar[str | None] = None
     # The API-wide statement budget is a session setting (set once per connection).
     session_budget: ClassVar[bool] = True
     # Items can be written as JSON by the database, in the bytes orjson would send.
@@ -150,6 +153,10 @@ class Backend:
         """``column`` as filters, sorts and cursors compare it: by what its values mean."""
         return column
 
+    def planned_rows(self, plan: Any) -> int:
+        """The rows a JSON plan (``explain_prefix``) expects the statement to return."""
+        raise NotImplementedError(f"{self.name} gives no plan estimate")
+
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
         """A scalar SQL expression estimating the table's rows from statistics, or None."""
         return None
@@ -189,10 +196,6 @@ class Backend:
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
-
-    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
-        """A scalar that moves whenever ``table``'s rows change (statistics), or None."""
-        return None
 
     def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
         """What tells whether ``tables`` changed (``crud.sql.signals``); None: nothing does."""

@@ -46,6 +46,7 @@ __all__ = ["MariaDB"]
 
 class MariaDB(Backend):
     name = "mariadb"
+    explain_prefix = "EXPLAIN FORMAT=JSON "
     names_default_schema = True
     _TIMEOUT_CODES = frozenset({1969, 3024})  # MariaDB max_statement_time, MySQL's hint
     _GONE_CODES = frozenset({2006, 2013, 2055})  # server gone away, lost connection
@@ -113,6 +114,17 @@ class MariaDB(Backend):
 
     def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
         return InnodbProbe(self, tables)
+
+    def planned_rows(self, plan: Any) -> int:
+        # Each table of the join order with the rows it reads and the share that passes
+        # its conditions; their product bounds the joined rows (an eq_ref join reads 1).
+        block = plan["query_block"]
+        steps = block.get("nested_loop") or [block]
+        rows = 1.0
+        for step in steps:
+            table = step.get("table") or step.get("block-nl-join", {}).get("table") or {}
+            rows *= float(table.get("rows", 1)) * float(table.get("filtered", 100)) / 100
+        return round(rows)
 
     def row_estimate(self, connection: Connection, table: Table) -> int:
         found = connection.execute(text(

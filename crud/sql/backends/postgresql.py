@@ -57,6 +57,7 @@ class PostgreSQL(Backend):
     splits_seeks = True
     binds_arrays = True
     plans_estimates = True
+    explain_prefix = "EXPLAIN (FORMAT JSON) "
     renders_json = True
     # Kinds whose JSON spelling in row_to_json is orjson's (dates are ISO either way).
     _AS_IS = frozenset({"integer", "string", "boolean", "enum", "date", "uuid"})
@@ -126,6 +127,9 @@ class PostgreSQL(Backend):
     def _texts(name: str) -> ColumnElement[Any]:
         return cast(bindparam(name, type_=ARRAY(Text())), ARRAY(Text()))
 
+    def planned_rows(self, plan: Any) -> int:
+        return int(plan[0]["Plan"]["Plan Rows"])
+
     def table_estimate(self, table: Table) -> ColumnElement[Any] | None:
         # The planner's own statistic (ANALYZE / autovacuum); -1 means never analysed.
         name = self.dialect.identifier_preparer.format_table(table)
@@ -133,16 +137,6 @@ class PostgreSQL(Backend):
         estimate = cast(pg_class.c.reltuples, BigInteger)
         return (select(func.nullif(estimate, -1))
                 .where(pg_class.c.oid == func.to_regclass(literal(name, Text()))).scalar_subquery())
-
-    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
-        # Cumulative statistics: a writing session reports them when it ends, or within
-        # 1-10 s while it stays open (PostgreSQL 15); a standby counts none of its replay.
-        name = self.dialect.identifier_preparer.format_table(table)
-        stats = _pg_stat_user_tables()
-        changes = stats.c.n_tup_ins + stats.c.n_tup_upd + stats.c.n_tup_del
-        return (select(cast(changes, BigInteger))
-                .where(stats.c.relid == func.to_regclass(literal(name, Text())))
-                .scalar_subquery())
 
     def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
         return StatisticsProbe(self, tables)
@@ -293,11 +287,6 @@ class PostgreSQL(Backend):
         return (name in {"ConnectionDoesNotExistError", "InternalClientError"}
                 or (name == "InterfaceError" and "closed" in str(error))
                 or state in {"57P01", "57P02", "57P03"} or state.startswith("08"))
-
-
-def _pg_stat_user_tables() -> Any:
-    return table("pg_stat_user_tables", column("relid"), column("n_tup_ins"),
-                 column("n_tup_upd"), column("n_tup_del"))
 
 
 def _regconfig(search: TextSearch) -> ColumnElement[Any]:

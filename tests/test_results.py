@@ -1,0 +1,148 @@
+"""The result cache's own rules, with a token source the test moves by hand.
+
+(Over real databases and their change signals: tests/test_result_cache.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from crud.sql.resultcodec import Codec, plain, typed
+from crud.sql.results import ResultCache
+from crud.sql.store import MemoryStore
+
+SAME = Codec(lambda value: value, lambda kept: kept)
+
+
+class Tokens:
+    """A change signal the test moves: ``current`` is the token (None: untrustworthy)."""
+
+    def __init__(self) -> None:
+        self.current: tuple[Any, ...] | None = (1,)
+
+    async def token(self, resource: str, *, max_age_s: float = 0.0) -> tuple[Any, ...] | None:
+        return self.current
+
+
+class Computation:
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.runs = 0
+        self.delay_s = delay_s
+
+    async def __call__(self) -> int:
+        self.runs += 1
+        await asyncio.sleep(self.delay_s)
+        return self.runs
+
+
+def _cache(tokens: Tokens, **options: Any) -> Any:
+    return ResultCache(MemoryStore(), tokens).for_resource("things", "v1", **options)
+
+
+async def test_an_answer_is_kept_while_the_token_is_unchanged() -> None:
+    tokens, compute = Tokens(), Computation()
+    cache = _cache(tokens)
+    answers = [await cache.answer("total", ("q",), compute, SAME) for _ in range(3)]
+    tokens.current = (2,)
+    answers.append(await cache.answer("total", ("q",), compute, SAME))
+    assert answers == [1, 1, 1, 2]
+    assert (cache.counts.hits, cache.counts.misses) == ({"total": 2}, {"total": 2})
+
+
+async def test_no_token_means_no_kept_answer() -> None:
+    tokens, compute = Tokens(), Computation()
+    tokens.current = None
+    cache = _cache(tokens)
+    assert [await cache.answer("total", ("q",), compute, SAME) for _ in range(2)] == [1, 2]
+    assert cache.counts.bypassed == {"total": 2}
+
+
+async def test_concurrent_requests_share_one_computation() -> None:
+    tokens, compute = Tokens(), Computation(delay_s=0.05)
+    cache = _cache(tokens)
+    answers = await asyncio.gather(*(cache.answer("facets", ("q",), compute, SAME)
+                                     for _ in range(10)))
+    assert (answers, compute.runs) == ([1] * 10, 1)
+
+
+async def test_a_cancelled_requester_does_not_cancel_the_others() -> None:
+    tokens, compute = Tokens(), Computation(delay_s=0.05)
+    cache = _cache(tokens)
+    first = asyncio.ensure_future(cache.answer("total", ("q",), compute, SAME))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(cache.answer("total", ("q",), compute, SAME))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert (await second, compute.runs) == (1, 1)
+
+
+@pytest.mark.parametrize(("query", "scope"), [(("other",), ""), (("q",), "key-b")],
+                         ids=["query", "scope"])
+async def test_the_query_and_the_scope_separate_answers(query: tuple[str], scope: str) -> None:
+    tokens, compute = Tokens(), Computation()
+    cache = _cache(tokens)
+    await cache.answer("total", ("q",), compute, SAME, scope="key-a")
+    assert await cache.answer("total", query, compute, SAME, scope=scope or "key-a") == 2
+
+
+async def test_stale_answers_are_served_while_one_refresh_runs() -> None:
+    tokens, compute = Tokens(), Computation(delay_s=0.05)
+    cache = _cache(tokens, stale_s=10)
+    assert await cache.answer("aggregate", ("q",), compute, SAME) == 1
+    tokens.current = (2,)
+    served = [await cache.answer("aggregate", ("q",), compute, SAME) for _ in range(3)]
+    await asyncio.sleep(0.1)
+    assert served == [1, 1, 1]
+    assert (await cache.answer("aggregate", ("q",), compute, SAME), compute.runs) == (2, 2)
+    assert cache.counts.stale == {"aggregate": 3}
+
+
+async def test_past_the_stale_bound_a_request_waits_for_the_new_answer() -> None:
+    tokens, compute = Tokens(), Computation(delay_s=0.05)
+    cache = _cache(tokens, stale_s=0.01)
+    await cache.answer("total", ("q",), compute, SAME)
+    tokens.current = (2,)
+    assert await cache.answer("total", ("q",), compute, SAME) == 1  # starts the refresh
+    await asyncio.sleep(0.02)
+    assert await cache.answer("total", ("q",), compute, SAME) == 2
+
+
+async def test_a_failed_computation_is_not_kept() -> None:
+    tokens = Tokens()
+    cache = _cache(tokens)
+
+    async def failing() -> int:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await cache.answer("total", ("q",), failing, SAME)
+    assert await cache.answer("total", ("q",), Computation(), SAME) == 1
+
+
+VALUES = [None, True, 3, 2.5, "x", dt.datetime(2026, 12, 6, 4, 30, tzinfo=dt.UTC),
+          dt.date(2026, 12, 6), dt.time(4, 30), dt.timedelta(seconds=90), Decimal("1.10"),
+          uuid.UUID(int=7), b"\x00\xff", [1, "a"], {"when": dt.date(2026, 1, 1)}]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=[type(v).__name__ for v in VALUES])
+def test_kept_values_come_back_with_their_types(value: Any) -> None:
+    back = typed(plain(value))
+    assert (back, type(back)) == (value, type(value))
+
+
+def test_a_value_of_an_unknown_type_is_not_kept() -> None:
+    with pytest.raises(TypeError, match="cannot keep a object"):
+        plain(object())
+
+
+def test_reprs_name_the_store_and_the_bound() -> None:
+    cache = ResultCache(MemoryStore(max_bytes=100), None)
+    assert repr(cache) == "ResultCache(MemoryStore(max_bytes=100, size=0, entries=0))"
+    assert repr(cache.for_resource("things", "v1", stale_s=5)) == (
+        "ResourceResults('things', stale_s=5)")
