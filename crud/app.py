@@ -27,7 +27,7 @@ from crud.http.rollups import answering, build_rollups
 from crud.http.routing import build_aggregate, build_endpoints, build_router, served_routes
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
-from crud.ops.docs import install_docs
+from crud.ops.docs import install_docs, install_root_redirect
 from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
@@ -173,6 +173,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
+    if not any(item.path.rstrip("/") == "" for item in loaded.extensions.mounts):
+        install_root_redirect(app)  # a mount at / (the old app) keeps answering there
     operations.install(app, reader=reader, live=hub, results=results)
     app.state.results = results
     keeper.kept = tuple(kept)

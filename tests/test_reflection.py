@@ -707,7 +707,6 @@ def test_check_command_prints_location_and_hint(music_db: Database, tmp_path: Pa
     assert result.stderr.splitlines() == [
         f"{path}:4: resources.artists.fields.name.source: table 'Artist' has no column 'Nmae' "
         "(did you mean 'Name'?)",
-        "1 problem(s) in the registry.",
     ]
 
 

@@ -31,6 +31,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import types as sqltypes
 
 from crud.http.errors import BadRequest, ParameterError
+from crud.model.coltypes import undecorated
 from crud.model.fields import Leaf
 from crud.model.values import storable_type
 
@@ -41,6 +42,8 @@ _SIGNATURE_BYTES = 16
 # No list is longer: positions stay exact integers in every JSON client and far from the
 # 64-bit limits of the arithmetic done on them.
 MAX_POSITION = 2**53 - 1
+_NOT_A_CURSOR = ("not a cursor from this API; pass back the 'next' value of a page "
+                 "(or its Link rel=next URL)")
 
 Encode = Callable[[Any], Any]
 Decode = Callable[[Any], Any]
@@ -135,7 +138,9 @@ class CursorCodec:
         try:
             payload, given = _unb64(body), _unb64(signature)
         except (binascii.Error, ValueError):
-            raise _invalid("not a cursor from this API") from None
+            raise _invalid(_NOT_A_CURSOR) from None
+        if len(given) != _SIGNATURE_BYTES:  # not one of ours at all ('abc'), not a forgery
+            raise _invalid(_NOT_A_CURSOR)
         if not hmac.compare_digest(given, self._sign(payload)):
             raise _invalid("the cursor was altered or signed by another deployment")
         try:  # signed, yet no JSON orjson reads (NaN, a lone surrogate): a key that leaked
@@ -161,6 +166,7 @@ def _unb64(text: str) -> bytes:
 
 def _value_codec(sql_type: sqltypes.TypeEngine[Any]) -> tuple[Encode, Decode]:
     """JSON-safe encode/decode that gives back the very type the driver returned."""
+    sql_type = undecorated(sql_type)  # SQLModel's UTCDateTime holds date-times
     if isinstance(sql_type, sqltypes.Enum) and isinstance(sql_type.enum_class, type) \
             and issubclass(sql_type.enum_class, enum.Enum):
         enum_class = sql_type.enum_class
