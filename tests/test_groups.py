@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from random import Random
 from typing import Any
 
 import pytest
 from conftest import Api
 from test_query_language import fetch_all
 
-from crud.http.groups import GroupSyntax, GroupSyntaxError, TermSyntax, parse_group
+from crud.http.groups import GroupSyntax, GroupSyntaxError, TermSyntax, group_pattern, parse_group
 
 BUILDS = "/api/v1/koji-builds"
 
@@ -161,3 +163,29 @@ async def test_cursors_are_bound_to_their_groups(demo_api: Api) -> None:
         response = await demo_api.get(BUILDS, params={**other, "size": "7", "cursor": token})
         assert response.status_code == 400, other
         assert response.json()["errors"][0]["parameter"] == "cursor"
+
+
+def _names(group: GroupSyntax) -> list[str]:
+    return [name for term in group.terms
+            for name in (_names(term) if isinstance(term, GroupSyntax) else [term.name])]
+
+
+def _parses(text: str) -> bool:
+    try:
+        group, _terms = parse_group("or", text, max_depth=3, max_terms=1000)
+    except GroupSyntaxError:
+        return False
+    return all(_names(group))  # '(=1)' parses, then no filter is named '': refused anyway
+
+
+def test_the_documented_pattern_is_the_grammar() -> None:
+    # The OpenAPI pattern and the parser agree on every string over the grammar's
+    # alphabet up to eight characters (or=(0) was valid per the old pattern, then a 400).
+    pattern = re.compile(group_pattern(3))
+    alphabet = 'a=1,()"\\'
+    random = Random(25)
+    texts = ["(0)", "(or=(a=1),b=2)", "(and=(or=(and=(a=1))))", '(a="x,y")', '(a="x\\")']
+    texts += ["(" + "".join(random.choice(alphabet) for _ in range(random.randint(0, 8))) + ")"
+              for _ in range(20_000)]
+    differ = [text for text in texts if bool(pattern.fullmatch(text)) != _parses(text)]
+    assert differ == []

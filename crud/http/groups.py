@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["GROUP_KINDS", "GroupSyntax", "GroupSyntaxError", "TermSyntax", "parse_group"]
+__all__ = ["GROUP_KINDS", "GroupSyntax", "GroupSyntaxError", "TermSyntax", "group_pattern",
+           "parse_group"]
 
 GroupKind = Literal["and", "or"]
 GROUP_KINDS: tuple[GroupKind, ...] = ("or", "and")
@@ -63,6 +64,20 @@ def parse_group(kind: GroupKind, text: str, *, max_depth: int, max_terms: int,
     if parser.at < len(text):
         raise GroupSyntaxError("unexpected text after the closing ')'", parser.at)
     return group, parser.terms
+
+
+def group_pattern(max_depth: int) -> str:
+    """The grammar above as a regular expression, nesting up to ``max_depth``: what the
+    OpenAPI document says a group looks like is exactly what the parser takes (names and
+    values are then checked as the filters' own parameters are)."""
+    name = r'[^,()"=]+'
+    value = r'(?:"(?:[^"\\]|\\[\s\S])*"|[^,()"]*)'
+    group = ""
+    for _ in range(max_depth):  # innermost first
+        nested = f"|(?:and|or)={group}" if group else ""
+        term = f"(?:{name}={value}{nested})"
+        group = rf"\({term}(?:,{term})*\)"
+    return f"^{group}$"
 
 
 class _Parser:

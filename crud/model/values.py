@@ -56,6 +56,7 @@ LOCAL_DATETIME_SCHEMA: dict[str, Any] = {
 MAX_PAGE = 2**31 - 1
 
 _DIGITS = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
 
 _INT16 = (-(2**15), 2**15 - 1, "int32")  # OpenAPI has no int16 format
 _INT32 = (-(2**31), 2**31 - 1, "int32")
@@ -128,6 +129,16 @@ def _shifted(value: dt.datetime) -> dt.datetime:
         raise ValueError("date-time out of range once converted to UTC") from None
 
 
+def written_date(value: Any) -> Any:
+    """A date or date-time as text (RFC 3339, what the document's ``format`` says): pydantic
+    would also read a number as seconds since 1970 (``674137`` as 1970-01-08)."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise PydanticCustomError(
+            "date_form", "Input should be a date or date-time such as 2024-01-01T08:00:00Z, "
+                         "not a number")
+    return value
+
+
 def storable_type(python_type: Any, kind: str, sql_type: sqltypes.TypeEngine[Any], *,
                   local_time: bool = False) -> Any:
     """``python_type`` narrowed to the values the column can be compared with; date-times
@@ -143,7 +154,10 @@ def storable_type(python_type: Any, kind: str, sql_type: sqltypes.TypeEngine[Any
         return Annotated[str, AfterValidator(no_nul), WithJsonSchema(NO_NUL_SCHEMA)]
     if kind == "datetime":
         if getattr(sql_type, "timezone", False):
-            return Annotated[dt.datetime, AfterValidator(to_aware)]
-        return LocalDatetime if local_time else Annotated[dt.datetime,
-                                                          AfterValidator(to_naive_utc)]
+            return Annotated[dt.datetime, AfterValidator(to_aware), BeforeValidator(written_date)]
+        if local_time:
+            return Annotated[LocalDatetime, BeforeValidator(written_date)]
+        return Annotated[dt.datetime, AfterValidator(to_naive_utc), BeforeValidator(written_date)]
+    if kind == "date":
+        return Annotated[python_type, BeforeValidator(written_date)]
     return python_type

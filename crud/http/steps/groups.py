@@ -15,7 +15,15 @@ from typing import ClassVar
 from pydantic import ValidationError
 
 from crud.http.errors import BadRequest, ParameterError
-from crud.http.groups import GROUP_KINDS, GroupKind, GroupSyntax, GroupSyntaxError, TermSyntax, parse_group
+from crud.http.groups import (
+    GROUP_KINDS,
+    GroupKind,
+    GroupSyntax,
+    GroupSyntaxError,
+    TermSyntax,
+    group_pattern,
+    parse_group,
+)
 from crud.http.listquery import Given, Parameter, Step
 from crud.http.steps.filters import FilterStep, validation_entries
 from crud.model.binding import hint
@@ -51,8 +59,9 @@ class GroupStep(Step[tuple[Group, ...]]):
         self.max_terms = max_terms
         joined = {"or": "any", "and": "all"}
         self.parameters = tuple(
-            # A group is parenthesised and not empty: anything else is a 400 at its position.
-            Parameter(kind, {"type": "array", "items": {"type": "string", "pattern": r"^\([\s\S]+\)$"}},
+            # The grammar itself: a value the document admits is one the parser takes.
+            Parameter(kind, {"type": "array",
+                             "items": {"type": "string", "pattern": group_pattern(max_depth)}},
                       f"Rows matching {joined[kind]} of the terms. "
                       f"{grammar(max_depth, max_terms)}", repeatable=True, explode=True)
             for kind in GROUP_KINDS) if resource.filters else ()
