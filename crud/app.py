@@ -27,7 +27,7 @@ from crud.http.rollups import answering, build_rollups
 from crud.http.routing import build_aggregate, build_endpoints, build_router, served_routes
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
-from crud.ops.docs import install_docs
+from crud.ops.docs import install_docs, install_root_redirect
 from crud.ops.extensions import Extensions, include_routers, resolve_extensions
 from crud.ops.hosts import public_base_url
 from crud.ops.mounts import install_mounts
@@ -102,9 +102,9 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     operations = Operations(loaded.registry, engine, settings,
                             path=loaded.path, located=loaded.located, resources=loaded.resources)
 
-    primary = Reader(engine, engine_backend(engine), keep=settings.pool_size)
-    issues = validator_issues(loaded.resources, primary.backend, path=loaded.path,
-                              located=loaded.located)
+    primary = Reader(engine, engine_backend(engine), keep=settings.pool_size,
+                     budget_ms=api.statement_timeout_ms)
+    issues = validator_issues(loaded.resources, path=loaded.path, located=loaded.located)
     if issues:
         raise RegistryError(issues)
     reader = read_path(primary, settings.replica_urls,
@@ -149,7 +149,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     for resource in loaded.resources:
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
-                                    public_url=public_base_url(settings), results=results)
+                                    public_url=public_base_url(settings), results=results,
+                                    signals=signals)
         rollups = build_rollups(endpoints)
         kept.extend(rollups)
         endpoints.rollups = answering(rollups)
@@ -172,6 +173,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
     install_mounts(app, loaded.extensions.mounts)
+    if not any(item.path.rstrip("/") == "" for item in loaded.extensions.mounts):
+        install_root_redirect(app)  # a mount at / (the old app) keeps answering there
     operations.install(app, reader=reader, live=hub, results=results)
     app.state.results = results
     keeper.kept = tuple(kept)

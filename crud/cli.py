@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crud.app import LoadedRegistry, create_app, load
-from crud.config.registry import RegistryError, RegistryIssue, load_registry
+from crud.config.registry import Registry, RegistryError, RegistryIssue, load_registry
 from crud.config.settings import DEFAULT_DATABASE_URL, Settings
 from crud.ops.tables import missing_table_issues, unreachable_reason
 from crud.sql.database import make_engine, serving_engine
@@ -60,6 +60,10 @@ def _options(
                                           help="Print the version and exit")] = False,
 ) -> None:
     """Serve a read-only REST API described by registry.yaml."""
+    # As with uvicorn and flask, the user's own modules (model: models:Build, routers:,
+    # mounts:, select:, expression:) import from the folder the command runs in.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _settings(registry: Path | None, database_url: str | None, **more: object) -> Settings:
@@ -85,7 +89,15 @@ def _setting_problem(problem: Any) -> str:
     return f"{variable}{flag}: {problem['msg']}{got}"
 
 
-def _load(settings: Settings) -> LoadedRegistry:
+def _load(settings: Settings, *, reads_database: bool = True) -> LoadedRegistry:
+    """The bound registry; ``reads_database=False``: the database is read only to reflect
+    ``table:`` resources (crud openapi of a models-only registry needs none)."""
+    reflects = any(spec.table for spec in _registry_only(settings).resources.values())
+    if settings.database_url != DEFAULT_DATABASE_URL:  # the demo's is created when served
+        if reads_database or reflects:
+            _refuse_missing_sqlite(settings.database_url)
+    elif reflects and not _demo_path(settings.database_url).exists():
+        _no_database(settings)  # reflecting would create an empty ./crud-demo.db
     try:
         with _reaching(settings.database_url):
             return asyncio.run(load(settings.registry, settings.database_url))
@@ -125,7 +137,8 @@ def _app_or_fail(loaded: LoadedRegistry, engine: AsyncEngine, settings: Settings
 def _fail(error: RegistryError) -> NoReturn:
     for issue in error.issues:
         typer.echo(str(issue), err=True)
-    typer.echo(f"{len(error.issues)} problem(s) in the registry.", err=True)
+    if len(error.issues) > 1:  # one problem is one line
+        typer.echo(f"{len(error.issues)} problem(s) in the registry.", err=True)
     raise typer.Exit(1)
 
 
@@ -199,10 +212,9 @@ def serve(
     app = _app_or_fail(loaded, engine, settings)
     typer.echo(f"Serving {len(loaded.resources)} resources from {settings.registry}")
     typer.echo(f"Docs: http://{settings.host}:{settings.port}/docs")
-    # Our own JSON access log replaces uvicorn's when it is on.
+    # Our own JSON access log replaces uvicorn's; CRUD_ACCESS_LOG=false turns both off.
     options: dict[str, Any] = {"host": settings.host, "port": settings.port,
-                               "log_level": settings.log_level,
-                               "access_log": not settings.access_log,
+                               "log_level": settings.log_level, "access_log": False,
                                # Watched lists never end by themselves: cut what is still
                                # open this long after SIGTERM (clients reconnect elsewhere).
                                "timeout_graceful_shutdown": SHUTDOWN_GRACE_S}
@@ -223,22 +235,41 @@ def serve(
 
 
 def _load_for_serving(settings: Settings) -> LoadedRegistry:
-    """The bound registry; the demo database is created only once the registry is valid."""
-    demo = settings.database_url == DEFAULT_DATABASE_URL
-    if demo and _reflects(settings):
+    """The bound registry; the demo database is created only once the registry is valid,
+    and only for a registry that says ``api: {demo: true}``."""
+    if settings.database_url != DEFAULT_DATABASE_URL:
+        return _load(settings)
+    registry = _registry_only(settings)
+    if not registry.api.demo and not _demo_path(settings.database_url).exists():
+        _no_database(settings)
+    if any(spec.table for spec in registry.resources.values()):
         _ensure_demo_database(settings.database_url)  # binding 'table:' resources reads it
     loaded = _load(settings)
-    if demo:
-        _ensure_demo_database(settings.database_url)
+    _ensure_demo_database(settings.database_url)
     return loaded
 
 
-def _reflects(settings: Settings) -> bool:
+def _no_database(settings: Settings) -> NoReturn:
+    _fail_line(f"{settings.registry}: no database given: pass --database-url URL or set "
+               "DATABASE_URL (a demo database is created only for a registry with "
+               "'api: {demo: true}')")
+
+
+def _registry_only(settings: Settings) -> Registry:
     try:
-        registry = load_registry(settings.registry)[0]
+        return load_registry(settings.registry)[0]
     except RegistryError as error:
         _fail(error)
-    return any(spec.table for spec in registry.resources.values())
+
+
+def _refuse_missing_sqlite(url: str) -> None:
+    # SQLite would create an empty file, then every table would be reported missing.
+    with _reaching(url):
+        parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(str(file)).exists():
+        _fail_line(f"{_shown(url)}: no SQLite database at {file} "
+                   "(check --database-url or DATABASE_URL)")
 
 
 def _refuse_missing_tables(loaded: LoadedRegistry, settings: Settings) -> None:
@@ -257,7 +288,7 @@ def _refuse_missing_tables(loaded: LoadedRegistry, settings: Settings) -> None:
 def _ensure_demo_database(url: str) -> None:
     from resources.demo import load_demo_data
 
-    path = Path(url.split("///", 1)[1])
+    path = _demo_path(url)
     if path.exists():
         return
     typer.echo(f"Creating the demo database {path} ...")
@@ -272,6 +303,10 @@ def _ensure_demo_database(url: str) -> None:
     asyncio.run(fill())
 
 
+def _demo_path(url: str) -> Path:
+    return Path(url.split("///", 1)[1])
+
+
 @cli.command("demo-data")
 def demo_data(
     database_url: UrlOption = None,
@@ -280,7 +315,7 @@ def demo_data(
     """Create the example tables and fill them with deterministic demo data."""
     from resources.demo import load_demo_data
 
-    url = database_url or _settings(None, None).database_url
+    url = _settings(None, database_url).database_url
 
     async def fill() -> dict[str, int]:
         engine = make_engine(url, read_only=False)
@@ -312,7 +347,8 @@ def init(
 
     url = _settings(None, database_url).database_url
     try:
-        drafts = asyncio.run(write_starter(url, output, force=force, schema=schema))
+        with _reaching(url):
+            drafts = asyncio.run(write_starter(url, output, force=force, schema=schema))
     except StarterError as error:
         typer.echo(f"crud init: {error}", err=True)
         raise typer.Exit(1) from None
@@ -329,8 +365,9 @@ def openapi(
     output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None,  # noqa: UP045
 ) -> None:
     """Write the OpenAPI document (to stdout, or --output FILE)."""
-    settings = _settings(registry, database_url)
-    loaded = _load(settings)
+    # The document signs no cursor: a throwaway key keeps the "not set" warning away.
+    settings = _settings(registry, database_url, cursor_secret=secrets.token_urlsafe(32))
+    loaded = _load(settings, reads_database=False)
     with _reaching(settings.database_url):
         engine = make_engine(settings.database_url)
     app = _app_or_fail(loaded, engine, settings)

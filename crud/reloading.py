@@ -11,6 +11,9 @@ fails on the way leaves the current app serving; its problems are logged, with f
 on ``crud.reload``.
 
 Triggers: SIGHUP, and with ``watch`` a change of the file's content (checked once a second).
+A reload that fails because the database did not answer is tried again (every second while
+watching, with a growing pause after a SIGHUP) until it applies or the registry is found
+invalid; a newer trigger replaces the retries of an older one.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ __all__ = ["Generation", "Lifespan", "Reloadable", "app_from_environment", "buil
 logger = logging.getLogger("crud.reload")
 Builder = Callable[[], Awaitable[ASGIApp]]
 WATCH_INTERVAL_S = 1.0
+MAX_RETRY_PAUSE_S = 30.0
 
 
 async def build_app(settings: Settings, *, database_optional: bool = False) -> FastAPI:
@@ -152,6 +156,10 @@ class Reloadable:
         self._lock = asyncio.Lock()  # one reload at a time, in the order asked
         self._tasks: set[asyncio.Task[Any]] = set()  # reloads and retirements under way
         self._watcher: asyncio.Task[None] | None = None
+        self._asked = 0  # SIGHUPs so far: only the newest one's reload is retried
+        self._stopping = asyncio.Event()  # ends the pauses between retries at shutdown
+        # Whether the last failed reload failed for the database (worth another try).
+        self.unreachable = False
         ensure_handler(logger)
 
     def __repr__(self) -> str:
@@ -178,18 +186,23 @@ class Reloadable:
         logger.info("previous registry shut down after its last request (%s)", _describe(old.app))
 
     async def _next_generation(self) -> Generation | None:
+        self.unreachable = False
         try:
             generation = Generation(await self.build())
             await generation.lifespan.startup()
         except RegistryError as error:
             for issue in error.issues:
                 logger.error("%s", issue)
+            # reflect() reports a database it cannot reach as the one issue keyed 'database'.
+            self.unreachable = all(issue.key == "database" for issue in error.issues)
             logger.error("registry reload failed: %d problem(s); still serving the previous "
-                         "registry", len(error.issues))
+                         "registry%s", len(error.issues), _retry_note(self.unreachable))
             return None
         except Exception as error:  # the database, a model module, a lifespan: all the same
-            logger.error("registry reload failed: %s: %s; still serving the previous registry",
-                         type(error).__name__, unreachable_reason(error))
+            self.unreachable = isinstance(error, DBAPIError | OSError)
+            logger.error("registry reload failed: %s: %s; still serving the previous registry%s",
+                         type(error).__name__, unreachable_reason(error),
+                         _retry_note(self.unreachable))
             return None
         logger.info("registry reloaded: %s", _describe(generation.app))
         return generation
@@ -199,8 +212,19 @@ class Reloadable:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def request_reload(self) -> None:
-        """Schedule a reload (the SIGHUP handler; safe to call from the event loop only)."""
-        self._spawn(self.reload())
+        """Schedule a reload (the SIGHUP handler; safe to call from the event loop only),
+        tried again while the database does not answer; it replaces an older one's retries."""
+        self._asked += 1
+        self._spawn(self._reload_until_settled(self._asked))
+
+    async def _reload_until_settled(self, ticket: int) -> None:
+        pause = self.interval_s
+        while not await self.reload() and self.unreachable:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), pause)
+            if ticket != self._asked:  # a newer SIGHUP (or shutdown) takes over
+                return
+            pause = min(pause * 2, MAX_RETRY_PAUSE_S)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -235,18 +259,25 @@ class Reloadable:
         while True:
             await asyncio.sleep(self.interval_s)
             now = _content(path)
-            if now != seen:
+            # A reload the database kept from applying leaves the change unseen: next tick
+            # tries again. An invalid file waits for the next change.
+            if now != seen and (await self.reload() or not self.unreachable):
                 seen = now
-                await self.reload()
 
     async def _stop(self) -> None:
         with suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        self._asked += 1  # a SIGHUP's retries stop here
+        self._stopping.set()
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.settled()  # uvicorn has waited for the open requests: this ends quickly
         await self.current.retire()
+
+
+def _retry_note(unreachable: bool) -> str:
+    return "; trying again" if unreachable else ""
 
 
 def _content(path: Path) -> bytes | None:

@@ -129,6 +129,8 @@ def _unsupported(column: Column[Any]) -> str:
     if isinstance(column.type, NullType):
         return ("the database reports no type; declare one with type: (string, integer, "
                 "number, boolean, date, datetime)")
+    if getattr(column.type, "__visit_name__", "") == "YEAR":  # MySQL's: the driver gives an int
+        return "a YEAR; serve it with 'type: integer' (the driver reads it as a whole number)"
     return "it " + unsupported_reason(column.type).split(";")[0]  # "it is binary, which ..."
 
 

@@ -2,7 +2,7 @@
 Debian's Chromium.
 
 A missing tool fails the test with the command that installs it; nothing is skipped, so
-CI cannot pass by not running these. ``.ci/run`` installs both up front.
+CI cannot pass by not running these. ``scripts/test`` installs both up front.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A throwaway PgBouncer in transaction pooling mode in front of the test PostgreSQL.
 
-Debian's ``pgbouncer`` package (``apt-get install -y pgbouncer``; ``.ci/run`` installs it),
+Debian's ``pgbouncer`` package (``apt-get install -y pgbouncer``; ``scripts/test`` installs it),
 run in the foreground as the ``postgres`` OS user (PgBouncer refuses root) on a free port,
 with a config and userlist in a temporary directory, trust auth, every database name
 passed through to the server the suite uses. Few server connections per pool, so the

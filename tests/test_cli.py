@@ -73,8 +73,7 @@ def test_serve_without_a_registry_creates_nothing(tmp_path: Path) -> None:
     result = crud("serve", cwd=tmp_path)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [
-        "registry.yaml: file: not found (pass --registry or set CRUD_REGISTRY)",
-        "1 problem(s) in the registry."]
+        "registry.yaml: file: not found (pass --registry or set CRUD_REGISTRY)"]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -50,6 +50,11 @@ SORTS = [
     pytest.param("-shelf_label,-score", id="joined-path-desc"),
     pytest.param("doubled", id="expression-asc"),
     pytest.param("-doubled,name", id="expression-desc"),
+    pytest.param("-score:nulls_last", id="desc-nulls-last"),
+    pytest.param("score:nulls_first", id="asc-nulls-first"),
+    pytest.param("name,-taken_at:nulls_last", id="multi-key-nulls-last"),
+    pytest.param("-shelf_label:nulls_last,score:nulls_first", id="joined-path-placed"),
+    pytest.param("-doubled:nulls_last,name", id="expression-nulls-last"),
 ]
 
 
@@ -125,10 +130,14 @@ def _tamper(cursor: str) -> str:
     return f"{forged}.{signature}"
 
 
+NOT_A_CURSOR = ("not a cursor from this API; pass back the 'next' value of a page (or its "
+                "Link rel=next URL)")
 CURSOR_ERRORS = [
     pytest.param(lambda c: _tamper(c), {}, "cursor: the cursor was altered or signed by another "
                  "deployment.", id="tampered"),
-    pytest.param(lambda c: "garbage!", {}, "cursor: not a cursor from this API.", id="garbage"),
+    pytest.param(lambda c: "garbage!", {}, f"cursor: {NOT_A_CURSOR}.", id="garbage"),
+    pytest.param(lambda c: "abc", {}, f"cursor: {NOT_A_CURSOR}.", id="short"),
+    pytest.param(lambda c: c.partition(".")[0], {}, f"cursor: {NOT_A_CURSOR}.", id="unsigned"),
     pytest.param(lambda c: c, {"order_by": "-name"}, "cursor: this cursor belongs to another sort, "
                  "filter or search; start again without 'cursor' or repeat the original "
                  "parameters.", id="other-sort"),
@@ -218,12 +227,19 @@ def test_cursor_values_keep_their_type(sql_type: Any, value: Any) -> None:
     pytest.param(True, 5, "t.k <= 5 AND (t.k < 5 OR t.k = 5 AND t.id > 9)", id="desc-value"),
     pytest.param(True, None, "t.k IS NOT NULL OR t.k IS NULL AND t.id > 9",
                  id="desc-null"),
+    pytest.param((True, False), 5, "(t.k <= 5 OR t.k IS NULL) AND (t.k < 5 OR t.k IS NULL "
+                 "OR t.k = 5 AND t.id > 9)", id="desc-nulls-last-value"),
+    pytest.param((False, True), None, "t.k IS NOT NULL OR t.k IS NULL AND t.id > 9",
+                 id="asc-nulls-first-null"),
 ])
-def test_seek_predicate_places_nulls_like_order_by(descending: bool, value: int | None,
-                                                   sql: str) -> None:
+def test_seek_predicate_places_nulls_like_order_by(descending: bool | tuple[bool, bool],
+                                                   value: int | None, sql: str) -> None:
     table = Table("t", MetaData(), Column("id", Integer, primary_key=True),
                   Column("k", Integer, nullable=True))
-    predicate = seek_predicate([(table.c.k, descending, True), (table.c.id, False, False)],
+    # (descending, NULLs first): by default NULLs lead exactly when descending.
+    direction, lead = descending if isinstance(descending, tuple) else (descending, descending)
+    predicate = seek_predicate([(table.c.k, direction, True, lead),
+                                (table.c.id, False, False, False)],
                                [None if value is None else literal(value), literal(9)])
     compiled = predicate.compile(dialect=sqlite.dialect(),
                                  compile_kwargs={"literal_binds": True})
@@ -291,3 +307,54 @@ async def test_a_signed_cursor_with_a_wrong_position_is_400(
                                                                 position)})
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["parameter"] == "cursor"
+
+
+@pytest.mark.parametrize(("order_by", "nulls_at"), [
+    ("-score", "start"), ("-score:nulls_last", "end"), ("score", "end"),
+    ("score:nulls_first", "start"), ("-score:nulls_first", "start"), ("score:nulls_last", "end"),
+])
+async def test_nulls_go_where_order_by_says(readings_db: Database, make_api: Callable[..., Any],
+                                            order_by: str, nulls_at: str) -> None:
+    api = await serve(make_api, readings_db, registry())
+    pages = await all_pages(api, READINGS, {"order_by": order_by})
+    scores = [item["score"] for page in pages for item in page.json()["items"]]
+    values = [score for score in scores if score is not None]
+    nulls = [None] * (len(scores) - len(values))
+    assert nulls
+    assert scores == (nulls + values if nulls_at == "start" else values + nulls)
+    assert values == sorted(values, reverse=order_by.startswith("-"))
+
+
+@pytest.mark.parametrize(("order_by", "message"), [
+    ("-score:nulls_later", "'score:nulls_later': after ':' give nulls_first or nulls_last"),
+    ("-name:nulls_last", "'name' is never null: ':nulls_last' applies to keys that may be"),
+])
+@pytest.mark.parametrize("readings_db", ["sqlite"], indirect=True)
+async def test_a_bad_nulls_placement_is_400(readings_db: Database, make_api: Callable[..., Any],
+                                            order_by: str, message: str) -> None:
+    api = await serve(make_api, readings_db, registry())
+    response = await api.get(READINGS, params={"order_by": order_by})
+    assert response.status_code in (400, 422)
+    assert response.json()["errors"] == [{"parameter": "order_by", "message": message}]
+
+
+@pytest.mark.parametrize("readings_db", ["sqlite"], indirect=True)
+async def test_a_cursor_is_bound_to_its_nulls_placement(readings_db: Database,
+                                                        make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    cursor = (await api.get(READINGS, params={"order_by": "-score", "size": 5})).json()["next"]
+    response = await api.get(READINGS, params={"order_by": "-score:nulls_last", "cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["parameter"] == "cursor"
+
+
+@pytest.mark.parametrize("readings_db", ["sqlite"], indirect=True)
+async def test_openapi_lists_the_placements_of_nullable_keys(readings_db: Database,
+                                                             make_api: Callable[..., Any]) -> None:
+    api = await serve(make_api, readings_db, registry())
+    document = (await api.get("/openapi.json")).json()
+    [parameter] = [item for item in document["paths"][READINGS]["get"]["parameters"]
+                   if item["name"] == "order_by"]
+    enum = parameter["schema"]["items"]["enum"]
+    assert {"-score:nulls_last", "score:nulls_first", "-score:nulls_first"} <= set(enum)
+    assert not [item for item in enum if item.startswith(("name:", "-name:"))]

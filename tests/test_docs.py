@@ -99,3 +99,10 @@ def test_docs_render_every_operation_without_network(docs_server: Server, page: 
     # 7 resources (list, detail), 2 aggregates, /healthz, /readyz, /metrics
     assert len(summaries) == 19
     assert [summary for summary in summaries if summary not in report["text"]] == []
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_the_root_sends_a_browser_to_the_docs(demo_api: Api) -> None:
+    response = await demo_api.get("/")
+    assert (response.status_code, response.headers["location"]) == (307, "/docs")
+    assert "/" not in (await demo_api.get("/openapi.json")).json()["paths"]

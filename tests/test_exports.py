@@ -377,7 +377,7 @@ async def test_paging_parameters_with_an_export_are_400(
     reason = ("an export (csv) streams every selected row; page, size, cursor and Range do "
               "not apply (narrow it with filters)")
     body = response.json()
-    assert body["detail"] == f"{', '.join(named)}: {reason}."
+    assert body["detail"] == f"{', '.join(named)}: {reason}. The export without them: ?format=csv"
     assert body["errors"] == [{"parameter": name, "message": reason} for name in named]
 
 
@@ -391,7 +391,8 @@ async def test_facets_with_an_export_are_400_not_dropped(demo_api: Api) -> None:
     facets = ("facets are counted beside a JSON page; an export (ndjson) has no place for "
               "them (ask for them without format)")
     body = response.json()
-    assert body["detail"] == f"page: {paging}; facet, facet_size: {facets}."
+    assert body["detail"] == (f"page: {paging}; facet, facet_size: {facets}. The export "
+                              "without them: ?format=ndjson")
     assert body["errors"] == [{"parameter": "page", "message": paging},
                               {"parameter": "facet", "message": facets},
                               {"parameter": "facet_size", "message": facets}]
@@ -537,3 +538,15 @@ async def test_a_client_that_disconnects_stops_the_export(
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+async def test_a_list_url_with_size_and_format_offers_the_export_url(demo_api: Api) -> None:
+    page_url = "/api/v1/koji-builds?status=success&size=50&order_by=-packit_id&page=3"
+    response = await demo_api.get(f"{page_url}&format=csv")
+    assert response.status_code == 400
+    offered = response.json()["detail"].rpartition("The export without them: ")[2]
+    assert offered == "?status=success&order_by=-packit_id&format=csv"
+    export = await demo_api.get(f"/api/v1/koji-builds{offered}")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")

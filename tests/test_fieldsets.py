@@ -301,3 +301,14 @@ async def test_database_written_sparse_items_are_the_python_bytes(
     assert written.content == shaped.content
     assert written.headers.get("link") == shaped.headers.get("link")
     assert detail_written.content == detail_shaped.content
+
+
+@pytest.mark.parametrize("query", ["fields=nope", "fields=statuz"])
+async def test_an_unknown_field_lists_the_valid_names_once(demo_api: Api, query: str) -> None:
+    response = await demo_api.get(f"{KOJI}?{query}")
+    [error] = response.json()["errors"]
+    assert error["message"].count("packit_id") == 1
+    assert error["message"].endswith("; valid: packit_id, task_id, status, chroot, scratch, "
+                                     "commit_sha, web_url, build_submitted_time, "
+                                     "build_start_time, build_finished_time, pr_id, branch_name, "
+                                     "release, project_url, repo_namespace, repo_name, duration")

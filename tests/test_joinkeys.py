@@ -40,7 +40,7 @@ def test_a_select_with_two_rows_for_a_key_fails_the_check(
                                "several rows for group_id=")
     assert lines[0].endswith(": a join needs at most one per key, or rows of builds repeat "
                              "(aggregate, or key it by more columns)")
-    assert lines[1:] == ["1 problem(s) in the registry."]
+    assert lines[1:] == []  # one problem, one line
 
 
 def test_the_demo_registrys_joins_keep_their_promise(demo_db: Database) -> None:

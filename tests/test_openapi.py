@@ -86,15 +86,24 @@ def test_array_operators_take_their_elements_comma_separated(spec: Spec) -> None
 def test_order_by_is_an_array_of_allowed_keys_in_both_directions(spec: Spec) -> None:
     order_by = parameters(spec, KOJI)["order_by"]
     assert (order_by["style"], order_by["explode"]) == ("form", False)
-    keys = ["packit_id", "build_submitted_time", "status", "chroot", "repo_namespace"]
+    # Nullable keys may also say where NULLs go (-build_submitted_time:nulls_last).
+    nullable = ["build_submitted_time", "repo_namespace"]
+    spellings = {key: [f"{sign}{key}{suffix}" for sign in ("", "-") for suffix in
+                       ("", *((":nulls_first", ":nulls_last") if key in nullable else ()))]
+                 for key in ["packit_id", "build_submitted_time", "status", "chroot",
+                             "repo_namespace"]}
+    assert spellings["build_submitted_time"] == [
+        "build_submitted_time", "build_submitted_time:nulls_first",
+        "build_submitted_time:nulls_last", "-build_submitted_time",
+        "-build_submitted_time:nulls_first", "-build_submitted_time:nulls_last"]
     assert order_by["schema"] == {
         "type": "array", "minItems": 1, "maxItems": 5, "uniqueItems": True,
-        "items": {"type": "string", "enum": [
-            "packit_id", "-packit_id", "build_submitted_time", "-build_submitted_time",
-            "status", "-status", "chroot", "-chroot", "repo_namespace", "-repo_namespace"]},
-        # A key in both directions (x,-x) is refused, and the schema says so too.
-        "not": {"anyOf": [{"allOf": [{"contains": {"const": key}},
-                                     {"contains": {"const": f"-{key}"}}]} for key in keys]},
+        "items": {"type": "string", "enum": [item for items in spellings.values()
+                                             for item in items]},
+        # A key twice (x,-x; x,x:nulls_last) is refused, and the schema says so too.
+        "not": {"anyOf": [{"allOf": [{"contains": {"const": one}}, {"contains": {"const": other}}]}
+                          for items in spellings.values() for index, one in enumerate(items)
+                          for other in items[index + 1:]]},
     }
     assert "Default: -packit_id." in order_by["description"]
 

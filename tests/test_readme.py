@@ -37,7 +37,42 @@ async def test_the_readme_registry_serves(demo_db: Database, make_api: Any) -> N
 def test_readme_starts_with_the_two_commands() -> None:
     blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
     assert "crud serve" in blocks[0]
-    assert "pytest" in blocks[1]
+    assert blocks[1] == "scripts/test\n"
+    script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    assert "-m pytest" in script
+    assert "exec scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+SAMPLE = re.search(r"curl -i 'localhost:8000/api/v1/koji-builds\?size=5'\n(.*?)\ncurl", README,
+                   re.S)
+
+
+async def test_the_readme_sample_output_is_the_demo_datas(tmp_path: Path, make_api: Any) -> None:
+    from crud.sql.database import make_engine
+    from resources.demo import load_demo_data
+
+    assert SAMPLE, "README lost its sample request"
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crud-demo.db'}"
+    writer = make_engine(url, read_only=False)
+    try:
+        await load_demo_data(writer, scale=2000)  # what `crud serve` creates
+    finally:
+        await writer.dispose()
+    api: Api = await make_api((ROOT / "registry.yaml").read_text(encoding="utf-8"), url)
+    response = await api.get("/api/v1/koji-builds?size=5")
+    sample = SAMPLE.group(1)
+    assert f"content-range: {response.headers['content-range']}" in sample
+    assert "link: <http://localhost:8000/api/v1/koji-builds?size=5&cursor=" in sample
+    body = response.text
+    # Every "key":value the sample shows is in the answer (the sample elides with ...).
+    pairs = re.findall(r'"(\w+)":("[^"]*"|\d+|null|true|false)(?=[,}])', sample)
+    assert len(pairs) > 10
+    for key, value in pairs:
+        if key != "next":  # the cursor's signature is per deployment: its start is shown
+            assert f'"{key}":{value}' in body, (key, value)
+    shown = re.search(r'"next":"(\w+)…"', sample)
+    assert shown
+    assert response.json()["next"].startswith(shown.group(1))
 
 
 def test_every_setting_is_documented() -> None:

@@ -335,7 +335,7 @@ async def test_paths_follow_automap_names_and_missing_links_are_null(music_api: 
 async def test_nested_objects_and_capped_to_many_objects(music_api: Api) -> None:
     body, statements = await fetch(music_api, "albums", order_by="title")
     assert items_of(body) == [
-        {"id": 4, "title": "Bootleg", "artist": {"id": None, "name": None},
+        {"id": 4, "title": "Bootleg", "artist": None,  # no artist: null, not an object of nulls
          "tracks": [{"id": 7, "name": "Live Jam"}]},
         {"id": 3, "title": "Burn", "artist": {"id": 2, "name": "Deep Purple"},
          "tracks": [{"id": 5, "name": "Burn"}]},
@@ -418,7 +418,7 @@ async def test_to_many_of_a_pascal_case_table(music_api: Api) -> None:
 async def test_self_reference_both_ways(music_api: Api) -> None:
     body, statements = await fetch(music_api, "employees")
     assert items_of(body) == [
-        {"id": 1, "name": "Andrew", "manager": {"id": None, "name": None},
+        {"id": 1, "name": "Andrew", "manager": None,
          "reports": ["Nancy", "Steve"], "reviews_written": []},
         {"id": 2, "name": "Nancy", "manager": {"id": 1, "name": "Andrew"},
          "reports": ["Jane", "Margaret"], "reviews_written": []},
@@ -707,7 +707,6 @@ def test_check_command_prints_location_and_hint(music_db: Database, tmp_path: Pa
     assert result.stderr.splitlines() == [
         f"{path}:4: resources.artists.fields.name.source: table 'Artist' has no column 'Nmae' "
         "(did you mean 'Name'?)",
-        "1 problem(s) in the registry.",
     ]
 
 

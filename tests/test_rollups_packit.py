@@ -76,7 +76,7 @@ async def test_past_periods_count_no_more_than_the_total(packit: Api, period: st
 @pytest.fixture
 def in_2024(monkeypatch: pytest.MonkeyPatch) -> None:
     """"Now" inside the demo data (builds from 2023-03 to 2024-09), so the periods count rows."""
-    from examples.packit import usage
+    from resources import packit_usage as usage
 
     monkeypatch.setattr(usage, "_now", lambda: dt.datetime(2024, 6, 1, 10))
 

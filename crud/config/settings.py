@@ -10,9 +10,18 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "async_database_url"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./crud-demo.db"
+# The async driver behind each database a URL may name, with or without a sync driver
+# (postgresql://, postgresql+psycopg2://, mysql+pymysql://): the URL a user already has works.
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+                  "postgres": "postgresql+asyncpg", "mysql": "mysql+aiomysql",
+                  "mariadb": "mysql+aiomysql"}
+# The async drivers installed with crud: a URL naming one is kept as written, any other
+# driver (psycopg2, pymysql, asyncmy) is replaced, as it may not be installed.
+_ASYNC_FORMS = {"sqlite+aiosqlite", "postgresql+asyncpg", "mysql+aiomysql", "mariadb+aiomysql"}
+_SCHEME = re.compile(r"(?P<database>[a-z]+)(\+(?P<driver>[a-z0-9_]+))?://", re.IGNORECASE)
 # What Starlette's TrustedHostMiddleware can match: a name or address as the Host header
 # carries it without the port (IPv6 in brackets), '*' or a leading '*.' for subdomains.
 _HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]")
@@ -71,6 +80,15 @@ class Settings(BaseSettings):
                           "(https://api.example.org); absolute links start with it instead "
                           "of the request's Host")
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_url(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @field_validator("replica_urls")
+    @classmethod
+    def _async_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(async_database_url(url) for url in value)
     # The result cache (docs/caching.md): in this process by default, Redis when set.
     cache_url: SecretStr | None = Field(
         None, description="redis://host:port/db of a Redis that keeps computed totals, facets "
@@ -126,3 +144,22 @@ class Settings(BaseSettings):
                                    "long without events, so proxies keep the stream open")
     cursor_secret: SecretStr | None = Field(
         None, description="Key that signs pagination cursors; random per process when unset")
+
+
+def async_database_url(url: str) -> str:
+    """``url`` with the async driver of its database (``sqlite:///x.db`` -> ``sqlite+aiosqlite``).
+
+    A URL that already names an async driver is returned as it is; one naming a database
+    this API does not run on is a ValueError saying which URLs it takes.
+    """
+    scheme = _SCHEME.match(url.strip())
+    if scheme is None:
+        return url  # not a URL at all: SQLAlchemy's own message says so, in one line
+    database = scheme["database"].lower()
+    if database not in _ASYNC_DRIVERS:
+        raise ValueError(f"{scheme[0]} is not a database this API runs on; use sqlite://, "
+                         "postgresql:// or mysql:// (mariadb://)")
+    asynchronous = _ASYNC_DRIVERS[database]
+    if scheme["driver"] and f"{database}+{scheme['driver'].lower()}" in _ASYNC_FORMS:
+        return url
+    return asynchronous + url.strip()[len(scheme[0]) - 3:]

@@ -31,6 +31,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import types as sqltypes
 
 from crud.http.errors import BadRequest, ParameterError
+from crud.model.coltypes import undecorated
 from crud.model.fields import Leaf
 from crud.model.values import storable_type
 
@@ -38,6 +39,11 @@ __all__ = ["Cursor", "CursorCodec", "cursor_secret", "fingerprint"]
 
 logger = logging.getLogger("crud.http.cursors")
 _SIGNATURE_BYTES = 16
+# No list is longer: positions stay exact integers in every JSON client and far from the
+# 64-bit limits of the arithmetic done on them.
+MAX_POSITION = 2**53 - 1
+_NOT_A_CURSOR = ("not a cursor from this API; pass back the 'next' value of a page "
+                 "(or its Link rel=next URL)")
 
 Encode = Callable[[Any], Any]
 Decode = Callable[[Any], Any]
@@ -104,7 +110,7 @@ class CursorCodec:
                            "start again without 'cursor' or repeat the original parameters")
         raw_values, position = payload.get("v"), payload.get("p")
         if (not isinstance(raw_values, list) or len(raw_values) != len(leaves)
-                or not isinstance(position, int) or position < 0):
+                or not isinstance(position, int) or not 0 <= position <= MAX_POSITION):
             raise _invalid("the cursor does not fit this list")
         try:
             values = tuple(None if raw is None else self._decoded(leaf, raw)
@@ -132,10 +138,15 @@ class CursorCodec:
         try:
             payload, given = _unb64(body), _unb64(signature)
         except (binascii.Error, ValueError):
-            raise _invalid("not a cursor from this API") from None
+            raise _invalid(_NOT_A_CURSOR) from None
+        if len(given) != _SIGNATURE_BYTES:  # not one of ours at all ('abc'), not a forgery
+            raise _invalid(_NOT_A_CURSOR)
         if not hmac.compare_digest(given, self._sign(payload)):
             raise _invalid("the cursor was altered or signed by another deployment")
-        return orjson.loads(payload)
+        try:  # signed, yet no JSON orjson reads (NaN, a lone surrogate): a key that leaked
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise _invalid("the cursor does not fit this list") from None
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self.secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
@@ -155,6 +166,7 @@ def _unb64(text: str) -> bytes:
 
 def _value_codec(sql_type: sqltypes.TypeEngine[Any]) -> tuple[Encode, Decode]:
     """JSON-safe encode/decode that gives back the very type the driver returned."""
+    sql_type = undecorated(sql_type)  # SQLModel's UTCDateTime holds date-times
     if isinstance(sql_type, sqltypes.Enum) and isinstance(sql_type.enum_class, type) \
             and issubclass(sql_type.enum_class, enum.Enum):
         enum_class = sql_type.enum_class

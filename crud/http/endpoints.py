@@ -123,8 +123,8 @@ class Endpoints:
         if self.validator is None:
             return None
         with database_errors():
-            value = await self.validator.read(self.pages.reader)
-        return validated_tag(value, request_key())
+            value = await self.validator.read()
+        return validated_tag(value, request_key()) if value is not None else None
 
     async def export(self, request: Request, export: Export, selection: Selection,
                      order: tuple[OrderItem, ...], shape: Shape) -> Response:

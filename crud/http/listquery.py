@@ -47,17 +47,23 @@ class Parameter:
         return document
 
 
-def order_by_schema(names: Sequence[str], *, max_items: int | None = None) -> dict[str, Any]:
-    """An ``order_by`` array: each of ``names`` as ``name`` or ``-name``, at most once.
+def order_by_schema(names: Sequence[str], *, max_items: int | None = None,
+                    nullable: Sequence[str] = ()) -> dict[str, Any]:
+    """An ``order_by`` array: each of ``names`` as ``name`` or ``-name``, at most once;
+    the ``nullable`` ones also with ``:nulls_first`` or ``:nulls_last``.
 
     ``uniqueItems`` alone would allow ``x,-x``, which the API refuses (one key, two
     directions); the ``not`` says so in the schema, not only in the description."""
+    spellings = {name: [f"{sign}{name}{suffix}" for sign in ("", "-") for suffix in
+                        ("", *((":nulls_first", ":nulls_last") if name in nullable else ()))]
+                 for name in names}
     schema: dict[str, Any] = {
         "type": "array",
-        "items": {"type": "string", "enum": [f"{sign}{name}" for name in names for sign in ("", "-")]},
+        "items": {"type": "string", "enum": [item for name in names for item in spellings[name]]},
         "minItems": 1, "uniqueItems": True,
-        "not": {"anyOf": [{"allOf": [{"contains": {"const": name}},
-                                     {"contains": {"const": f"-{name}"}}]} for name in names]},
+        "not": {"anyOf": [{"allOf": [{"contains": {"const": one}}, {"contains": {"const": other}}]}
+                          for name in names for index, one in enumerate(spellings[name])
+                          for other in spellings[name][index + 1:]]},
     }
     if max_items is not None:
         schema["maxItems"] = max_items

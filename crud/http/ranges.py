@@ -16,7 +16,7 @@ from crud.http.errors import RangeNotSatisfiable
 __all__ = ["RANGE_TRUNCATED", "RowRange", "not_satisfiable", "parse_range"]
 
 RANGE_TRUNCATED = "Range-Truncated"
-_RANGE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=\s*(\d{1,18})\s*-\s*(\d{0,18})\s*$")
+_RANGE = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=\s*(\d{1,18})\s*-\s*(\d{0,18})\s*$", re.ASCII)
 
 
 @dataclass(frozen=True)

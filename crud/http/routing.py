@@ -35,6 +35,7 @@ from crud.sql.pages import Pages
 from crud.sql.reader import Reader
 from crud.sql.results import ResourceResults, ResultCache
 from crud.sql.rollupkeeper import ResourceRollups
+from crud.sql.signals import Signals
 from crud.sql.statements import Statements
 from crud.sql.validators import validator_for
 
@@ -55,8 +56,10 @@ WATCH_CONTENT: dict[str, Any] = {
 
 def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret: bytes,
                     credentials: Credentials, public_url: str | None = None,
-                    results: ResultCache | None = None) -> Endpoints:
+                    results: ResultCache | None = None,
+                    signals: Signals | None = None) -> Endpoints:
     codec = CursorCodec(secret, resource.sort_leaves)
+    validator = validator_for(resource, signals) if signals is not None else None
     profile = profile_for(resource, api, codec)
     budget = reader.backend.statement_budget(resource.spec.statement_timeout_ms,
                                              api.statement_timeout_ms)
@@ -68,7 +71,7 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
                      check=credentials.check(auth_kind(resource.spec, api)),
-                     public_url=public_url, validator=validator_for(resource, reader.backend),
+                     public_url=public_url, validator=validator,
                      facets=facets)
 
 

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from sqlalchemy import types as sqltypes
 
-__all__ = ["DECLARED_TYPES", "TypeInfo", "declared_type", "type_info", "unsupported_reason"]
+__all__ = ["DECLARED_TYPES", "TypeInfo", "declared_type", "type_info", "undecorated",
+           "unsupported_reason"]
 
 
 class TypeInfo:
@@ -47,8 +48,25 @@ def type_info(column_type: sqltypes.TypeEngine[Any]) -> TypeInfo | None:
     try:
         python_type = column_type.python_type
     except NotImplementedError:
-        return None
-    return _BY_PYTHON_TYPE.get(python_type)
+        python_type = None
+    known = _BY_PYTHON_TYPE.get(python_type) if python_type is not None else None
+    if known is None and isinstance(column_type, sqltypes.TypeDecorator):
+        # A decorator that does not say its Python type (SQLModel's AutoString and
+        # UTCDateTime say 'object') holds the values of the type it decorates.
+        return type_info(column_type.impl_instance)
+    return known
+
+
+def undecorated(sql_type: sqltypes.TypeEngine[Any]) -> sqltypes.TypeEngine[Any]:
+    """The type a TypeDecorator (SQLModel's AutoString, UTCDateTime) stores values as.
+
+    SQLAlchemy's own Interval is a decorator too (of DateTime, where the database has no
+    interval type) but holds time spans: it stays as it is.
+    """
+    while isinstance(sql_type, sqltypes.TypeDecorator) \
+            and not isinstance(sql_type, sqltypes.Interval):
+        sql_type = sql_type.impl_instance
+    return sql_type
 
 
 def _enum_info(column_type: sqltypes.Enum) -> TypeInfo:

@@ -40,10 +40,24 @@ class FilterParam:
 @dataclass(frozen=True, eq=False)
 class SortKey:
     leaf: Leaf
+    # Where NULLs go: None is the default (last ascending, first descending, as PostgreSQL
+    # has it); True/False put them first/last whatever the direction (order_by=-a:nulls_last).
+    nulls_first: bool | None = None
 
     @property
     def name(self) -> str:
         return self.leaf.name
+
+    @property
+    def placement(self) -> str:
+        """The ``:nulls_first``/``:nulls_last`` suffix the client gave, or ''."""
+        if self.nulls_first is None:
+            return ""
+        return ":nulls_first" if self.nulls_first else ":nulls_last"
+
+    def nulls_lead(self, descending: bool) -> bool:
+        """Whether NULLs come first in this key's order."""
+        return descending if self.nulls_first is None else self.nulls_first
 
     def __repr__(self) -> str:
         return f"SortKey({self.name!r})"

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_SEARCH_LENGTH",
     "NO_NUL_SCHEMA",
     "LocalDatetime",
+    "ascii_whole",
     "digits",
     "integer_range",
     "no_nul",
@@ -80,6 +81,12 @@ def digits(value: Any) -> Any:
         raise PydanticCustomError("int_parsing",
                                   "Input should be a whole number in decimal digits")
     return value
+
+
+def ascii_whole(raw: str) -> int | None:
+    """``raw`` as a non-negative integer when it is ASCII digits only (``int`` also reads
+    other scripts' digits, and ``str.isdigit`` passes superscripts ``int`` then refuses)."""
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def no_nul(value: str) -> str:

@@ -17,8 +17,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crud.http.errors import problem_response
 from crud.ops.requestlog import REQUEST_ID_HEADER
 
 __all__ = ["REQUEST_HEADERS", "DocumentedCORS", "allowed_headers", "exposed_headers"]
@@ -44,7 +46,31 @@ class DocumentedCORS:
         return f"DocumentedCORS(expose={self.expose_headers}, allow={self.allow_headers})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            send = _ProblemRefusal(scope, send)
         await self.cors(scope, receive, send)
+
+
+class _ProblemRefusal:
+    """Starlette refuses a preflight with a text/plain 400 ("Disallowed CORS method"); the
+    API's one error envelope says the same as problem+json."""
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.scope = scope
+        self.send = send
+        self.held: Message | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 400:
+            self.held = message
+            return
+        if self.held is None or message["type"] != "http.response.body":
+            await self.send(message)
+            return
+        reason = bytes(message.get("body", b"")).decode("utf-8", "replace").strip()
+        response = problem_response(Request(self.scope), 400, f"CORS preflight refused: {reason}.",
+                                    code="cors_refused")
+        await response(self.scope, _nothing, self.send)
 
 
 def exposed_headers(document: dict[str, Any]) -> list[str]:
@@ -74,3 +100,7 @@ def allowed_headers(document: dict[str, Any]) -> list[str]:
 def _operations(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for item in document.get("paths", {}).values():
         yield from (operation for key, operation in item.items() if key != "parameters")
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}

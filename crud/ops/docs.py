@@ -16,10 +16,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
-__all__ = ["CONTENT_SECURITY_POLICY", "DOCS_ASSETS", "install_docs"]
+__all__ = ["CONTENT_SECURITY_POLICY", "DOCS_ASSETS", "install_docs", "install_root_redirect"]
 
 DOCS_ASSETS = "/docs-assets"
 _FILES = Path(str(files("fastapi_offline") / "static"))
@@ -46,6 +46,17 @@ def install_docs(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS, StaticFiles(directory=_FILES), name="docs-assets")
     app.add_api_route("/docs", _swagger_page(app), methods=["GET"], include_in_schema=False)
     app.add_api_route("/redoc", _redoc_page(app), methods=["GET"], include_in_schema=False)
+
+
+def install_root_redirect(app: FastAPI) -> None:
+    """``GET /`` sends a browser to /docs, unless a hand-written route or a mount owns it."""
+    if any(getattr(route, "path", None) == "/" for route in app.routes):
+        return
+
+    async def root(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/docs", status_code=307)
+
+    app.add_api_route("/", root, methods=["GET"], include_in_schema=False)
 
 
 def _swagger_page(app: FastAPI) -> Page:

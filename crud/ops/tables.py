@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crud.config.registry import RegistryIssue
 from crud.config.yamlfile import LocatedData
 from crud.model.resource import Resource
+from crud.ops.drift import drift_problems
 from crud.sql.backends import backend_for
 from crud.sql.database import make_engine
 from crud.sql.textsearch import text_search_of
@@ -58,9 +59,18 @@ async def missing_table_issues(resources: Sequence[Resource], url: str, *, path:
             missing = await connection.run_sync(absent, resources)
             present = [resource for resource in resources if resource not in missing]
             searches = await connection.run_sync(search_problems, present)
+            drifted = await connection.run_sync(drift_problems, present)
     finally:
         await engine.dispose()
-    return [*table_issues(missing, path, located), *_search_issues(searches, path, located)]
+    return [*table_issues(missing, path, located), *_search_issues(searches, path, located),
+            *_drift_issues(drifted, path, located)]
+
+
+def _drift_issues(problems: Sequence[tuple[tuple[str | int, ...], str]], path: str,
+                  located: LocatedData | None) -> list[RegistryIssue]:
+    return [RegistryIssue(path=path, line=located.line_of(where) if located else None,
+                          key=".".join(str(part) for part in where), message=message)
+            for where, message in problems]
 
 
 def search_problems(connection: Connection,

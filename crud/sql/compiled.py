@@ -97,6 +97,7 @@ class CompiledStatement:
         return decoders
 
 
+
 def inline_constants(statement: ClauseElement, dialect: Dialect) -> Any:
     """``statement`` (or any expression) with its constants written as SQL literals.
 
@@ -130,6 +131,10 @@ def passes_through(type_: Any) -> bool:
     """Whether the driver's value of ``type_`` is already what the client is sent."""
     # An enum whose stored names are its values serialises the same as its member would:
     # the label the driver returns is already what the client sees.
+    # MySQL's SET: the driver's text ('b,a', members in declaration order) is served as is;
+    # SQLAlchemy's processor would make a Python set, which JSON cannot carry.
+    if getattr(type_, "retrieve_as_bitwise", None) is False:
+        return True
     if not isinstance(type_, Enum):
         return False
     members = type_.enum_class

@@ -24,6 +24,7 @@ from crud.config.registry import ApiSpec, Registry, RegistryError, RegistryIssue
 from crud.config.settings import Settings
 from crud.config.yamlfile import LocatedData
 from crud.model.binding import IssueCollector, bind_resource, hint
+from crud.model.boundaries import auth_crossings
 from crud.model.resource import Resource
 from crud.model.sources import Entity, ReflectedDatabase, model_entity
 from crud.sql.backends import Backend, backend_for
@@ -148,6 +149,7 @@ def bind_registry(registry: Registry, located: LocatedData, path: str,
         resource = bind_resource(name, spec, entity, collector, registry.api)
         if resource is not None:
             resources.append(resource)
+    auth_crossings(resources, registry.api, collector.add)
     if collector.issues:
         raise RegistryError(collector.issues)
     return resources

@@ -93,7 +93,7 @@ class GroupCut:
 def _seek(request: PageRequest, columns: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
     """The groups after the cursor's, by ``columns`` (one per sort key)."""
     assert request.after is not None
-    keys = [(column, descending, item.leaf.nullable)
+    keys = [(column, descending, item.leaf.nullable, item.nulls_lead(descending))
             for column, (item, descending) in zip(columns, request.order, strict=True)]
     values = [None if value is None else bindparam(f"s{index}", type_=keys[index][0].type)
               for index, value in enumerate(request.after)]

@@ -10,6 +10,7 @@ the HTTP layer answers both with 503.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -22,11 +23,16 @@ from sqlalchemy.util import greenlet_spawn
 
 from crud.sql.backends import Backend
 from crud.sql.compiled import CompiledStatement
+from crud.sql.gate import Gate, pool_limits
 
 __all__ = ["READ_PATH", "DatabaseBusy", "DatabaseUnavailable", "ReadConnection", "Reader",
            "StatementTimeout"]
 
 StatementListener = Callable[[str, Sequence[Any]], None]
+# How long past its budget a statement may go unanswered before the reader gives up on the
+# database (a frozen server, a dead network path): the database's own cancellation of a
+# statement over budget arrives well within it.
+DEADLINE_MARGIN_S = 0.5
 # Marks a pooled connection as used by the read path alone until it goes back to the pool,
 # which then skips the read-only reset other users' connections get (``crud.sql.database``).
 READ_PATH = "crud_read_path"
@@ -55,12 +61,16 @@ class Reader:
     """
 
     def __init__(self, engine: AsyncEngine, backend: Backend, *, keep: int = 10,
-                 keep_s: float = 300.0) -> None:
+                 keep_s: float = 300.0, budget_ms: int | None = None) -> None:
         self.engine = engine
         self.backend = backend
         self.keep = keep
         self.keep_s = keep_s
+        # The API's statement budget: a statement given none still has a client-side deadline.
+        self.budget_ms = budget_ms
         self.idle: list[tuple[float, Any]] = []  # (kept since, connection)
+        # Requests take connections in arrival order (crud.sql.gate): one place per lent one.
+        self.gate = Gate(*pool_limits(engine))
         # Called with (sql, arguments) before each statement: statement counts in tests,
         # anything that wants to watch the read path.
         self.listeners: list[StatementListener] = []
@@ -80,7 +90,12 @@ class Reader:
                 return raw
             await greenlet_spawn(raw.close)
         try:
-            raw = await self.engine.raw_connection()
+            async with asyncio.timeout(self.deadline_s(None)) as deadline:
+                raw = await self.engine.raw_connection()
+        except TimeoutError as error:
+            if not deadline.expired():
+                raise
+            raise DatabaseUnavailable("the database did not answer while connecting") from error
         except PoolTimeout as error:
             raise DatabaseBusy("no connection became free within the pool timeout") from error
         # A raw checkout raises the driver's own errors, not SQLAlchemy's wrapped ones.
@@ -88,6 +103,11 @@ class Reader:
             raise DatabaseUnavailable(str(error).splitlines()[0]) from error
         raw.info[READ_PATH] = True
         return raw
+
+    def deadline_s(self, budget_ms: int | None) -> float | None:
+        """How long to wait for the database's answer: the budget and a margin, or for ever."""
+        budget = budget_ms or self.budget_ms
+        return budget / 1000 + DEADLINE_MARGIN_S if budget else None
 
     async def give_back(self, raw: Any, since: float) -> None:
         if len(self.idle) < self.keep and not self.backend.in_transaction(raw):
@@ -122,22 +142,40 @@ class ReadConnection:
         self.raw: Any = None
         self.since = 0.0
         self.retried = False
+        self.inside = False  # holds a place in the reader's gate
 
     async def __aenter__(self) -> ReadConnection:
         self.since = time.monotonic()
-        self.raw = await self.reader.borrow()
+        try:
+            await self.reader.gate.enter()
+        except TimeoutError as error:
+            raise DatabaseBusy("no connection became free within the pool timeout") from error
+        self.inside = True
+        try:
+            self.raw = await self.reader.borrow()
+        except BaseException:
+            self._leave()
+            raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         raw, self.raw = self.raw, None
-        if raw is None:
-            return
-        if exc is not None and not isinstance(exc, StatementTimeout):
-            # A failure may have left the connection mid-protocol: let the pool reset it.
-            await greenlet_spawn(raw.close)
-        else:
-            await self.reader.give_back(raw, self.since)
+        try:
+            if raw is None:
+                return
+            if exc is not None and not isinstance(exc, StatementTimeout):
+                # A failure may have left the connection mid-protocol: let the pool reset it.
+                await greenlet_spawn(raw.close)
+            else:
+                await self.reader.give_back(raw, self.since)
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        if self.inside:
+            self.inside = False
+            self.reader.gate.leave()
 
     async def fetch(self, statement: CompiledStatement, values: Mapping[str, Any],
                     budget_ms: int | None = None) -> Sequence[Sequence[Any]]:
@@ -146,12 +184,25 @@ class ReadConnection:
             listener(statement.sql, arguments)
         while True:
             try:
-                rows, type_codes = await self.backend.fetch(self.raw, statement.sql, arguments,
-                                                            budget_ms)
+                async with asyncio.timeout(self.reader.deadline_s(budget_ms)) as deadline:
+                    rows, type_codes = await self.backend.fetch(self.raw, statement.sql,
+                                                                arguments, budget_ms)
             except Exception as error:
+                if isinstance(error, TimeoutError) and deadline.expired():
+                    self._abandon(error)
                 await self._recover(error)
                 continue
             return statement.decode(rows, type_codes)
+
+    def _abandon(self, error: TimeoutError) -> None:
+        """No answer, not even the database's own timeout: drop the connection, answer 503."""
+        # Outside a greenlet on purpose: there SQLAlchemy's asyncpg adapter first tries a
+        # polite close, which waits 2 s more on a database that does not answer; here the
+        # adapters terminate the socket at once.
+        self.raw.invalidate(error)
+        self.raw = None
+        raise DatabaseUnavailable("the database did not answer within the statement budget "
+                                  "and its margin") from error
 
     async def _recover(self, error: Exception) -> None:
         """Raise what ``error`` means for the caller, or replace the connection for one retry."""

@@ -72,7 +72,7 @@ def read_path(primary: Reader, replica_urls: Sequence[str], *,
     for url in replica_urls:
         engine = connect(url)
         replicas.append(Reader(engine, engine_backend(engine), keep=primary.keep,
-                               keep_s=primary.keep_s))
+                               keep_s=primary.keep_s, budget_ms=primary.budget_ms))
     return ReplicaReader(primary, replicas, max_lag_ms=max_lag_ms)
 
 
@@ -82,7 +82,7 @@ class ReplicaReader(Reader):
     def __init__(self, primary: Reader, replicas: Sequence[Reader], *,
                  max_lag_ms: int | None = None) -> None:
         super().__init__(primary.engine, primary.backend, keep=primary.keep,
-                         keep_s=primary.keep_s)
+                         keep_s=primary.keep_s, budget_ms=primary.budget_ms)
         self.listeners = primary.listeners
         self.max_lag_ms = max_lag_ms
         self.replicas = [Replica(make_url(r.engine.url).render_as_string(hide_password=True), r,

@@ -170,7 +170,8 @@ class Statements:
     def page(self, request: PageRequest) -> tuple[CompiledStatement, Values]:
         """The page statement for ``request`` (its row columns, then the count columns)."""
         shape = ("page", self.criteria.shape(request.selection),
-                 tuple((key.name, descending) for key, descending in request.order),
+                 tuple((key.name + key.placement, descending)
+                       for key, descending in request.order),
                  None if request.after is None else tuple(value is None for value in request.after),
                  request.count, None if request.shape is None else request.shape.key)
         compiled = self.cache.get(shape, lambda: self._page_statement(request))
@@ -319,11 +320,12 @@ class Statements:
         terms: list[ColumnElement[Any]] = []
         for key, descending in order:
             terms.extend(self.backend.order_terms(sortable(column_of(key.leaf)), descending,
-                                                  key.leaf.nullable))
+                                                  key.leaf.nullable, key.nulls_first))
         return terms
 
     def _seek_key(self, key: SortKey, descending: bool) -> SeekKey:
-        return sortable(self.sort_column(key.leaf)), descending, key.leaf.nullable
+        return (sortable(self.sort_column(key.leaf)), descending, key.leaf.nullable,
+                key.nulls_lead(descending))
 
     def _seek_values(self, request: PageRequest) -> Values:
         assert request.after is not None

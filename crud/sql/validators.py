@@ -1,92 +1,66 @@
-"""Cheap validators: one tiny statement that says whether a resource's rows changed.
+"""Cheap validators: the change signal standing in for a resource's rows in its ETag.
 
-A resource's ``cache: {validator: ...}`` names what moves when its rows change: the max of
-a column (``updated_at``, or an id from a sequence: inserts only), or PostgreSQL's
-statistics of the table (rows inserted + updated + deleted). The HTTP layer puts the value
-into the ETag, so a conditional request is answered by this one statement instead of the
-page's (crud.http.caching). It watches the resource's own table only: derived fields read
-from other tables change without it (docs/scaling.md).
+A resource's ``cache: {validator: ...}`` asks for a validated ETag: the HTTP layer puts the
+resource's change-signal token (``crud.sql.signals``) into the tag, so a conditional request
+is answered by the signal's one small statement instead of the page's (crud.http.caching).
+``statistics: true`` relies on the database's own counters (every table the resource reads:
+joins, relations and a view's base tables included); ``column: NAME`` adds the max of a
+column that every write moves (``updated_at``), which is immediate where the counters lag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import func, select
 
 from crud.config.registry import RegistryIssue, ValidatorSpec
 from crud.config.yamlfile import LocatedData
 from crud.model.binding import hint
 from crud.model.resource import Resource
-from crud.sql.backends import Backend
-from crud.sql.compiled import CompiledStatement
-from crud.sql.reader import Reader
-from crud.sql.replicas import ReplicaReader
+from crud.sql.signals import Signals, Token
 
 __all__ = ["Validator", "validator_for", "validator_issues"]
 
 
 class Validator:
-    """The compiled validator statement of one resource and where it must run."""
+    """One resource's validated-ETag value: its change-signal token."""
 
-    def __init__(self, statement: CompiledStatement, kind: str, *, on_primary: bool) -> None:
-        self.statement = statement
-        self.kind = kind
-        # A standby's statistics count none of the rows it replays: they are read where
-        # the writes happen.
-        self.on_primary = on_primary
+    def __init__(self, signals: Signals, resource: str) -> None:
+        self.signals = signals
+        self.resource = resource
+        self.kind = signals.signal(resource).kind
 
     def __repr__(self) -> str:
         return f"Validator({self.kind!r})"
 
-    async def read(self, reader: Reader) -> Any:
-        """The validator's current value (one statement)."""
-        connection = (reader.primary_connection()
-                      if self.on_primary and isinstance(reader, ReplicaReader)
-                      else reader.connection())
-        async with connection:
-            [row] = await connection.fetch(self.statement, {})
-        return row[0]
+    async def read(self) -> Token | None:
+        """The token now; None when the database cannot vouch for one (tag by the body)."""
+        return await self.signals.token(self.resource)
 
 
-def validator_for(resource: Resource, backend: Backend) -> Validator | None:
+def validator_for(resource: Resource, signals: Signals) -> Validator | None:
     """The resource's validator, or None without one (``validator_issues`` checked it)."""
     cache = resource.spec.cache
-    spec = cache.validator if cache is not None else None
-    if spec is None:
+    if cache is None or cache.validator is None:
         return None
-    table = resource.entity.table
-    if spec.column is not None:
-        value: Any = func.max(table.c[spec.column])
-        kind = f"max({spec.column})"
-    else:
-        value = backend.change_counter(table)
-        kind = "statistics"
-    return Validator(CompiledStatement(select(value), backend.dialect), kind,
-                     on_primary=spec.column is None)
+    return Validator(signals, resource.name)
 
 
-def validator_issues(resources: Sequence[Resource], backend: Backend, *, path: str,
+def validator_issues(resources: Sequence[Resource], *, path: str,
                      located: LocatedData | None) -> list[RegistryIssue]:
-    """Validators naming no column of the table, or statistics the database lacks."""
+    """Validators naming no column of the table."""
     issues = []
     for resource in resources:
         cache = resource.spec.cache
         spec: ValidatorSpec | None = cache.validator if cache is not None else None
-        if spec is None:
+        if spec is None or spec.column is None:
             continue
-        where = ("resources", resource.name, "cache", "validator")
         columns = [column.name for column in resource.entity.table.c]
-        if spec.column is not None and spec.column not in columns:
-            message = (f"{resource.entity.table.name} has no column {spec.column!r}"
-                       f"{hint(spec.column, columns)}")
-        elif spec.statistics and backend.change_counter(resource.entity.table) is None:
-            message = (f"statistics: the {backend.name} database keeps no change counts per "
-                       "table; use column: NAME (an updated_at or sequence column)")
-        else:
+        if spec.column in columns:
             continue
-        key = (*where, "column" if spec.column is not None else "statistics")
+        key = ("resources", resource.name, "cache", "validator", "column")
         line = located.line_of(key) if located is not None else None
-        issues.append(RegistryIssue(path=path, line=line, key=".".join(key), message=message))
+        issues.append(RegistryIssue(
+            path=path, line=line, key=".".join(key),
+            message=f"{resource.entity.table.name} has no column {spec.column!r}"
+                    f"{hint(spec.column, columns)}"))
     return issues

@@ -21,7 +21,7 @@ from crud.http.schema import json_schema
 from crud.model.analytics import HAVING_OPERATORS, Aggregate, Metric
 from crud.model.binding import hint
 from crud.model.operators import OPERATORS
-from crud.model.values import MAX_PAGE, storable_type
+from crud.model.values import MAX_PAGE, ascii_whole, storable_type
 from crud.sql.aggregates import GroupKey, Having
 
 __all__ = ["GroupAsk", "GroupByStep"]
@@ -140,11 +140,12 @@ class GroupByStep(Step[GroupAsk]):
                errors: list[ParameterError]) -> int:
         if raw is None:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        number = ascii_whole(raw)
+        if number is None or not low <= number <= high:
             errors.append(ParameterError(name, f"expected a whole number from {low} to {high}, "
                                                f"got {raw!r}"))
             return default
-        return int(raw)
+        return number
 
     # -- documentation -------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ The step picks the format: an explicit ``format=`` wins (``json`` is the ordinar
 without one, the ``Accept`` header may ask for a format's media type with a higher
 quality than ``application/json`` (equal qualities, wildcards and unknown types keep the
 JSON page, as before). An export reads the filters, search and sort like a page does, but
-has no place for ``page``, ``size``, ``cursor`` or ``Range``: those are a 400, except
-``page=1`` and the default ``size``, which a docs form sends on its own.
+has no place for ``page``, ``size``, ``cursor`` or ``Range``: those are a 400 offering the
+query without them (never silently dropped: a client asking for rows 40-59 would get all),
+except ``page=1`` and the default ``size``, which a docs form sends on its own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from crud.config.registry import ApiSpec, ExportSpec
 from crud.http.errors import BadRequest, ParameterError
@@ -130,8 +132,11 @@ class ExportStep(Step[Export | None]):
         reasons = dict.fromkeys(reason for _, reason in refused)  # each said once, in order
         detail = "; ".join(", ".join(key for key, said in refused if said == reason)
                            + f": {reason}" for reason in reasons)
-        raise BadRequest(f"{detail}.", errors=[ParameterError(key, reason)
-                                               for key, reason in refused])
+        # A dashboard's list URL plus format=csv: the URL to ask instead, ready to follow.
+        kept = urlencode([(key, value) for key, value in given.items
+                          if key not in {key for key, _ in refused}])
+        raise BadRequest(f"{detail}. The export without them: ?{kept}",
+                         errors=[ParameterError(key, reason) for key, reason in refused])
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:

@@ -18,6 +18,7 @@ from crud.http.pagination import ListPage
 from crud.model.binding import hint
 from crud.model.fields import Leaf
 from crud.model.resource import Resource
+from crud.model.values import ascii_whole
 from crud.sql.facets import FacetCounts
 
 __all__ = ["FACET_SIZE", "MAX_FACET_SIZE", "FacetAsk", "FacetStep", "faceted_page_model",
@@ -78,11 +79,12 @@ class FacetStep(Step[FacetAsk]):
     def _size(raw: str | None, errors: list[ParameterError]) -> int:
         if raw is None:
             return FACET_SIZE
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_FACET_SIZE:
+        size = ascii_whole(raw)
+        if size is None or not 1 <= size <= MAX_FACET_SIZE:
             errors.append(ParameterError(
                 "facet_size", f"expected a whole number from 1 to {MAX_FACET_SIZE}, got {raw!r}"))
             return FACET_SIZE
-        return int(raw)
+        return size
 
 
 def facets_body(counts: FacetCounts) -> dict[str, Any]:

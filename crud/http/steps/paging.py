@@ -140,7 +140,7 @@ class PageStep(PagingStep[PageAsk]):
 
     def window(self, ask: PageAsk, query: ListQuery, selection: Selection,
                order: Sequence[OrderItem]) -> Window:
-        bound_to = fingerprint(self.resource.name, [(key.name, desc) for key, desc in order],
+        bound_to = fingerprint(self.resource.name, [(key.name + key.placement, desc) for key, desc in order],
                                [(item.param.name, item.value) for item in selection.filters],
                                selection.search,
                                [_material(group) for group in selection.groups])

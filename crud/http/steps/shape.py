@@ -47,14 +47,20 @@ class ShapeStep(Step[Shape]):
             errors.append(ParameterError(parameter, f"name at least one {what}; valid: "
                                                     f"{', '.join(choices) or 'none'}"))
             return None
-        unknown = [ParameterError(parameter, f"unknown name {name!r}{hint(name, choices)}; "
-                                             f"valid: {', '.join(choices) or 'none'}")
+        unknown = [ParameterError(parameter, _unknown(name, choices))
                    for name in dict.fromkeys(names) if name not in choices]
         if unknown:  # an undeclared name is a 400, as an unknown parameter is
             raise BadRequest(summary(unknown), errors=unknown)
         errors.extend(ParameterError(parameter, f"{name!r} given more than once")
                       for name in dict.fromkeys(names) if names.count(name) > 1)
         return names
+
+
+def _unknown(name: str, choices: list[str]) -> str:
+    # The valid names once: hint() lists them itself when nothing is close.
+    suggestion = hint(name, choices)
+    close = suggestion if suggestion.startswith(" (did you mean") else ""
+    return f"unknown name {name!r}{close}; valid: {', '.join(choices) or 'none'}"
 
 
 def _parameters(shapes: Shapes) -> tuple[Parameter, ...]:

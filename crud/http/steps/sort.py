@@ -7,6 +7,7 @@ A ranked search (``search: {mode: full_text}``) adds ``search_rank``, the releva
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from crud.http.errors import ParameterError
@@ -16,6 +17,8 @@ from crud.model.resource import SEARCH_RANK, Resource, SortKey
 from crud.sql.requests import OrderItem
 
 __all__ = ["SortStep"]
+
+_PLACEMENTS = {"nulls_first": True, "nulls_last": False}
 
 
 class SortStep(Step[tuple[OrderItem, ...]]):
@@ -44,8 +47,12 @@ class SortStep(Step[tuple[OrderItem, ...]]):
                   f"while `search` is given the default is -{SEARCH_RANK}."
                   if self.rank is not None else "")
         return Parameter(
-            "order_by", order_by_schema(list(self.keys), max_items=len(self.keys)),
-            "Comma-separated sort keys, each at most once; '-' sorts descending. The primary "
+            "order_by", order_by_schema(list(self.keys), max_items=len(self.keys),
+                                        nullable=[name for name, key in self.keys.items()
+                                                  if key.leaf.nullable]),
+            "Comma-separated sort keys, each at most once; '-' sorts descending. NULLs come "
+            "last ascending and first descending, unless the key ends in ':nulls_first' or "
+            "':nulls_last' (-created:nulls_last: newest first, no date last). The primary "
             f"key is always added last as a tie-breaker.{f' Default: {default}.' if default else ''}"
             f"{ranked}",
             repeatable=True, explode=False)
@@ -55,9 +62,30 @@ class SortStep(Step[tuple[OrderItem, ...]]):
         searched = bool(given.get("search"))
         if raw is None:
             return self.ranked if searched else self.default
-        # Exactly the documented enum: "key" or "-key" (no "+", no spaces, no "--").
-        asked = [(item.removeprefix("-"), item.startswith("-")) for item in raw.split(",")]
-        return self.order(asked, "order_by", errors, searched=searched)
+        # Exactly the documented enum: "key" or "-key" (no "+", no spaces, no "--"), each
+        # maybe with ":nulls_first" or ":nulls_last".
+        asked, placements = [], {}
+        for item in raw.split(","):
+            name, _, placement = item.removeprefix("-").partition(":")
+            asked.append((name, item.startswith("-")))
+            if placement:
+                placements[name] = placement
+        order = self.order(asked, "order_by", errors, searched=searched)
+        return self._placed(order, placements, errors) if placements else order
+
+    def _placed(self, order: tuple[OrderItem, ...], placements: dict[str, str],
+                errors: list[ParameterError]) -> tuple[OrderItem, ...]:
+        """``order`` with the NULLs placements the client chose (``-a:nulls_last``)."""
+        for name, placement in placements.items():
+            key = self.keys.get(name)
+            if placement not in _PLACEMENTS:
+                errors.append(ParameterError("order_by", f"'{name}:{placement}': after ':' "
+                                             "give nulls_first or nulls_last"))
+            elif key is not None and not key.leaf.nullable:
+                errors.append(ParameterError("order_by", f"'{name}' is never null: "
+                                             f"':{placement}' applies to keys that may be"))
+        return tuple((replace(key, nulls_first=_PLACEMENTS.get(placements.get(key.name, ""))),
+                      descending) for key, descending in order)
 
     def order(self, asked: Sequence[tuple[str, bool]], parameter: str,
               errors: list[ParameterError], *, searched: bool = False) -> tuple[OrderItem, ...]:

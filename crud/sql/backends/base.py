@@ -126,12 +126,14 @@ class Backend:
     # -- SQL -------------------------------------------------------------------------------
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
-                    nullable: bool) -> list[ColumnElement[Any]]:
-        """ORDER BY terms placing NULLs last ascending and first descending, everywhere."""
+                    nullable: bool, nulls_first: bool | None = None) -> list[ColumnElement[Any]]:
+        """ORDER BY terms placing NULLs last ascending and first descending, everywhere
+        (unless ``nulls_first`` says where)."""
         ordered = column.desc() if descending else column.asc()
         if not nullable:
             return [ordered]
-        return [ordered.nulls_first() if descending else ordered.nulls_last()]
+        lead = descending if nulls_first is None else nulls_first
+        return [ordered.nulls_first() if lead else ordered.nulls_last()]
 
     def in_list(self, column: ColumnElement[Any], name: str,
                 count: int) -> ColumnElement[bool]:
@@ -194,10 +196,6 @@ class Backend:
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
         """One JSON object text of the labelled ``values`` (only where ``renders_json``)."""
         raise NotImplementedError
-
-    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
-        """A scalar that moves whenever ``table``'s rows change (statistics), or None."""
-        return None
 
     def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
         """What tells whether ``tables`` changed (``crud.sql.signals``); None: nothing does."""

@@ -67,13 +67,14 @@ class MariaDB(Backend):
         return arguments
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
-                    nullable: bool) -> list[ColumnElement[Any]]:
+                    nullable: bool, nulls_first: bool | None = None) -> list[ColumnElement[Any]]:
         # No NULLS FIRST/LAST: an IS NULL term before the column does the same.
         ordered = column.desc() if descending else column.asc()
         if not nullable:
             return [ordered]
         is_null = column.is_(None)
-        return [is_null.desc() if descending else is_null.asc(), ordered]
+        lead = descending if nulls_first is None else nulls_first
+        return [is_null.desc() if lead else is_null.asc(), ordered]
 
     def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         # LIKE follows the column's collation, case-insensitive under the usual *_ci ones;
@@ -144,6 +145,11 @@ class MariaDB(Backend):
         # Natural language mode: any text is a valid query (boolean mode has a syntax that
         # a client's text can break); rows match any word, ranked by relevance.
         return mysql.match(*search.columns, against=query).in_natural_language_mode()
+
+    def search_text(self, text_: str) -> str:
+        # InnoDB's full-text parser fails (1064) on a text of only '*', quotes and spaces even
+        # in natural language mode; '*' is no word character there, so a space finds the same.
+        return text_.replace("*", " ")
 
     def search_problem(self, connection: Connection, search: TextSearch) -> str | None:
         if search.mode != "full_text":

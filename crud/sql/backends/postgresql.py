@@ -47,6 +47,10 @@ from crud.sql.textsearch import TextSearch
 
 __all__ = ["PostgreSQL"]
 
+# The zone as text: bound with the column's type, a decorated date-time type (SQLModel's
+# UTCDateTime) would try to process 'UTC' as a date-time.
+_UTC = literal("UTC", Text())
+
 
 class PostgreSQL(Backend):
     name = "postgresql"
@@ -80,8 +84,10 @@ class PostgreSQL(Backend):
         return arguments
 
     def order_terms(self, column: ColumnElement[Any], descending: bool,
-                    nullable: bool) -> list[ColumnElement[Any]]:
+                    nullable: bool, nulls_first: bool | None = None) -> list[ColumnElement[Any]]:
         # PostgreSQL's own default placement: an index on the column still serves the sort.
+        if nullable and nulls_first is not None and nulls_first != descending:
+            return super().order_terms(column, descending, nullable, nulls_first)
         return [column.desc() if descending else column.asc()]
 
     def in_list(self, column: ColumnElement[Any], name: str,
@@ -132,16 +138,6 @@ class PostgreSQL(Backend):
         return (select(func.nullif(estimate, -1))
                 .where(pg_class.c.oid == func.to_regclass(literal(name, Text()))).scalar_subquery())
 
-    def change_counter(self, table: Table) -> ColumnElement[Any] | None:
-        # Cumulative statistics: a writing session reports them when it ends, or within
-        # 1-10 s while it stays open (PostgreSQL 15); a standby counts none of its replay.
-        name = self.dialect.identifier_preparer.format_table(table)
-        stats = _pg_stat_user_tables()
-        changes = stats.c.n_tup_ins + stats.c.n_tup_upd + stats.c.n_tup_del
-        return (select(cast(changes, BigInteger))
-                .where(stats.c.relid == func.to_regclass(literal(name, Text())))
-                .scalar_subquery())
-
     def change_probe(self, tables: Sequence[Table]) -> ChangeProbe | None:
         return StatisticsProbe(self, tables)
 
@@ -149,7 +145,7 @@ class PostgreSQL(Backend):
         # date_trunc's weeks are ISO weeks; an aware column is truncated in UTC, not in the
         # session's time zone.
         if getattr(column.type, "timezone", False):
-            column = column.op("AT TIME ZONE")("UTC")
+            column = column.op("AT TIME ZONE")(_UTC)
         return type_coerce(func.date_trunc(unit, column), DateTime())
 
     def json_row(self, values: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
@@ -168,7 +164,7 @@ class PostgreSQL(Backend):
         # when there are some, and +00:00 (an aware value is converted to UTC first).
         offset = "" if local_time else '"+00:00"'
         if getattr(column.type, "timezone", False):
-            column, offset = column.op("AT TIME ZONE")("UTC"), '"+00:00"'
+            column, offset = column.op("AT TIME ZONE")(_UTC), '"+00:00"'
         whole = func.to_char(column, f'YYYY-MM-DD"T"HH24:MI:SS{offset}')
         fraction = func.to_char(column, f'YYYY-MM-DD"T"HH24:MI:SS.US{offset}')
         return case((func.extract("microseconds", column) % 1_000_000 == 0, whole),
@@ -291,11 +287,6 @@ class PostgreSQL(Backend):
         return (name in {"ConnectionDoesNotExistError", "InternalClientError"}
                 or (name == "InterfaceError" and "closed" in str(error))
                 or state in {"57P01", "57P02", "57P03"} or state.startswith("08"))
-
-
-def _pg_stat_user_tables() -> Any:
-    return table("pg_stat_user_tables", column("relid"), column("n_tup_ins"),
-                 column("n_tup_upd"), column("n_tup_del"))
 
 
 def _regconfig(search: TextSearch) -> ColumnElement[Any]:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from crud.model.coltypes import undecorated
 from crud.sql.backends.base import (
     Backend,
     ChangeProbe,
@@ -136,7 +137,7 @@ class SQLite(Backend):
         # fraction), whatever the stored spelling: date only, 'T', no or short fraction,
         # 'Z' or an offset. No index on the column serves such a comparison; an index on
         # this expression does (``crud check`` prints it).
-        if not isinstance(column.type, DateTime):
+        if not isinstance(undecorated(column.type), DateTime):
             return column
         # The digits after '.' (CAST stops at a 'Z' or an offset), as microseconds.
         digits = func.substr(column, func.instr(column, ".") + 1, type_=Text())

@@ -96,7 +96,8 @@ def _instances(projects: set[str]) -> dict[str, int]:
 
 
 def past_usage(counts: _Counts, since: dt.datetime | None) -> dict[str, Any]:
-    jobs, events = {}, {}
+    jobs: dict[str, Any] = {}
+    events: dict[str, Any] = {}
     for job, resource in JOBS.items():
         per_project = counts.per_project(resource, since, None)
         ranked = _ranked(per_project)

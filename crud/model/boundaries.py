@@ -1,0 +1,104 @@
+"""Auth boundaries: no path of one resource reads a table another resource protects.
+
+``auth:`` guards a resource's routes, but a relation reads tables too: an embed, a to-many
+list, a field through a relationship, a derived join or an expression. Where such a path
+reaches the table of a resource that needs credentials the reading resource does not ask
+for, anyone could read the protected rows through it; the registry is refused at startup,
+one located line per path (``crud check`` prints the same lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
+
+from crud.config.registry import ApiSpec, AuthKind
+from crud.model.fields import Leaf, ManyField, Node, ObjectNode, Step
+from crud.model.joins import DerivedJoin
+from crud.model.resource import Resource
+
+__all__ = ["auth_crossings"]
+
+Report = Callable[[tuple[str | int, ...], str], None]
+
+
+def auth_crossings(resources: Sequence[Resource], api: ApiSpec, report: Report) -> None:
+    """Report every path of ``resources`` that reads a table guarded by other credentials."""
+    guarded: dict[str, list[tuple[str, AuthKind]]] = {}
+    for resource in resources:
+        kind = _kind(resource, api)
+        if kind != "none":
+            guarded.setdefault(resource.entity.table.fullname, []).append((resource.name, kind))
+    if not guarded:
+        return
+    for resource in resources:
+        kind = _kind(resource, api)
+        own = resource.entity.table.fullname
+        for section, node in _paths(resource):
+            for table in sorted(_tables(node) - {own}):
+                for owner, needed in guarded.get(table, ()):
+                    if needed != kind:
+                        report(("resources", resource.name, section, node.api_path[0]),
+                               _message(resource.name, kind, node, table, owner, needed))
+
+
+def _kind(resource: Resource, api: ApiSpec) -> AuthKind:
+    return resource.spec.auth if resource.spec.auth is not None else api.auth
+
+
+def _message(name: str, kind: AuthKind, node: Node, table: str, owner: str,
+             needed: AuthKind) -> str:
+    return (f"{node.name!r} reads table {table!r}, which {owner!r} protects with auth: "
+            f"{needed}, while {name!r} is auth: {kind}: its clients would read it without "
+            f"those credentials (give {name!r} auth: {needed}, or leave this path out)")
+
+
+def _paths(resource: Resource) -> Iterator[tuple[str, Node]]:
+    for node in resource.nodes:
+        yield "fields", node
+    for node in resource.embeds:
+        yield "embed", node
+
+
+def _tables(node: Node) -> set[str]:
+    """The tables ``node`` reads besides through its own row: every step and expression."""
+    found: set[str] = set()
+    for leaf in _leaves(node):
+        for step in leaf.hops:
+            found |= _step_tables(step)
+        if leaf.expression is not None:
+            found |= {table.fullname for table in _plain_tables(leaf.expression)}
+    if isinstance(node, ManyField):
+        for step in node.hops:
+            found |= _step_tables(step)
+    return found
+
+
+def _leaves(node: Node) -> Iterator[Leaf]:
+    if isinstance(node, Leaf):
+        yield node
+    elif isinstance(node, ManyField):
+        yield from node.leaves
+    elif isinstance(node, ObjectNode):
+        for child in node.children:
+            yield from _leaves(child)
+
+
+def _step_tables(step: Step) -> set[str]:
+    if isinstance(step, DerivedJoin):
+        return {table.fullname for table in _plain_tables(step.select)}
+    tables = {step.target.table.fullname}
+    mapper = step.owner.mapper
+    if mapper is not None and step.name in mapper.relationships:
+        secondary = mapper.relationships[step.name].secondary
+        if isinstance(secondary, Table):  # a many-to-many association table is read too
+            tables.add(secondary.fullname)
+    return tables
+
+
+def _plain_tables(clause: ClauseElement) -> list[Table]:
+    return [table for table in find_tables(clause)
+            if isinstance(table, Table)]
