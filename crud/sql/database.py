@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, event
@@ -58,8 +58,8 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_ms: int |
     if pgbouncer:
         options["execution_options"] = {_PGBOUNCER: True}
     engine = create_async_engine(parsed, connect_args=arguments.connect_args, **options)
-    if arguments.session_statements:
-        _run_on_connect(engine, arguments.session_statements)
+    if arguments.session_statements or arguments.functions:
+        _run_on_connect(engine, arguments.session_statements, arguments.functions)
     if arguments.reset_statements:
         _reset_on_return(engine, arguments.reset_statements)
     return engine
@@ -78,9 +78,12 @@ def engine_backend(engine: AsyncEngine) -> Backend:
                           bool(engine.get_execution_options().get(_PGBOUNCER)))
 
 
-def _run_on_connect(engine: AsyncEngine, statements: list[str]) -> None:
+def _run_on_connect(engine: AsyncEngine, statements: list[str],
+                    functions: list[tuple[str, int, Callable[..., Any]]]) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        for name, arguments, function in functions:
+            dbapi_connection.create_function(name, arguments, function, deterministic=True)
         cursor = dbapi_connection.cursor()
         for statement in statements:
             cursor.execute(statement)

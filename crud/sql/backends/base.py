@@ -50,6 +50,8 @@ class EngineArguments:
     options: dict[str, Any] = field(default_factory=dict)
     # Run once per new connection (the pool's "connect" event): zero statements per request.
     session_statements: list[str] = field(default_factory=list)
+    # SQL functions defined on each new connection: (name, argument count, function).
+    functions: list[tuple[str, int, Callable[..., Any]]] = field(default_factory=list)
     # Run when a connection someone else than the read path used goes back to the pool: a
     # hand-written router may have switched read-only (or the budget) off for its session.
     reset_statements: list[str] = field(default_factory=list)
