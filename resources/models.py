@@ -102,6 +102,12 @@ class PullRequestModel(Base):
         JSON().with_variant(ARRAY(String(50)), "postgresql"))
 
     project: Mapped[GitProjectModel] = relationship(back_populates="pull_requests")
+    # Packit's BuildsAndTestsConnector: the polymorphic events (type, event_id) naming this
+    # pull request; its jobs are their pipelines' (project_events.pipelines.<group>...).
+    project_events: Mapped[list[ProjectEventModel]] = relationship(
+        primaryjoin="and_(ProjectEventModel.type == 'pull_request', "
+                    "foreign(ProjectEventModel.event_id) == PullRequestModel.id)",
+        viewonly=True)
 
 
 class GitBranchModel(Base):
@@ -112,6 +118,11 @@ class GitBranchModel(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("git_projects.id"), index=True)
 
     project: Mapped[GitProjectModel] = relationship(back_populates="branches")
+    # As a pull request's: the push events of this branch.
+    project_events: Mapped[list[ProjectEventModel]] = relationship(
+        primaryjoin="and_(ProjectEventModel.type == 'branch_push', "
+                    "foreign(ProjectEventModel.event_id) == GitBranchModel.id)",
+        viewonly=True)
 
 
 class ProjectReleaseModel(Base):

@@ -283,6 +283,9 @@ class LegacySpec(Spec):
     error_body: dict[str, Any] | None = None
     error_status: dict[Annotated[int, Field(ge=400, le=599)],
                        Annotated[int, Field(ge=400, le=599)]] = Field(default_factory=dict)
+    # A list item sent as one field's bare value (``[1, 5, 12]``, Packit's project issues);
+    # a resource's option only, checked against its fields by crud.http.profiles.legacy.
+    item: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     @model_validator(mode="after")
     def _default_is_allowed(self) -> LegacySpec:

@@ -26,7 +26,7 @@ import orjson
 from fastapi_pagination import Params
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model
 
-from crud.config.registry import ApiSpec, LegacySpec, Registry, RegistryError
+from crud.config.registry import ApiSpec, LegacySpec, Registry, RegistryError, ResourceSpec
 from crud.config.yamlfile import LocatedData
 from crud.http.errorbodies import ErrorBody
 from crud.http.errors import BadRequest, ParameterError
@@ -59,6 +59,9 @@ __all__ = [
     "legacy_profile",
     "legacy_range",
 ]
+
+
+_ABSENT: Any = object()
 
 
 def epoch_seconds(value: dt.datetime, *, naive_utc: bool = True) -> int:
@@ -223,14 +226,17 @@ class ArrayRenderer:
     media_type = "application/json"
     json_rows = False  # the old encoder's bytes: epoch seconds, sorted keys
 
-    def __init__(self, encoder: LegacyEncoder) -> None:
+    def __init__(self, encoder: LegacyEncoder, item: str | None = None) -> None:
         self.encoder = encoder
+        self.item = item  # legacy.item: each list item is this field's bare value
 
     def __repr__(self) -> str:
-        return f"ArrayRenderer({self.encoder!r})"
+        return f"ArrayRenderer({self.encoder!r}, item={self.item!r})"
 
     def list_body(self, items: list[dict[str, Any]], total: Total, window: Window,
                   next_cursor: str | None, extra: Mapping[str, Any] | None = None) -> bytes:
+        if self.item is not None:
+            return self.encoder([item[self.item] for item in items])
         return self.encoder(items)  # a bare array has nowhere to put more
 
     def item_body(self, item: dict[str, Any]) -> bytes:
@@ -252,7 +258,11 @@ def check_legacy_options(registry: Registry, located: LocatedData, path: str) ->
     ``RegistryError`` listing every problem."""
     collector = IssueCollector(path=path, located=located)
     api = registry.api
+    if api.legacy.item is not None:
+        collector.add(("api", "legacy", "item"), "an item field names one resource's field; "
+                                                 "declare it in that resource's legacy:")
     for name, spec in registry.resources.items():
+        _check_item(name, spec, collector)
         if (spec.profile or api.profile) != "legacy":
             continue
         for analytics, declared in (("facets", bool(spec.facets)),
@@ -275,9 +285,26 @@ def check_legacy_options(registry: Registry, located: LocatedData, path: str) ->
         raise RegistryError(collector.issues)
 
 
+def _check_item(name: str, spec: ResourceSpec, collector: IssueCollector) -> None:
+    """``legacy.item`` names a field of the resource's own, a value rather than an object."""
+    item = spec.legacy.item if spec.legacy is not None else None
+    if item is None:
+        return
+    where = ("resources", name, "legacy", "item")
+    field = spec.fields.get(item, _ABSENT)
+    if field is _ABSENT:
+        collector.add(where, f"{item!r} is not a field of {name} (fields: "
+                             f"{', '.join(spec.fields)})")
+    elif field is not None and field.fields:
+        collector.add(where, f"{item!r} is an object or a list of objects; name a field "
+                             "whose value is sent as it is")
+
+
 def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Profile:
     paging = LegacyPageStep(resource, options, max_offset=max_offset(resource, api))
     item = legacy_model(item_model(resource))
+    # legacy.item: the list is an array of that field's values (its type, in OpenAPI too).
+    listed_item = item if options.item is None else item.model_fields[options.item].annotation
     range_header = {"Content-Range": {
         "description": f"`{paging.unit} <first>-<last>/*`: the rows asked for, 1-based "
                        "inclusive (page and per_page), whether or not they exist; never a total",
@@ -294,8 +321,9 @@ def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Pro
         filters=FilterStep(resource, max_list_values=api.max_list_values),
         search=SearchStep(resource), sort=SortStep(resource), paging=paging,
         renderer=ArrayRenderer(LegacyEncoder(resource.leaves.values(),
-                                             naive_utc=resource.naive_utc)),
-        list_route={"status_code": 206, "response_model": list[item],  # type: ignore[valid-type]
+                                             naive_utc=resource.naive_utc), options.item),
+        list_route={"status_code": 206,
+                    "response_model": list[listed_item],  # type: ignore[valid-type]
                     "responses": listed},
         detail_route={"response_model": item, "responses": detailed},
         error_body=error_body,
