@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from sqlalchemy import Table
-from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.sql.util import find_tables
-
 from crud.config.registry import ApiSpec, AuthKind
-from crud.model.fields import Leaf, ManyField, Node, ObjectNode, Step
-from crud.model.joins import DerivedJoin
+from crud.model.dependencies import node_tables
+from crud.model.fields import Node
 from crud.model.resource import Resource
 
 __all__ = ["auth_crossings"]
@@ -65,40 +61,4 @@ def _paths(resource: Resource) -> Iterator[tuple[str, Node]]:
 
 def _tables(node: Node) -> set[str]:
     """The tables ``node`` reads besides through its own row: every step and expression."""
-    found: set[str] = set()
-    for leaf in _leaves(node):
-        for step in leaf.hops:
-            found |= _step_tables(step)
-        if leaf.expression is not None:
-            found |= {table.fullname for table in _plain_tables(leaf.expression)}
-    if isinstance(node, ManyField):
-        for step in node.hops:
-            found |= _step_tables(step)
-    return found
-
-
-def _leaves(node: Node) -> Iterator[Leaf]:
-    if isinstance(node, Leaf):
-        yield node
-    elif isinstance(node, ManyField):
-        yield from node.leaves
-    elif isinstance(node, ObjectNode):
-        for child in node.children:
-            yield from _leaves(child)
-
-
-def _step_tables(step: Step) -> set[str]:
-    if isinstance(step, DerivedJoin):
-        return {table.fullname for table in _plain_tables(step.select)}
-    tables = {step.target.table.fullname}
-    mapper = step.owner.mapper
-    if mapper is not None and step.name in mapper.relationships:
-        secondary = mapper.relationships[step.name].secondary
-        if isinstance(secondary, Table):  # a many-to-many association table is read too
-            tables.add(secondary.fullname)
-    return tables
-
-
-def _plain_tables(clause: ClauseElement) -> list[Table]:
-    return [table for table in find_tables(clause)
-            if isinstance(table, Table)]
+    return {table.fullname for table in node_tables([node])}

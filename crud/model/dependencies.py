@@ -19,27 +19,28 @@ from crud.model.fields import Collected, Hop, Leaf, ManyField, Node, ObjectNode
 from crud.model.joins import DerivedJoin
 from crud.model.resource import Resource
 
-__all__ = ["tables_read"]
+__all__ = ["node_tables", "tables_read"]
 
 
 def tables_read(resource: Resource) -> tuple[Table, ...]:
     """``resource``'s table first, then each other table its fields and embeds read, once."""
     found: dict[str, Table] = {resource.entity.table.fullname: resource.entity.table}
-    for table in _node_tables([*resource.leaves.values(), *resource.many_fields,
+    for table in node_tables([*resource.leaves.values(), *resource.many_fields,
                                *resource.embeds, *resource.nodes]):
         found.setdefault(table.fullname, table)
     return tuple(found.values())
 
 
-def _node_tables(nodes: Iterable[Node]) -> Iterator[Table]:
+def node_tables(nodes: Iterable[Node]) -> Iterator[Table]:
+    """The tables ``nodes`` read besides through their own row (repeats included)."""
     for node in nodes:
         if isinstance(node, ObjectNode):
-            yield from _node_tables(node.children)
+            yield from node_tables(node.children)
         elif isinstance(node, ManyField):
             yield from _hop_tables(node.hops)
-            yield from _node_tables(node.leaves)
+            yield from node_tables(node.leaves)
         elif isinstance(node, Collected):  # a grouped resource's values over its rows
-            yield from _node_tables([node.value, *([node.key] if node.key else [])])
+            yield from node_tables([node.value, *([node.key] if node.key else [])])
         else:
             yield from _leaf_tables(node)
 
