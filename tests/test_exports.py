@@ -462,7 +462,9 @@ async def test_openapi_documents_the_formats(notes_db: Database,
     api = await notes_api(make_api, notes_db)
     operation = api.app.openapi()["paths"][NOTES]["get"]
     ok = operation["responses"]["200"]
-    assert sorted(ok["content"]) == ["application/json", "application/x-ndjson", "text/csv"]
+    # The same URL also streams its changes (docs/live.md).
+    assert sorted(ok["content"]) == ["application/json", "application/x-ndjson", "text/csv",
+                                     "text/event-stream"]
     assert ok["content"]["text/csv"]["schema"]["type"] == "string"
     assert {"Content-Disposition", "Export-Max-Rows"} <= set(ok["headers"])
     [parameter] = [p for p in operation["parameters"] if p["name"] == "format"]

@@ -430,7 +430,7 @@ async def test_a_websocket_resumes_and_hears_problems_as_close_codes(
 
 @pytest.mark.parametrize(("interval", "message"), [
     ("100ms", "Input should be greater than or equal to 0.2"),
-    ("soon", "'soon' is not a duration (e.g. 1s, 500ms, 2)"),
+    ("soon", "'soon' is not a duration (e.g. 500ms, 60s, 5m, 2h, 2d)"),
 ], ids=["below-floor", "not-a-duration"])
 def test_the_interval_is_checked_when_the_registry_loads(
         interval: str, message: str, tmp_path: Path) -> None:

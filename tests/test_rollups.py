@@ -347,7 +347,7 @@ BAD = [
     pytest.param("time: build_submitted_time\n        metrics: {sum: [chroot]}",
                  "sum does not apply to string field 'chroot'", id="sum-of-text"),
     pytest.param("time: build_submitted_time\n        refresh: soon",
-                 "expected a duration such as 60s", id="bad-duration"),
+                 "is not a duration (e.g. 500ms, 60s, 5m, 2h, 2d)", id="bad-duration"),
     pytest.param("time: build_submitted_time\n        grain: minute", "grain", id="bad-grain"),
 ]
 

@@ -236,7 +236,21 @@ class CacheSpec(Spec):
 # The shortest poll interval of a watched list (docs/live.md): each cohort's poll is at
 # most one change probe and one page statement, and below this the probes alone add up.
 LIVE_MIN_INTERVAL_S = 0.2
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+# A duration as the registry writes it: 500ms, 1.5s, 5m, 2h, 3d, or a number of seconds.
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(value: Any) -> Any:
+    """A registry duration in seconds; anything but text is left to the field's type."""
+    if not isinstance(value, str):
+        return value
+    found = _DURATION.match(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not a duration (e.g. 500ms, 60s, 5m, 2h, 2d)")
+    unit = found[2] or "s"
+    seconds = float(found[1]) / 1000 if unit == "ms" else float(found[1]) * _DURATION_UNITS[unit]
+    return int(seconds) if seconds.is_integer() else seconds
 
 
 class LiveSpec(Spec):
@@ -249,13 +263,7 @@ class LiveSpec(Spec):
     @field_validator("interval", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        found = _DURATION.match(value)
-        if found is None:
-            raise ValueError(f"{value!r} is not a duration (e.g. 1s, 500ms, 2)")
-        number = float(found.group(1))
-        return number / 1000 if found.group(2) == "ms" else number
+        return _seconds(value)
 
 
 ERROR_PLACEHOLDERS = frozenset({"detail", "status", "title", "code"})
@@ -377,20 +385,6 @@ class RollupMetricsSpec(Spec):
     sum: list[str] = Field(default_factory=list)
     min: list[str] = Field(default_factory=list)
     max: list[str] = Field(default_factory=list)
-
-
-# A duration as the registry writes it: 90s, 5m, 2h, 3d (or a number of seconds).
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _seconds(value: Any) -> Any:
-    if isinstance(value, str):
-        found = _DURATION.match(value)
-        if found is None:
-            raise ValueError(f"expected a duration such as 60s, 5m, 2h or 2d, got {value!r}")
-        return int(found[1]) * _DURATION_UNITS[found[2] or "s"]
-    return value
 
 
 class RollupSpec(Spec):
