@@ -146,3 +146,15 @@ def test_reprs_name_the_store_and_the_bound() -> None:
     assert repr(cache) == "ResultCache(MemoryStore(max_bytes=100, size=0, entries=0))"
     assert repr(cache.for_resource("things", "v1", stale_s=5)) == (
         "ResourceResults('things', stale_s=5)")
+
+
+async def test_a_caller_past_its_wait_leaves_the_computation_to_finish_and_be_kept() -> None:
+    # A facet slower than the facet budget: the first page goes without it, the next has it.
+    tokens, compute = Tokens(), Computation(delay_s=0.2)
+    cache = _cache(tokens)
+    with pytest.raises(TimeoutError):
+        await cache.answer("facets", ("q",), compute, SAME, wait_s=0.02)
+    await asyncio.sleep(0.3)
+    assert await cache.answer("facets", ("q",), compute, SAME, wait_s=0.02) == 1
+    assert compute.runs == 1
+    assert cache.counts.hits == {"facets": 1}

@@ -67,7 +67,8 @@ def build_endpoints(resource: Resource, reader: Reader, api: ApiSpec, *, secret:
     kept = _results_of(resource, results)
     pages = Pages(resource, statements, reader, budget_ms=budget, results=kept)
     facets = Facets(statements, reader, budget_ms=resource.spec.facet_timeout_ms
-                    or api.facet_timeout_ms, results=kept) if resource.facets else None
+                    or api.facet_timeout_ms, results=kept,
+                    kept_budget_ms=budget) if resource.facets else None
     return Endpoints(resource, profile, pages, cache=CachePolicy.for_resource(resource.spec, api),
                      max_query_length=api.max_query_length,
                      check=credentials.check(auth_kind(resource.spec, api)),

@@ -5,7 +5,10 @@ selected row, not just the page's), ordered by count descending then value (NULL
 of its own, last among equal counts), cut at ``size`` + 1 rows so a cut-off is visible.
 Each statement runs under the facet budget: a facet that runs out of time is reported as
 timed out and left out, and the page still answers. (Separate statements rather than one
-combined: a slow facet must not take the quick ones down with it.)
+combined: a slow facet must not take the quick ones down with it.) Where the result cache
+keeps a resource's facets, the request still waits at most the facet budget, but the
+computation runs on under the statement budget and is kept: a facet too slow for one
+request is answered from the cache on the next.
 """
 
 from __future__ import annotations
@@ -56,11 +59,15 @@ class Facets:
     """Reads the facets of one resource's lists (kept in ``results`` when it has one)."""
 
     def __init__(self, statements: Statements, reader: Reader, *, budget_ms: int,
-                 results: ResourceResults | None = None) -> None:
+                 results: ResourceResults | None = None,
+                 kept_budget_ms: int | None = None) -> None:
         self.statements = statements
         self.reader = reader
         self.budget_ms = budget_ms
         self.results = results
+        # The budget of a computation the cache keeps (the statement budget; None: the
+        # session's own).
+        self.kept_budget_ms = kept_budget_ms
 
     def __repr__(self) -> str:
         return f"Facets({self.statements.resource.name!r}, budget_ms={self.budget_ms})"
@@ -88,21 +95,26 @@ class Facets:
         """Each of ``leaves``' value counts over the selected rows; ``scope``: the caller's
         credentials as the result cache tells them apart."""
         if self.results is None:
-            return await self._read(selection, leaves, size)
+            return await self._read(selection, leaves, size, self.budget_ms)
         criteria = self.statements.criteria
         key = (criteria.shape(selection), criteria.values(selection),
                tuple(leaf.name for leaf in leaves), size)
-        counts: FacetCounts = await self.results.answer(
-            "facets", key, lambda: self._read(selection, leaves, size), FACET_CODEC, scope=scope)
+        try:
+            counts: FacetCounts = await self.results.answer(
+                "facets", key, lambda: self._read(selection, leaves, size, self.kept_budget_ms),
+                FACET_CODEC, scope=scope, wait_s=self.budget_ms / 1000)
+        except TimeoutError:  # still computing: this page goes without, the next has them
+            return FacetCounts(timed_out=[leaf.name for leaf in leaves])
         return counts
 
-    async def _read(self, selection: Selection, leaves: Sequence[Leaf], size: int) -> FacetCounts:
+    async def _read(self, selection: Selection, leaves: Sequence[Leaf], size: int,
+                    budget_ms: int | None) -> FacetCounts:
         counts = FacetCounts()
         async with self.reader.connection() as connection:
             for leaf in leaves:
                 compiled, values = self.statement(leaf, selection, size)
                 try:
-                    rows = await connection.fetch(compiled, values, self.budget_ms)
+                    rows = await connection.fetch(compiled, values, budget_ms)
                 except StatementTimeout:
                     counts.timed_out.append(leaf.name)
                     continue

@@ -104,8 +104,12 @@ class ResourceResults:
         return f"ResourceResults({self.resource!r}, stale_s={self.stale_s})"
 
     async def answer(self, kind: str, key: Hashable, compute: Callable[[], Awaitable[Any]],
-                     codec: Codec[Any], *, scope: str = "") -> Any:
-        """The answer to ``key``: kept under the current token, or computed (once) and kept."""
+                     codec: Codec[Any], *, scope: str = "", wait_s: float | None = None) -> Any:
+        """The answer to ``key``: kept under the current token, or computed (once) and kept.
+
+        ``wait_s`` bounds how long this caller waits for a computation: past it the caller
+        gets ``TimeoutError`` while the computation goes on and is kept for the next one
+        (a facet slower than its budget is answered from the second request on)."""
         cache = self.cache
         token = (None if cache.signals is None else
                  await cache.signals.token(self.resource, max_age_s=self.signal_age_s))
@@ -123,7 +127,8 @@ class ResourceResults:
             self._refresh(name, label, compute, codec)
             return codec.load(entry["v"])
         self.counts.add("misses", kind)
-        return await asyncio.shield(self._flight(name, label, compute, codec))
+        flight = asyncio.shield(self._flight(name, label, compute, codec))
+        return await (flight if wait_s is None else asyncio.wait_for(flight, wait_s))
 
     def _name(self, kind: str, key: Hashable, scope: str) -> str:
         # repr of the normalised query: parameter values keep their types (1 is not '1').
