@@ -13,6 +13,7 @@ request is answered from the cache on the next.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,15 +97,24 @@ class Facets:
         credentials as the result cache tells them apart."""
         if self.results is None:
             return await self._read(selection, leaves, size, self.budget_ms)
+        # Each facet is kept on its own and computed in parallel: a slow one neither delays
+        # nor, timing out, discards the others.
+        kept = await asyncio.gather(*(self._kept(selection, leaf, size, scope) for leaf in leaves))
+        return FacetCounts(
+            {name: pairs for counts in kept for name, pairs in counts.values.items()},
+            [name for counts in kept for name in counts.truncated],
+            [name for counts in kept for name in counts.timed_out])
+
+    async def _kept(self, selection: Selection, leaf: Leaf, size: int, scope: str) -> FacetCounts:
+        assert self.results is not None
         criteria = self.statements.criteria
-        key = (criteria.shape(selection), criteria.values(selection),
-               tuple(leaf.name for leaf in leaves), size)
+        key = (criteria.shape(selection), criteria.values(selection), leaf.name, size)
         try:
             counts: FacetCounts = await self.results.answer(
-                "facets", key, lambda: self._read(selection, leaves, size, self.kept_budget_ms),
+                "facets", key, lambda: self._read(selection, [leaf], size, self.kept_budget_ms),
                 FACET_CODEC, scope=scope, wait_s=self.budget_ms / 1000)
-        except TimeoutError:  # still computing: this page goes without, the next has them
-            return FacetCounts(timed_out=[leaf.name for leaf in leaves])
+        except TimeoutError:  # still computing: this page goes without, the next has it
+            return FacetCounts(timed_out=[leaf.name])
         return counts
 
     async def _read(self, selection: Selection, leaves: Sequence[Leaf], size: int,
