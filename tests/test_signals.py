@@ -211,3 +211,14 @@ async def test_fresh_tokens_are_withheld_while_counters_may_lag(
         assert await signals.token("others") is not None
     elif signal_db.backend == "sqlite":
         assert fresh is not None  # data_version counts every commit at once
+
+
+async def test_a_truncate_moves_the_token(served: tuple[Api, Signals, AsyncEngine],
+                                          signal_db: Database) -> None:
+    # It counts no deleted row on PostgreSQL: the table's new file says it.
+    _api, signals, writer = served
+    before = (await settled(signals, ["others"]))["others"]
+    statement = ("DELETE FROM others" if signal_db.backend == "sqlite"
+                 else "TRUNCATE TABLE others")
+    await write(writer, statement)
+    assert await moved(signals, "others", before) not in (before, None)

@@ -302,7 +302,8 @@ def _pg_class() -> Any:
 
 class StatisticsProbe(ChangeProbe):
     """PostgreSQL's cumulative statistics of each table's base relations: rows inserted,
-    updated and deleted, and live rows (a TRUNCATE moves only those).
+    updated and deleted, with the relation's file node (a TRUNCATE counts no row but gets a
+    new file). Not the live-row estimate: ANALYZE and VACUUM move it without a change.
 
     A view or a partitioned table has no statistics of its own: the first read resolves
     each watched name to the plain tables and materialized views behind it (through the
@@ -332,8 +333,8 @@ class StatisticsProbe(ChangeProbe):
         bases, statement = self.resolved
         rows = await fetch(statement)
         self._note_xid(int(rows[0][3]) if rows else None)
-        counters = {int(oid): (int(changes), int(live)) if changes is not None else None
-                    for oid, changes, live, _xid in rows}
+        counters = {int(oid): (int(changes), file) if changes is not None else None
+                    for oid, changes, file, _xid in rows}
         tokens: dict[str, Token | None] = {}
         for name, oids in bases.items():
             values = [counters.get(oid) for oid in oids]
@@ -387,8 +388,8 @@ def _counters(oids: list[int]) -> Any:
     listed = ",".join(str(oid) for oid in oids) or "0"
     return text(f"""
 SELECT CAST(o AS bigint), pg_stat_get_tuples_inserted(o) + pg_stat_get_tuples_updated(o)
-       + pg_stat_get_tuples_deleted(o), pg_stat_get_live_tuples(o),
+       + pg_stat_get_tuples_deleted(o), CAST(pg_relation_filenode(o) AS bigint),
        txid_snapshot_xmax(txid_current_snapshot())
   FROM unnest(CAST('{{{listed}}}' AS oid[])) AS o
 """).columns(column("oid", BigInteger()), column("changes", BigInteger()),
-             column("live", BigInteger()), column("next_xid", BigInteger()))
+             column("file", BigInteger()), column("next_xid", BigInteger()))
