@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from crud.sql.resultcodec import Codec, plain, typed
-from crud.sql.results import ResultCache
+from crud.sql.results import Remembered, ResultCache
 from crud.sql.store import MemoryStore
 
 SAME = Codec(lambda value: value, lambda kept: kept)
@@ -158,3 +158,60 @@ async def test_a_caller_past_its_wait_leaves_the_computation_to_finish_and_be_ke
     assert await cache.answer("facets", ("q",), compute, SAME, wait_s=0.02) == 1
     assert compute.runs == 1
     assert cache.counts.hits == {"facets": 1}
+
+
+class CountedStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.reads += 1
+        return await super().get(key)
+
+
+async def test_a_repeat_under_the_same_token_skips_the_store_and_a_new_token_does_not() -> None:
+    tokens, compute, store = Tokens(), Computation(), CountedStore()
+    cache = ResultCache(store, tokens).for_resource("things", "v1")
+    assert await cache.answer("total", ("q",), compute, SAME) == 1  # computed: one read
+    assert await cache.answer("total", ("q",), compute, SAME) == 1  # from the store
+    reads = store.reads
+    assert [await cache.answer("total", ("q",), compute, SAME) for _ in range(3)] == [1, 1, 1]
+    assert store.reads == reads  # remembered: no store round trip
+    tokens.current = (2,)
+    assert await cache.answer("total", ("q",), compute, SAME) == 2
+    assert store.reads == reads + 1
+
+
+async def test_answers_another_instance_keeps_are_read_from_the_shared_store() -> None:
+    tokens, store = Tokens(), MemoryStore()
+    first = ResultCache(store, tokens).for_resource("things", "v1")
+    second = ResultCache(store, tokens).for_resource("things", "v1")
+    assert await first.answer("total", ("q",), Computation(), SAME) == 1
+    assert await second.answer("total", ("q",), Computation(), SAME) == 1
+    tokens.current = (2,)
+    later = Computation()
+    later.runs = 6
+    assert await first.answer("total", ("q",), later, SAME) == 7
+    # The second instance remembered (1,)'s answer; under (2,) it reads what the first kept.
+    assert await second.answer("total", ("q",), Computation(), SAME) == 7
+
+
+def test_the_remembered_answers_are_bounded_and_drop_the_oldest() -> None:
+    remembered = Remembered(size=2)
+    for query in ("a", "b", "c"):
+        remembered.put(query, "t", query.upper())
+    assert [remembered.get(query, "t") for query in "abc"] == [None, "B", "C"]
+    assert remembered.get("c", "other token") is None
+
+
+async def test_queries_holding_dicts_and_lists_are_remembered_apart() -> None:
+    tokens, compute, store = Tokens(), Computation(), CountedStore()
+    cache = ResultCache(store, tokens).for_resource("things", "v1")
+    keys = [({"f0": [1, 2]}, "p"), ({"f0": (1, 2)}, "p"), ({"f0": [1, 3]}, "p")]
+    assert [await cache.answer("total", key, compute, SAME) for key in keys] == [1, 2, 3]
+    for _ in range(2):  # from the store, then remembered
+        assert [await cache.answer("total", key, compute, SAME) for key in keys] == [1, 2, 3]
+    reads = store.reads
+    assert [await cache.answer("total", key, compute, SAME) for key in keys] == [1, 2, 3]
+    assert store.reads == reads

@@ -12,6 +12,11 @@ the others' answer. With ``stale_s``, a request that finds an answer of an older
 served it while one background computation refreshes it, for at most ``stale_s`` seconds
 after the change was first seen. Entries live in a ``Store``: this process's memory (LRU by
 bytes) or Redis (``CRUD_CACHE_URL``), shared by every instance.
+
+Each resource also remembers the answers it served last, as stored, under the query itself
+(``Remembered``): a repeat request under an unchanged token skips the key's digest, the
+store's round trip and the JSON decoding. An answer labelled with the current token is the
+answer for the current data whoever computed it, so this is safe with a shared Redis too.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import orjson
 from crud.sql.resultcodec import Codec
 from crud.sql.store import Store
 
-__all__ = ["CacheCounts", "ResourceResults", "ResultCache", "TokenSource"]
+__all__ = ["CacheCounts", "Remembered", "ResourceResults", "ResultCache", "TokenSource"]
 
 _log = logging.getLogger("crud.cache")
 
@@ -88,6 +93,33 @@ class ResultCache:
         await self.store.close()
 
 
+class Remembered:
+    """The last answers served, as stored, by query: at most ``size``, oldest dropped first."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self.entries: dict[Hashable, tuple[str, Any]] = {}
+
+    def get(self, query: Hashable, label: str) -> Any | None:
+        entry = self.entries.get(query)
+        return entry[1] if entry is not None and entry[0] == label else None
+
+    def put(self, query: Hashable, label: str, stored: Any) -> None:
+        self.entries.pop(query, None)
+        if len(self.entries) >= self.size:
+            del self.entries[next(iter(self.entries))]
+        self.entries[query] = (label, stored)
+
+
+def frozen(value: Any) -> Hashable:
+    """``value`` with its dicts and lists as tagged tuples: a key ``Remembered`` can hold."""
+    if isinstance(value, dict):
+        return ("{}", *((key, frozen(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return ("[]" if isinstance(value, list) else "()", *(frozen(item) for item in value))
+    return value  # type: ignore[no-any-return]
+
+
 class ResourceResults:
     """One resource's view of the cache: ``answer(kind, key, compute, codec)``."""
 
@@ -99,6 +131,7 @@ class ResourceResults:
         self.stale_s = stale_s
         self.signal_age_s = signal_age_s
         self.counts = cache.counts[resource]
+        self.remembered = Remembered()
 
     def __repr__(self) -> str:
         return f"ResourceResults({self.resource!r}, stale_s={self.stale_s})"
@@ -116,11 +149,17 @@ class ResourceResults:
         if token is None:
             self.counts.add("bypassed", kind)
             return await compute()
-        name = self._name(kind, key, scope)
         label = repr(token)
+        query = (kind, frozen(key), scope)
+        stored = self.remembered.get(query, label)
+        if stored is not None:
+            self.counts.add("hits", kind)
+            return codec.load(stored)
+        name = self._name(kind, key, scope)
         entry = await self._read(name)
         if entry is not None and entry.get("t") == label:
             self.counts.add("hits", kind)
+            self.remembered.put(query, label, entry["v"])
             return codec.load(entry["v"])
         if entry is not None and self.stale_s is not None and self._may_serve_stale(name):
             self.counts.add("stale", kind)
