@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 __all__ = ["ROWS", "Base", "Level", "Reading", "Shelf", "doubled", "rows", "slow_20ms",
-           "slow_200ms", "slow_after_30"]
+           "slow_200ms", "slow_2000ms", "slow_after_30"]
 
 ROWS = 61
 _MORNING = dt.datetime(2024, 1, 1, 8)
@@ -114,6 +114,10 @@ def slow_20ms(_readings: Table) -> ColumnElement[Any]:
 
 def slow_200ms(_readings: Table) -> ColumnElement[Any]:
     return _SleepThenOne(200)
+
+
+def slow_2000ms(_readings: Table) -> ColumnElement[Any]:
+    return _SleepThenOne(2000)
 
 
 def slow_after_30(readings: Table) -> ColumnElement[Any]:

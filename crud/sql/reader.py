@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -74,6 +74,8 @@ class Reader:
         # Called with (sql, arguments) before each statement: statement counts in tests,
         # anything that wants to watch the read path.
         self.listeners: list[StatementListener] = []
+        # Closings of abandoned connections still waiting for their driver (SQLite's thread).
+        self.closing: set[asyncio.Future[None]] = set()
 
     def __repr__(self) -> str:
         return (f"Reader({self.backend!r}, {self.engine.url.render_as_string()!r}, "
@@ -114,6 +116,12 @@ class Reader:
             self.idle.append((since, raw))
         else:  # the pool resets it (a rollback) or closes it
             await greenlet_spawn(raw.close)
+
+    def close_later(self, closing: Awaitable[None]) -> None:
+        """Finish closing an abandoned connection once its driver lets go of it."""
+        task = asyncio.ensure_future(closing)
+        self.closing.add(task)  # a reference, or the task may be collected mid-way
+        task.add_done_callback(self.closing.discard)
 
     async def discard_idle(self) -> None:
         idle, self.idle = self.idle, []
@@ -196,11 +204,10 @@ class ReadConnection:
 
     def _abandon(self, error: TimeoutError) -> None:
         """No answer, not even the database's own timeout: drop the connection, answer 503."""
-        # Outside a greenlet on purpose: there SQLAlchemy's asyncpg adapter first tries a
-        # polite close, which waits 2 s more on a database that does not answer; here the
-        # adapters terminate the socket at once.
-        self.raw.invalidate(error)
+        closing = self.backend.abandon(self.raw, error)
         self.raw = None
+        if closing is not None:
+            self.reader.close_later(closing)
         raise DatabaseUnavailable("the database did not answer within the statement budget "
                                   "and its margin") from error
 
@@ -208,6 +215,8 @@ class ReadConnection:
         """Raise what ``error`` means for the caller, or replace the connection for one retry."""
         if self.backend.is_timeout(error):
             raise StatementTimeout(str(error)) from error
+        if self.backend.is_locked(error):
+            raise DatabaseUnavailable(str(error)) from error
         if not self.backend.is_disconnect(error):
             raise error
         await greenlet_spawn(self.raw.invalidate, error)

@@ -261,6 +261,19 @@ class Backend:
         """The connection is gone: a fresh one may succeed."""
         return isinstance(error, ConnectionError)
 
+    def is_locked(self, error: BaseException) -> bool:
+        """Another connection's lock outlasted the statement's budget; this one is fine."""
+        return False
+
+    def abandon(self, connection: Any, error: BaseException) -> Awaitable[None] | None:
+        """Drop a pooled connection whose statement outlived its deadline (no answer, not
+        even the database's own timeout); what it returns finishes closing it later."""
+        # Outside a greenlet on purpose: there SQLAlchemy's asyncpg adapter first tries a
+        # polite close, which waits 2 s more on a database that does not answer; here the
+        # adapters terminate the socket at once.
+        connection.invalidate(error)
+        return None
+
     def in_transaction(self, connection: Any) -> bool:
         """Whether a pooled connection holds a transaction (then only the pool may reuse it)."""
         return True

@@ -1,12 +1,13 @@
-"""SQLite through aiosqlite: budgets by ``interrupt()``, FTS5 search, date-times kept as
-text compared by what they mean."""
+"""SQLite through aiosqlite: budgets by ``interrupt()`` and bounded lock waits, FTS5 search,
+date-times kept as text compared by what they mean."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -123,6 +124,8 @@ class SQLite(Backend):
     async def fetch(self, connection: Any, sql: str, args: Sequence[Any],
                     budget_ms: int | None) -> tuple[Rows, tuple[Any, ...] | None]:
         driver = connection.driver_connection
+        if budget_ms and connection.info.get(_LOCK_WAIT_MS) != budget_ms:
+            await _wait_for_locks(connection, budget_ms)
         # SQLite has no statement timeout: interrupt() is the one sqlite3 call documented
         # as safe from another thread (aiosqlite runs the query in its own). aiosqlite
         # keeps the sqlite3 connection as ``_conn``.
@@ -163,10 +166,41 @@ class SQLite(Backend):
     def is_timeout(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "interrupted" in str(error)
 
+    def is_locked(self, error: BaseException) -> bool:
+        # SQLITE_BUSY and its extended codes: the lock wait (``_wait_for_locks``) ran out.
+        return str(getattr(error, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+
+    def abandon(self, connection: Any, error: BaseException) -> Awaitable[None] | None:
+        # aiosqlite's thread is still inside the statement (a function that does not return,
+        # a disk that hangs): nothing closes the connection before the thread lets go. The
+        # pool opens another in its place meanwhile; this one is closed when it is free.
+        driver = connection.driver_connection
+        driver._conn.interrupt()  # stops the statement at its next step
+        connection.detach()
+        return _close_when_free(driver)
+
     def in_transaction(self, connection: Any) -> bool:
         return bool(connection.driver_connection.in_transaction)
 
 
+# The lock wait set on a connection (``connection.info`` lasts as long as it does).
+_LOCK_WAIT_MS = "crud_sqlite_busy_timeout_ms"
+
+
+async def _wait_for_locks(connection: Any, budget_ms: int) -> None:
+    """Wait no longer than the budget for a lock another connection holds on the file.
+
+    interrupt() does not end SQLite's wait for a lock, and the driver's default wait is 5 s:
+    with this, a statement on a locked database ends as SQLITE_BUSY within its budget and
+    the connection stays usable. Set when the budget changes, not per statement.
+    """
+    await connection.driver_connection.execute_fetchall(f"PRAGMA busy_timeout = {int(budget_ms)}")
+    connection.info[_LOCK_WAIT_MS] = budget_ms
+
+
+async def _close_when_free(driver: Any) -> None:
+    with contextlib.suppress(Exception):  # the connection is already out of the pool
+        await driver.close()
 
 
 def unicode_lower(value: Any) -> Any:
