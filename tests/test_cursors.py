@@ -105,6 +105,21 @@ async def test_cursor_pages_cost_no_extra_statement(readings_db: Database,
     assert second.json()["page"] == 2
 
 
+@pytest.mark.parametrize(("size", "page", "pages"), [
+    pytest.param(7, 2, 9, id="same-size"),
+    pytest.param(5, None, None, id="another-size"),
+])
+async def test_cursor_page_says_page_only_when_its_rows_are_one(
+        readings_db: Database, make_api: Callable[..., Any], size: int, page: int | None,
+        pages: int | None) -> None:
+    # `size` may change along a walk; rows 7-11 are no page at size 5.
+    api = await serve(make_api, readings_db, registry())
+    cursor = (await api.get(READINGS)).json()["next"]
+    body = (await api.get(READINGS, params={"cursor": cursor, "size": size})).json()
+    assert [item["id"] for item in body["items"]] == list(range(8, 8 + size))
+    assert (body["page"], body["size"], body["pages"]) == (page, size, pages)
+
+
 async def test_next_cursor_is_in_body_and_link_header(readings_db: Database,
                                                      make_api: Callable[..., Any]) -> None:
     api = await serve(make_api, readings_db, registry())

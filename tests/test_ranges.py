@@ -108,3 +108,50 @@ async def test_an_empty_cursor_is_the_first_page(readings_db: Database,
     first = await api.get(READINGS, params={"cursor": ""})
     assert first.status_code == 200
     assert first.json() == (await api.get(READINGS)).json()
+
+
+# (Range header, ids served, the body's page, size and pages); 61 rows, page_size 7, cap 20
+RANGE_BODIES = [
+    pytest.param("items=0-4", list(range(1, 6)), 1, 5, 13, id="first-rows"),
+    pytest.param("items=10-19", list(range(11, 21)), 2, 10, 7, id="aligned"),
+    pytest.param("items=40-", list(range(41, 61)), 3, 20, 4, id="open-ended-aligned"),
+    pytest.param("items=5-11", list(range(6, 13)), None, 7, None, id="not-aligned"),
+    pytest.param("items=3-", list(range(4, 24)), None, 20, None, id="open-ended-not-aligned"),
+    pytest.param("readings=55-70", list(range(56, 62)), None, 16, None, id="cut-at-the-end"),
+]
+
+
+@pytest.mark.parametrize(("header", "ids", "page", "size", "pages"), RANGE_BODIES)
+async def test_range_body_says_page_only_when_the_rows_are_one(
+        readings_db: Database, make_api: Callable[..., Any], header: str, ids: list[int],
+        page: int | None, size: int, pages: int | None) -> None:
+    # A Range of `size` rows starting on a multiple of `size` is page start/size + 1 at that
+    # size; any other start is no page at any size the body could name: null, with pages.
+    api = await serve(make_api, readings_db, registry())
+    body = (await api.get(READINGS, headers={"Range": header})).json()
+    assert [item["id"] for item in body.pop("items")] == ids
+    body.pop("next")
+    assert body == {"total": ROWS, "page": page, "size": size, "pages": pages}
+
+
+@pytest.mark.parametrize(("header", "following", "page"), [
+    pytest.param("items=10-19", list(range(21, 31)), 3, id="aligned"),
+    pytest.param("items=5-11", list(range(13, 20)), None, id="not-aligned"),
+    pytest.param("items=3-", list(range(24, 44)), None, id="open-ended"),
+])
+async def test_range_next_link_continues_after_its_last_row(
+        readings_db: Database, make_api: Callable[..., Any], header: str,
+        following: list[int], page: int | None) -> None:
+    api = await serve(make_api, readings_db, registry())
+    ranged = await api.get(READINGS, headers={"Range": header})
+    first = ranged.json()["items"][0]["id"]
+    walked = [item["id"] for item in ranged.json()["items"]]
+    response = await api.get(ranged.links["next"]["url"])  # the Range's size, past its rows
+    assert [item["id"] for item in response.json()["items"]] == following
+    assert (response.json()["page"], response.json()["size"]) == (page, len(following))
+    while True:
+        walked += [item["id"] for item in response.json()["items"]]
+        if "next" not in response.links:
+            break
+        response = await api.get(response.links["next"]["url"])
+    assert walked == list(range(first, ROWS + 1))  # no row skipped, none repeated

@@ -2,7 +2,8 @@
 
 fastapi-pagination supplies the parameter model (``page``, ``size``, its limit/offset
 arithmetic) and the typed page envelope for the docs. The envelope widens ``total`` and
-``pages`` to allow null, for count policies that do not count.
+``pages`` to allow null, for count policies that do not count, and ``page`` (with ``pages``)
+for rows that start between two pages: a Range, or a cursor followed at another size.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ T = TypeVar("T")
 class ListPage(Page[T], Generic[T]):
     """The list envelope: ``items`` plus where this page stands in the whole list."""
 
-    # Widened from fastapi-pagination's int: count policies may not count.
+    # Widened from fastapi-pagination's int: count policies may not count, and a Range (or
+    # a cursor followed at another size) may start between two pages.
     total: int | None = Field(  # type: ignore[assignment]
         description="Rows matching the query; null when not counted")
+    page: int | None = Field(  # type: ignore[assignment]
+        description="Page number at this size, from 1; null when the rows do not start on a "
+                    "page boundary at this size (a Range such as items=5-11)")
     pages: int | None = Field(  # type: ignore[assignment]
-        description="Number of pages at this size; null when not counted")
+        description="Number of pages at this size; null when not counted or page is null")
     next: str | None = Field(None, description="Cursor of the next page (pass as ?cursor=); "
                                                 "null on the last page")
 
@@ -46,9 +51,10 @@ def page_params_model(name: str, page_size: int, max_page_size: int) -> type[Par
     return model
 
 
-def envelope(items: list[Any], total: int | None, page: int, size: int,
+def envelope(items: list[Any], total: int | None, page: int | None, size: int,
              *, next_cursor: str | None = None) -> dict[str, Any]:
-    pages = ceil(total / size) if total is not None else None
+    # Without a page the count of pages has nothing to place it among.
+    pages = ceil(total / size) if total is not None and page is not None else None
     return {"items": items, "total": total, "page": page, "size": size, "pages": pages,
             "next": next_cursor}
 

@@ -217,7 +217,8 @@ class LegacyPageStep(PagingStep[PageAsk]):
 
     def headers(self, window: Window, query: ListQuery, returned: int, total: Total,
                 next_cursor: str | None) -> tuple[int, dict[str, str]]:
-        return 206, {"Content-Range": legacy_range(self.unit, window.page, window.size)}
+        page = window.position // window.size + 1  # a legacy window starts on its page
+        return 206, {"Content-Range": legacy_range(self.unit, page, window.size)}
 
 
 class ArrayRenderer:
