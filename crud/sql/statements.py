@@ -80,6 +80,8 @@ class Statements:
         self.row_order = ([resource.entity.attribute(key) for key in resource.entity.primary_key()]
                           if self.grouped else [])
         self.layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
+        # Where a page row holds its sort values, by shape and sort keys.
+        self.positions: Lru[Any, list[int]] = Lru(SHAPE_CACHE_SIZE)
         self.full = self._layout_of(resource.row_leaves, resource.nodes)
         self.flat = self.full.flat
         self.json_rows = self.full.json
@@ -147,10 +149,16 @@ class Statements:
         layout = self.layout(request.shape)
         if layout.json:  # the item's text, then the sort values
             return list(range(1, 1 + len(request.order)))
+        key = (None if request.shape is None else request.shape.key,
+               tuple(key.name for key, _ in request.order))
+        return self.positions.get(key, lambda: self._positions(layout, request.order))
+
+    @staticmethod
+    def _positions(layout: Layout, order: Sequence[OrderItem]) -> list[int]:
         positions = {id(leaf): index for index, leaf in enumerate(layout.leaves)}
-        for leaf in _extra_sort_leaves(layout, request.order):
+        for leaf in _extra_sort_leaves(layout, order):
             positions[id(leaf)] = len(positions)
-        return [positions[id(key.leaf)] for key, _ in request.order]
+        return [positions[id(key.leaf)] for key, _ in order]
 
     def _json_item(self, column_of: Callable[[Leaf], ColumnElement[Any]],
                    layout: Layout) -> ColumnElement[Any]:

@@ -8,7 +8,7 @@ what to read and, for the response, where it stands: Content-Range, the next cur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlencode
@@ -24,6 +24,7 @@ from crud.http.ranges import RANGE_TRUNCATED, RowRange, not_satisfiable, parse_r
 from crud.http.schema import model_name
 from crud.http.steps.filters import validation_entries
 from crud.model.resource import Resource
+from crud.model.shapes import SHAPE_CACHE_SIZE, Lru
 from crud.model.values import MAX_PAGE
 from crud.sql.counting import TOTAL_KINDS, Total
 from crud.sql.pages import Page
@@ -97,6 +98,9 @@ class PageStep(PagingStep[PageAsk]):
         self.units = (resource.name, "items")
         self.params_model: type[Params] = page_params_model(
             model_name(resource), resource.page_size, resource.max_page_size)
+        self.defaults = self.params_model()  # most requests give neither page nor size
+        # Equal queries give equal fingerprints: the digest is worked out once per query.
+        self.fingerprints: Lru[Hashable, str] = Lru(SHAPE_CACHE_SIZE)
         self.parameters = _parameters(resource)
 
     def __repr__(self) -> str:
@@ -105,10 +109,10 @@ class PageStep(PagingStep[PageAsk]):
     def parse(self, given: Given, errors: list[ParameterError]) -> PageAsk:
         sizes = {name: given.values[name] for name in ("page", "size") if name in given}
         try:
-            params = self.params_model.model_validate(sizes)
+            params = self.params_model.model_validate(sizes) if sizes else self.defaults
         except ValidationError as error:
             errors.extend(validation_entries(error))
-            params = self.params_model()
+            params = self.defaults
         cursor = given.get("cursor") or None  # an empty cursor starts the walk
         row_range = parse_range(given.headers.get("Range"), self.units,
                                 self.resource.max_page_size)
@@ -143,10 +147,7 @@ class PageStep(PagingStep[PageAsk]):
 
     def window(self, ask: PageAsk, query: ListQuery, selection: Selection,
                order: Sequence[OrderItem]) -> Window:
-        bound_to = fingerprint(self.resource.name, [(key.name + key.placement, desc) for key, desc in order],
-                               [(item.param.name, item.value) for item in selection.filters],
-                               selection.search,
-                               [_material(group) for group in selection.groups])
+        bound_to = self._fingerprint(order, selection)
         if ask.cursor is not None:
             cursor = self.codec.decode(ask.cursor, [key.leaf for key, _ in order], bound_to)
             return Window(cursor.position, ask.size, ask.size, after=cursor.values,
@@ -159,6 +160,22 @@ class PageStep(PagingStep[PageAsk]):
         offset = (ask.page - 1) * ask.size
         self._check_offset(offset, "page", query)
         return Window(offset, ask.size, ask.size, offset=offset, bound_to=bound_to)
+
+    def _fingerprint(self, order: Sequence[OrderItem], selection: Selection) -> str:
+        def digest() -> str:
+            return fingerprint(self.resource.name,
+                               [(key.name + key.placement, desc) for key, desc in order],
+                               [(item.param.name, item.value) for item in selection.filters],
+                               selection.search,
+                               [_material(group) for group in selection.groups])
+
+        query = (tuple((key.name + key.placement, desc) for key, desc in order),
+                 tuple((item.param.name, item.value) for item in selection.filters),
+                 selection.search, selection.groups)
+        try:
+            return self.fingerprints.get(query, digest)
+        except TypeError:  # a value holding a list (an 'in' filter): not kept
+            return digest()
 
     def _check_offset(self, offset: int, parameter: str, query: ListQuery) -> None:
         if self.max_offset is None or offset <= self.max_offset:
