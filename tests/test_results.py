@@ -215,3 +215,19 @@ async def test_queries_holding_dicts_and_lists_are_remembered_apart() -> None:
     reads = store.reads
     assert [await cache.answer("total", key, compute, SAME) for key in keys] == [1, 2, 3]
     assert store.reads == reads
+
+
+async def test_a_remembered_answer_is_found_without_computing_or_reading_the_store() -> None:
+    tokens, compute, store = Tokens(), Computation(), CountedStore()
+    cache = ResultCache(store, tokens).for_resource("things", "v1")
+    assert await cache.remembered_answer("facets", ("q",), SAME) is None  # never served
+    assert await cache.answer("facets", ("q",), compute, SAME) == 1
+    assert await cache.remembered_answer("facets", ("q",), SAME) is None  # kept, not yet read
+    assert await cache.answer("facets", ("q",), compute, SAME) == 1
+    reads = store.reads
+    assert await cache.remembered_answer("facets", ("q",), SAME) == 1
+    assert (store.reads, compute.runs) == (reads, 1)
+    tokens.current = (2,)
+    assert await cache.remembered_answer("facets", ("q",), SAME) is None
+    tokens.current = None
+    assert await cache.remembered_answer("facets", ("q",), SAME) is None

@@ -14,7 +14,7 @@ request is answered from the cache on the next.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,8 +98,16 @@ class Facets:
         if self.results is None:
             return await self._read(selection, leaves, size, self.budget_ms)
         # Each facet is kept on its own and computed in parallel: a slow one neither delays
-        # nor, timing out, discards the others.
-        kept = await asyncio.gather(*(self._kept(selection, leaf, size, scope) for leaf in leaves))
+        # nor, timing out, discards the others. Those this process remembers come first,
+        # without a task each (a repeat request usually finds them all).
+        found: list[FacetCounts | None] = [
+            await self.results.remembered_answer("facets", self._key(selection, leaf, size),
+                                                 FACET_CODEC, scope=scope)
+            for leaf in leaves]
+        missing = [leaf for leaf, counts in zip(leaves, found, strict=True) if counts is None]
+        computed = iter(await asyncio.gather(*(self._kept(selection, leaf, size, scope)
+                                               for leaf in missing)) if missing else ())
+        kept = [counts if counts is not None else next(computed) for counts in found]
         return FacetCounts(
             {name: pairs for counts in kept for name, pairs in counts.values.items()},
             [name for counts in kept for name in counts.truncated],
@@ -107,8 +115,7 @@ class Facets:
 
     async def _kept(self, selection: Selection, leaf: Leaf, size: int, scope: str) -> FacetCounts:
         assert self.results is not None
-        criteria = self.statements.criteria
-        key = (criteria.shape(selection), criteria.values(selection), leaf.name, size)
+        key = self._key(selection, leaf, size)
         try:
             counts: FacetCounts = await self.results.answer(
                 "facets", key, lambda: self._read(selection, [leaf], size, self.kept_budget_ms),
@@ -116,6 +123,10 @@ class Facets:
         except TimeoutError:  # still computing: this page goes without, the next has it
             return FacetCounts(timed_out=[leaf.name])
         return counts
+
+    def _key(self, selection: Selection, leaf: Leaf, size: int) -> Hashable:
+        criteria = self.statements.criteria
+        return (criteria.shape(selection), criteria.values(selection), leaf.name, size)
 
     async def _read(self, selection: Selection, leaves: Sequence[Leaf], size: int,
                     budget_ms: int | None) -> FacetCounts:

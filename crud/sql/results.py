@@ -143,9 +143,7 @@ class ResourceResults:
         ``wait_s`` bounds how long this caller waits for a computation: past it the caller
         gets ``TimeoutError`` while the computation goes on and is kept for the next one
         (a facet slower than its budget is answered from the second request on)."""
-        cache = self.cache
-        token = (None if cache.signals is None else
-                 await cache.signals.token(self.resource, max_age_s=self.signal_age_s))
+        token = await self._token()
         if token is None:
             self.counts.add("bypassed", kind)
             return await compute()
@@ -168,6 +166,23 @@ class ResourceResults:
         self.counts.add("misses", kind)
         flight = asyncio.shield(self._flight(name, label, compute, codec))
         return await (flight if wait_s is None else asyncio.wait_for(flight, wait_s))
+
+    async def remembered_answer(self, kind: str, key: Hashable, codec: Codec[Any], *,
+                                scope: str = "") -> Any | None:
+        """The answer to ``key`` if this process served it under the current token, else
+        None: nothing is computed or read from the store (a cheap first look)."""
+        token = await self._token()
+        stored = (None if token is None else
+                  self.remembered.get((kind, frozen(key), scope), repr(token)))
+        if stored is None:
+            return None
+        self.counts.add("hits", kind)
+        return codec.load(stored)
+
+    async def _token(self) -> tuple[Any, ...] | None:
+        signals = self.cache.signals
+        return (None if signals is None else
+                await signals.token(self.resource, max_age_s=self.signal_age_s))
 
     def _name(self, kind: str, key: Hashable, scope: str) -> str:
         # repr of the normalised query: parameter values keep their types (1 is not '1').
