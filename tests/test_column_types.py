@@ -2,7 +2,7 @@
 
 MariaDB's SET is served as the database's own text (members in declaration order, '' for
 none) in JSON, CSV and NDJSON alike, and ``crud init`` writes it as a field; a YEAR it
-leaves out with the hint that ``type: integer`` serves it.
+leaves out with the hint that ``type: integer`` serves it, and so declared it serves.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from coltype_models import Vintage, VintageBase
 from conftest import Database
 from sqlalchemy import text
 from test_cli import crud
@@ -73,3 +74,113 @@ async def test_crud_init_serves_set_and_hints_year(empty_db: Database, tmp_path:
     assert field_lines[0].startswith("tags:")
     assert field_lines[1].startswith("# yr:")
     assert "serve it with 'type: integer'" in field_lines[1]
+
+
+@pytest.mark.parametrize("empty_db", ["mariadb"], indirect=True)
+async def test_crud_inits_starter_serves_and_its_year_hint_works(
+        empty_db: Database, tmp_path: Path, make_api: Callable[..., Any]) -> None:
+    await _load(empty_db)
+    output = tmp_path / "starter.yaml"
+    result = crud("init", "--database-url", empty_db.url, "-o", str(output), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    starter = output.read_text(encoding="utf-8")
+    api = await make_api(starter, empty_db.url, empty_db.backend)
+    listed = await api.get("/api/v1/ct")
+    assert listed.status_code == 200, listed.text
+    assert [(item["id"], item["tags"]) for item in listed.json()["items"]] == [(1, "b,a"), (2, "")]
+    # Following the hint: the commented-out YEAR, uncommented with 'type: integer'.
+    [hinted] = [line for line in starter.splitlines() if line.lstrip().startswith("# yr:")]
+    indent = hinted[:len(hinted) - len(hinted.lstrip())]
+    followed = starter.replace(hinted, f"{indent}yr: {{type: integer}}")
+    api = await make_api(followed, empty_db.url, empty_db.backend)
+    listed = await api.get("/api/v1/ct")
+    assert listed.status_code == 200, listed.text
+    assert [(item["id"], item["yr"]) for item in listed.json()["items"]] == [(1, 2024), (2, 1999)]
+
+
+# -- MariaDB's YEAR, declared 'type: integer' ---------------------------------------------
+
+YEARS = """\
+resources:
+  vintages:
+    {source}
+    fields: {{id:, yr: {{type: integer}}}}
+    filters: {{yr: [eq, gte, in, isnull]}}
+    sort: [yr, id]
+"""
+SOURCES = {"table": "table: ct_vintages", "model": "model: coltype_models:Vintage"}
+
+
+@pytest.mark.parametrize("mode", list(SOURCES))
+@pytest.mark.parametrize("empty_db", ["mariadb"], indirect=True)
+async def test_a_year_declared_integer_lists_filters_and_sorts(
+        empty_db: Database, make_api: Callable[..., Any], mode: str) -> None:
+    writer = make_engine(empty_db.url, read_only=False)
+    async with writer.begin() as connection:
+        await connection.run_sync(VintageBase.metadata.create_all)
+        await connection.execute(Vintage.__table__.insert(), [
+            {"id": 1, "yr": 2024}, {"id": 2, "yr": 1999}, {"id": 3, "yr": None},
+            {"id": 4, "yr": 2001}])
+    await writer.dispose()
+    api = await make_api(YEARS.format(source=SOURCES[mode]), empty_db.url, empty_db.backend)
+    listed = await api.get("/api/v1/vintages")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == [{"id": 1, "yr": 2024}, {"id": 2, "yr": 1999},
+                                      {"id": 3, "yr": None}, {"id": 4, "yr": 2001}]
+    detail = await api.get("/api/v1/vintages/2")
+    assert (detail.status_code, detail.json()) == (200, {"id": 2, "yr": 1999})
+    for query, ids in [("yr=2024", [1]), ("yr__gte=2000", [1, 4]), ("yr__in=1999,2001", [2, 4]),
+                       ("yr__isnull=true", [3]), ("order_by=yr", [2, 4, 1, 3]),
+                       ("order_by=-yr", [3, 1, 4, 2])]:
+        response = await api.get(f"/api/v1/vintages?{query}")
+        assert response.status_code == 200, (query, response.text)
+        assert [item["id"] for item in response.json()["items"]] == ids, query
+    walked, cursor = [], ""
+    while cursor is not None:
+        page = await api.get(f"/api/v1/vintages?order_by=-yr&size=1{cursor}")
+        assert page.status_code == 200, page.text
+        walked += [item["id"] for item in page.json()["items"]]
+        cursor = page.json()["next"] and f"&cursor={page.json()['next']}"
+    assert walked == [3, 1, 4, 2]
+
+
+
+PATHS = """\
+resources:
+  tastings:
+    table: ct_tastings
+    fields: {id:, vintage: {source: ct_cellars.yr, type: integer}}
+    filters: {vintage: [eq, gte]}
+    sort: [vintage, id]
+  cellars:
+    table: ct_cellars
+    fields: {id:, years: {source: ct_tastings_collection.yr, type: integer}}
+    filters: {years: [eq]}
+"""
+
+
+@pytest.mark.parametrize("empty_db", ["mariadb"], indirect=True)
+async def test_a_year_declared_integer_through_to_one_and_to_many_paths(
+        empty_db: Database, make_api: Callable[..., Any]) -> None:
+    writer = make_engine(empty_db.url, read_only=False)
+    async with writer.begin() as connection:
+        for statement in [
+                "CREATE TABLE ct_cellars (id INT PRIMARY KEY, yr YEAR)",
+                "CREATE TABLE ct_tastings (id INT PRIMARY KEY, yr YEAR, cellar_id INT, "
+                "FOREIGN KEY (cellar_id) REFERENCES ct_cellars(id))",
+                "INSERT INTO ct_cellars VALUES (1, 2024), (2, 1999)",
+                "INSERT INTO ct_tastings VALUES (1, 2010, 1), (2, 2011, 2), (3, 2012, 2), "
+                "(4, 2013, NULL)"]:
+            await connection.execute(text(statement))
+    await writer.dispose()
+    api = await make_api(PATHS, empty_db.url, empty_db.backend)
+    for query, expected in [
+            ("", [(1, 2024), (2, 1999), (3, 1999), (4, None)]), ("vintage=2024", [(1, 2024)]),
+            ("vintage__gte=2000", [(1, 2024)]),
+            ("order_by=-vintage,id", [(4, None), (1, 2024), (2, 1999), (3, 1999)])]:
+        response = await api.get(f"/api/v1/tastings?{query}")
+        assert response.status_code == 200, (query, response.text)
+        assert [(item["id"], item["vintage"]) for item in response.json()["items"]] == expected
+    cellars = await api.get("/api/v1/cellars?years=2011")
+    assert cellars.status_code == 200, cellars.text
+    assert cellars.json()["items"] == [{"id": 2, "years": [2011, 2012]}]
