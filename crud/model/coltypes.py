@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from sqlalchemy import types as sqltypes
 
-__all__ = ["DECLARED_TYPES", "TypeInfo", "declared_type", "type_info", "undecorated",
-           "unsupported_reason"]
+__all__ = ["DECLARED_TYPES", "TypeInfo", "declared_type", "padded", "type_info", "undecorated",
+           "unpad", "unsupported_reason"]
 
 
 class TypeInfo:
@@ -67,6 +67,21 @@ def undecorated(sql_type: sqltypes.TypeEngine[Any]) -> sqltypes.TypeEngine[Any]:
             and not isinstance(sql_type, sqltypes.Interval):
         sql_type = sql_type.impl_instance
     return sql_type
+
+
+def padded(column_type: sqltypes.TypeEngine[Any]) -> bool:
+    """Whether values of the type are padded with spaces to a length: SQL's ``CHAR(n)``.
+
+    A value is served without its pad on every database, as SQL compares it (trailing pad
+    spaces are no part of it): PostgreSQL returns the pad, MariaDB strips it, SQLite keeps
+    whatever was written. Filters, search, sorting and cursors see that same value.
+    """
+    return isinstance(undecorated(column_type), sqltypes.CHAR | sqltypes.NCHAR)
+
+
+def unpad(value: str) -> str:
+    """A ``CHAR(n)`` value as served: without trailing pad spaces (other blanks are data)."""
+    return value.rstrip(" ")
 
 
 def _enum_info(column_type: sqltypes.Enum) -> TypeInfo:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import MANYTOONE
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import NullType, TypeEngine
 
 from crud.config.registry import ExpressionSource, FieldSpec, ResourceSpec
 from crud.model.coltypes import TypeInfo, declared_type, type_info, unsupported_reason
@@ -210,7 +210,10 @@ class FieldBinder:
             return None
         sql_column = target.column(key)
         info, sql_type = type_info(sql_column.type), sql_column.type
+        coerced = False
         if spec.type is not None:
+            # An untyped column (NullType) keeps the database's own values and spellings.
+            coerced = info is None and not isinstance(sql_type, NullType)
             info, sql_type = declared_type(spec.type)
         if info is None:
             self.issue(location, f"column {column!r} of {target.label} "
@@ -228,7 +231,7 @@ class FieldBinder:
         return Leaf(api_path=api_path, label=next(self.labels), hops=hops, column_key=key,
                     expression=None, info=info, sql_type=sql_type, nullable=nullable,
                     description=spec.description, json_schema=spec.json_schema,
-                    local_time=self.local_time(info, sql_type))
+                    local_time=self.local_time(info, sql_type), coerced=coerced)
 
     def json_path_leaf(self, api_path: tuple[str, ...], spec: FieldSpec, steps: list[str],
                        hops: tuple[Step, ...], at: Entity,

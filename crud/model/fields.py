@@ -62,6 +62,9 @@ class Leaf:
     # (``naive_datetimes: as_stored``): sent and compared without an offset, never
     # relabelled as UTC.
     local_time: bool = False
+    # The registry's ``type:`` over a type SQLAlchemy knows but we cannot serve as is
+    # (MySQL's YEAR): SQL reads the column as ``sql_type``, whose operators SQLAlchemy has.
+    coerced: bool = False
 
     @property
     def name(self) -> str:

@@ -69,8 +69,9 @@ class DerivedJoin:
     def relationship_names(self) -> list[str]:
         return []
 
-    def attribute(self, key: str, alias: Any = None) -> ColumnElement[Any]:
-        """The column as SQL, on ``alias`` (a ``subquery()`` of this join) when given."""
+    def attribute(self, key: str, alias: Any = None, *, plain: bool = False) -> ColumnElement[Any]:
+        """The column as SQL, on ``alias`` (a ``subquery()`` of this join) when given.
+        (Always ``plain``: a select's columns are no mapped attributes.)"""
         column: ColumnElement[Any] = (alias.c if alias is not None
                                       else self.select.selected_columns)[key]
         return column

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
     "LIKE_ESCAPE",
+    "LIKE_SHAPES",
     "LIST_SHAPES",
     "OPERATORS",
     "Operator",
@@ -39,6 +40,8 @@ __all__ = [
 ValueShape = Literal["scalar", "list", "flag", "pattern", "text", "items"]
 # Shapes whose value is a comma-separated list, bound as ``in_list`` binds one.
 LIST_SHAPES = frozenset({"list", "items"})
+# Shapes matched by LIKE: against the text as served (a CHAR(n) without its pad).
+LIKE_SHAPES = frozenset({"pattern", "text"})
 
 _ORDERED = frozenset({"string", "integer", "number", "datetime", "date", "time"})
 _EQUATABLE = _ORDERED | {"boolean", "enum", "uuid"}

@@ -80,11 +80,19 @@ class Entity:
             return column
         return self.table.c[key]
 
-    def attribute(self, key: str, alias: Any = None) -> ColumnElement[Any]:
-        """The column as SQL, on ``alias`` when given (an ``aliased()`` of this entity)."""
+    def attribute(self, key: str, alias: Any = None, *, plain: bool = False) -> ColumnElement[Any]:
+        """The column as SQL, on ``alias`` when given (an ``aliased()`` of this entity).
+
+        ``plain``: the table's (or the alias's) own column, not the mapped attribute's.
+        SQLAlchemy compares an attribute's column with ``==`` when it copies a statement,
+        and a type without operators (MySQL's YEAR) warns there; the plain one it finds by
+        identity."""
         owner = alias if alias is not None else self.selectable
         if self.mapped_class is None:
             return owner.c[key]  # type: ignore[no-any-return]
+        if plain:
+            table = inspect(alias).selectable if alias is not None else self.table
+            return table.c[self.column(key).key]
         return getattr(owner, key)  # type: ignore[no-any-return]
 
     def relationship_names(self) -> list[str]:

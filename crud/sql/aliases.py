@@ -10,16 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, type_coerce
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from crud.model.fields import Leaf, Step
 from crud.model.joins import DerivedJoin
 from crud.model.resource import Resource
+from crud.model.sources import Entity
 from crud.sql.backends import Backend
 
-__all__ = ["Joins"]
+__all__ = ["Joins", "stored_column"]
+
+
+def stored_column(target: Entity | DerivedJoin, leaf: Leaf, alias: Any = None) -> ColumnElement[Any]:
+    """``leaf``'s column of ``target`` (on ``alias``), typed as the registry declared it
+    where SQLAlchemy has no operators for the column's own type (``Leaf.coerced``)."""
+    assert leaf.column_key is not None
+    column = target.attribute(leaf.column_key, alias, plain=leaf.coerced)
+    return type_coerce(column, leaf.sql_type) if leaf.coerced else column
 
 
 class Joins:
@@ -62,13 +71,12 @@ class Joins:
         return column
 
     def _stored(self, leaf: Leaf) -> ColumnElement[Any]:
-        assert leaf.column_key is not None
         if not leaf.hops:
-            return self.resource.entity.attribute(leaf.column_key)
+            return stored_column(self.resource.entity, leaf)
         target = leaf.hops[-1].target
         if leaf.to_many:  # used inside EXISTS, on the relationship's own table
-            return target.attribute(leaf.column_key)
-        return target.attribute(leaf.column_key, self.aliases[leaf.entity_path])
+            return stored_column(target, leaf)
+        return stored_column(target, leaf, self.aliases[leaf.entity_path])
 
     def apply(self, statement: Select[Any], leaves: Iterable[Leaf]) -> Select[Any]:
         needed: set[tuple[str, ...]] = set()

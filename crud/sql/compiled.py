@@ -24,6 +24,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ClauseElement
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
+from crud.model.coltypes import padded, unpad
+
 __all__ = ["CompiledStatement", "StatementCache", "inline_constants", "passes_through"]
 
 Processor = Callable[[Any], Any]
@@ -86,16 +88,18 @@ class CompiledStatement:
         return decoded
 
     def _result_decoders(self, type_codes: Sequence[Any] | None) -> list[tuple[int, Processor]]:
-        decoders = []
+        decoders: list[tuple[int, Processor]] = []
         for position, type_ in enumerate(self.column_types):
             if passes_through(type_):
+                continue
+            if padded(type_):  # no driver of ours converts a CHAR's text
+                decoders.append((position, unpad))
                 continue
             code = type_codes[position] if type_codes is not None else None
             decoder = type_.dialect_impl(self.dialect).result_processor(self.dialect, code)
             if decoder is not None:
                 decoders.append((position, decoder))
         return decoders
-
 
 
 def inline_constants(statement: ClauseElement, dialect: Dialect) -> Any:

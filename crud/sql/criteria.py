@@ -17,7 +17,7 @@ from sqlalchemy import Select, String, and_, bindparam, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from crud.model.fields import Leaf
-from crud.model.operators import LIKE_ESCAPE, LIST_SHAPES, Pattern, escape_like
+from crud.model.operators import LIKE_ESCAPE, LIKE_SHAPES, LIST_SHAPES, Pattern, escape_like
 from crud.model.resource import Resource
 from crud.sql.aliases import Joins
 from crud.sql.backends import Backend
@@ -109,7 +109,9 @@ class Criteria:
 
     def _filter_criterion(self, name: str, item: Filter) -> ColumnElement[bool]:
         leaf, operator = item.param.leaf, item.param.operator
-        column = self.comparable(leaf)
+        # LIKE reads a text as served (a CHAR(n) without its pad); the others compare values.
+        column = (self.backend.unpadded(self.joins.column(leaf)) if operator.shape in LIKE_SHAPES
+                  else self.comparable(leaf))
         criterion = operator.compare(column, _BoundTerm(name, column, self._variant(item),
                                                         self.backend))
         if leaf.to_many:
@@ -127,7 +129,8 @@ class Criteria:
             return self.backend.search_match(self.text_search, search_parameter())
         terms = []
         for leaf in self.resource.search:
-            term = self.joins.column(leaf).ilike(bindparam("q"), escape=LIKE_ESCAPE)
+            term = self.backend.unpadded(self.joins.column(leaf)).ilike(bindparam("q"),
+                                                                       escape=LIKE_ESCAPE)
             terms.append(exists_along(self.resource, leaf, term) if leaf.to_many else term)
         return or_(*terms)
 

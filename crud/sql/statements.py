@@ -35,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from crud.model.fields import Leaf, ManyField, Node, ObjectNode, row_leaves
 from crud.model.resource import Resource, SortKey
 from crud.model.shapes import SHAPE_CACHE_SIZE, Lru, Shape
-from crud.sql.aliases import Joins
+from crud.sql.aliases import Joins, stored_column
 from crud.sql.backends import Backend, integer_parameter, sortable
 from crud.sql.compiled import CompiledStatement, StatementCache, passes_through
 from crud.sql.counting import Explain, InlineCount, count_columns
@@ -387,7 +387,7 @@ class Statements:
             statement = statement.join(getattr(parent, hop.name).of_type(target_alias))
             parent = target_alias
         target = field.hops[-1].target
-        values = [target.attribute(leaf.column_key or "", target_alias).label(leaf.label)
+        values = [stored_column(target, leaf, target_alias).label(leaf.label)
                   for leaf in field.leaves]
         target_pk = [target.attribute(key, target_alias) for key in target.primary_key()]
         owner = [column.label(f"pk{index}") for index, column in enumerate(self.pk_columns)]

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from crud.model.coltypes import padded
 from crud.sql.compiled import CompiledStatement
 from crud.sql.textsearch import TextSearch
 
@@ -154,6 +155,11 @@ class Backend:
     def comparable(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """``column`` as filters, sorts and cursors compare it: by what its values mean."""
         return column
+
+    def unpadded(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A ``CHAR(n)`` column's text without its pad, as LIKE and search read it (the value
+        served, ``crud.model.coltypes.padded``); any other column as it is."""
+        return func.rtrim(column, type_=String()) if padded(column.type) else column
 
     def planned_rows(self, plan: Any) -> int:
         """The rows a JSON plan (``explain_prefix``) expects the statement to return."""

@@ -76,6 +76,9 @@ class MariaDB(Backend):
         lead = descending if nulls_first is None else nulls_first
         return [is_null.desc() if lead else is_null.asc(), ordered]
 
+    def unpadded(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return column  # MariaDB strips a CHAR's pad when it reads one
+
     def exact_text(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         # LIKE follows the column's collation, case-insensitive under the usual *_ci ones;
         # bytes compare exactly (a literal prefix, escaped, needs nothing else).

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from crud.model.coltypes import padded
 from crud.sql.backends.base import (
     PREPARED_PER_CONNECTION,
     Backend,
@@ -154,10 +155,15 @@ class PostgreSQL(Backend):
         row = select(*values).correlate_except(None).lateral("item")
         return cast(func.row_to_json(row.table_valued()), Text)
 
+    def unpadded(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # A bpchar cast to text loses its pad (and only its pad). Equality and order need
+        # no cast: bpchar compares without the pad, and its index serves them.
+        return cast(column, Text()) if padded(column.type) else column
+
     def json_value(self, column: ColumnElement[Any], kind: str, *,
                    local_time: bool = False) -> ColumnElement[Any] | None:
         if kind in self._AS_IS:
-            return column
+            return self.unpadded(column)
         if kind != "datetime":
             return None  # numbers, times, JSON: PostgreSQL spells them its own way
         # orjson's RFC 3339 (OPT_NAIVE_UTC unless local_time): seconds, microseconds only

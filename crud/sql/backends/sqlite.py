@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    String,
     Table,
     Text,
     case,
@@ -28,9 +29,10 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.types import TypeDecorator
 
-from crud.model.coltypes import undecorated
+from crud.model.coltypes import padded, undecorated
 from crud.sql.backends.base import (
     Backend,
     ChangeProbe,
@@ -145,6 +147,8 @@ class SQLite(Backend):
         # fraction), whatever the stored spelling: date only, 'T', no or short fraction,
         # 'Z' or an offset. No index on the column serves such a comparison; an index on
         # this expression does (``crud check`` prints it).
+        if padded(column.type):  # 'ab   ' as written is 'ab', on both sides of a comparison
+            return type_coerce(self.unpadded(column), _Unpadded())
         if not isinstance(undecorated(column.type), DateTime):
             return column
         # The digits after '.' (CAST stops at a 'Z' or an offset), as microseconds.
@@ -201,6 +205,17 @@ async def _wait_for_locks(connection: Any, budget_ms: int) -> None:
 async def _close_when_free(driver: Any) -> None:
     with contextlib.suppress(Exception):  # the connection is already out of the pool
         await driver.close()
+
+
+class _Unpadded(TypeDecorator[str]):
+    """A ``CHAR(n)``'s text compared without trailing spaces: a bound value loses its own
+    too (PostgreSQL's bpchar and MariaDB compare so)."""
+
+    impl = String
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: BindParameter[str]) -> ColumnElement[str]:
+        return func.rtrim(bindvalue, type_=String())
 
 
 def unicode_lower(value: Any) -> Any:
