@@ -16,7 +16,7 @@ from crud.config.yamlfile import LocatedData
 from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
 from crud.http.dispatch import ReadRoutes, ReadTable
-from crud.http.errors import install_error_handlers
+from crud.http.errors import Unhandled, install_error_handlers
 from crud.http.live import Hub, LiveLimits, TokenSource, Watch
 from crud.http.openapi import install_openapi
 from crud.http.pathroutes import route_issues
@@ -173,6 +173,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
+    # Just outside the reads: a 500 is logged once and still gets the request id and CORS.
+    app.add_middleware(Unhandled)
     # Hand-written routers answer under the API's default auth, as resources without their own.
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))
