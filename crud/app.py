@@ -16,7 +16,7 @@ from crud.config.yamlfile import LocatedData
 from crud.http.auth import guard
 from crud.http.cursors import cursor_secret
 from crud.http.dispatch import ReadRoutes, ReadTable
-from crud.http.errors import install_error_handlers
+from crud.http.errors import Unhandled, install_error_handlers
 from crud.http.live import Hub, LiveLimits, TokenSource, Watch
 from crud.http.openapi import install_openapi
 from crud.http.pathroutes import route_issues
@@ -25,6 +25,7 @@ from crud.http.profiles.legacy import check_legacy_options
 from crud.http.profiles.records import dialect_issues
 from crud.http.rollups import answering, build_rollups
 from crud.http.routing import build_aggregate, build_endpoints, build_router, served_routes
+from crud.http.urls import SlashRedirect
 from crud.model.resource import Resource
 from crud.model.sources import ReflectedDatabase
 from crud.ops.docs import install_docs, install_root_redirect
@@ -136,11 +137,14 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
 
     # FastAPI's own OpenTelemetry hooks ask the global providers on every request; off
     # unless asked for (/metrics is this API's own). docs_url/redoc_url None: FastAPI's
-    # pages load their UI from a CDN; ours do not.
+    # pages load their UI from a CDN; ours do not. Starlette's trailing-slash redirect
+    # repeats the request's Host in its Location: ours does not (crud.http.urls).
     telemetry = settings.opentelemetry
+    public_url = public_base_url(settings)
     app = FastAPI(title=api.title, version=api.version, description=api.description or "",
-                  lifespan=lifespan, docs_url=None, redoc_url=None,
+                  lifespan=lifespan, docs_url=None, redoc_url=None, redirect_slashes=False,
                   telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry})
+    app.router.default = SlashRedirect(app.router, public_url=public_url)
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)
@@ -149,7 +153,7 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     for resource in loaded.resources:
         endpoints = build_endpoints(resource, reader, api, secret=secret,
                                     credentials=operations.credentials,
-                                    public_url=public_base_url(settings), results=results,
+                                    public_url=public_url, results=results,
                                     signals=signals)
         rollups = build_rollups(endpoints)
         kept.extend(rollups)
@@ -169,6 +173,8 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     reads.finish()
     # Innermost of the middleware: reads are still logged, measured and given CORS headers.
     app.add_middleware(ReadRoutes, table=reads)
+    # Just outside the reads: a 500 is logged once and still gets the request id and CORS.
+    app.add_middleware(Unhandled)
     # Hand-written routers answer under the API's default auth, as resources without their own.
     include_routers(app, loaded.extensions.routers, api.prefix,
                     guard(api.auth, operations.credentials))

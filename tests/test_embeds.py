@@ -197,7 +197,7 @@ async def test_a_cursor_walk_with_an_embed_keeps_its_lists(
     api = await _api(demo_db, make_api)
     first = await api.get("/api/v1/builds", params={"size": 4, "cursor": "", "embed": "runs"})
     link = first.headers["link"]
-    second = await api.get(link[1:link.index(">")].removeprefix("http://test"))
+    second = await api.get(link[1:link.index(">")])
     assert second.status_code == 200
     declared = await _get(api, "/api/v1/builds-with-runs", size=4, page=2)
     assert second.json()["items"] == declared["items"]

@@ -1,4 +1,4 @@
-"""``/healthz`` and ``/readyz`` over HTTP, with real outages on a real PostgreSQL."""
+"""``/healthz`` and ``/readyz`` over HTTP, with real outages on real database servers."""
 
 from __future__ import annotations
 
@@ -127,6 +127,39 @@ async def test_readyz_survives_dropped_connections(
     await _kick_connections(empty_db)
     # The pooled connection is dead; the probe fails on it once and retries on a new one.
     assert (await api.get("/readyz")).status_code == 200
+
+
+_KICKS = {
+    "postgresql": ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = :name AND pid <> pg_backend_pid()"),
+    "mariadb": ("SELECT id FROM information_schema.processlist "
+                "WHERE db = :name AND id <> CONNECTION_ID()"),
+}
+
+
+async def _kill_sessions(database: Database) -> int:
+    """Ends every session on ``database`` from the server's side; how many there were."""
+    assert database.admin is not None
+    async with database.admin.connect() as connection:
+        found = (await connection.execute(text(_KICKS[database.backend]),
+                                          {"name": database.name})).scalars().all()
+        if database.backend == "mariadb":
+            for session in found:
+                await connection.execute(text(f"KILL {int(session)}"))
+    return len(found)
+
+
+@pytest.mark.parametrize("empty_db", ["postgresql", "mariadb"], indirect=True)
+async def test_api_requests_survive_dropped_connections(
+        make_api: Callable[..., Any], empty_db: Database) -> None:
+    # docs/operations.md: the pool lends connections without pinging them first; a request
+    # on a connection the database dropped fails once, and runs again on a fresh one.
+    await with_tables(empty_db)
+    api: Api = await make_api(REGISTRY, empty_db.url, empty_db.backend)
+    assert (await api.get("/api/v1/koji-builds")).status_code == 200
+    assert await _kill_sessions(empty_db) >= 1  # the kept connection was there to kill
+    response = await api.get("/api/v1/koji-builds", headers=RID)
+    assert (response.status_code, response.json()["items"]) == (200, [])
 
 
 @pytest.mark.parametrize("empty_db", ["postgresql"], indirect=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Api, Database
+from conftest import ROOT, Api, Database
 from pydantic import ValidationError
 from served import serve
 
@@ -68,17 +68,15 @@ async def test_a_redirect_never_points_at_an_untrusted_host(make_api: Callable[.
     assert "location" not in forged.headers
     assert forged.json() == _refused("evil.example", "/api/v1/koji-builds/")
     assert honest.status_code == 307
-    assert honest.headers["location"] == "http://api.example.org/api/v1/koji-builds"
+    assert honest.headers["location"] == "/api/v1/koji-builds"
 
 
 @pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
-async def test_without_trusted_hosts_any_host_is_answered(make_api: Callable[..., Any],
-                                                          demo_db: Database) -> None:
-    # The default stays what it was; docs/operations.md says to set the list in production.
+async def test_without_trusted_hosts_any_host_is_answered_and_not_repeated(
+        make_api: Callable[..., Any], demo_db: Database) -> None:
     api = await _api(make_api, demo_db)
     response = await api.get("/api/v1/koji-builds/", headers={"Host": "evil.example"})
-    assert (response.status_code, response.headers["location"]) == (
-        307, "http://evil.example/api/v1/koji-builds")
+    assert (response.status_code, response.headers["location"]) == (307, "/api/v1/koji-builds")
 
 
 @pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
@@ -143,21 +141,132 @@ def test_crud_serve_reads_trusted_hosts_from_the_environment(demo_db: Database,
         server.stop()
     assert (forged.status_code, forged.json()["code"]) == (400, "untrusted_host")
     assert "location" not in forged.headers
-    assert honest.headers["location"] == "http://api.example.org/api/v1/koji-builds"
+    assert honest.headers["location"] == "/api/v1/koji-builds"
 
 
 @pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
-@pytest.mark.parametrize(("public_url", "expected"), [
-    (None, "http://forged.example/api/v1/koji-builds?size=1&cursor="),
-    ("https://api.example.org/crud", "https://api.example.org/crud/api/v1/koji-builds?size=1&cursor="),
-], ids=["request-host", "public-url"])
-async def test_next_links_start_with_the_public_url(
+@pytest.mark.parametrize(("public_url", "root_path", "expected"), [
+    (None, "", "/api/v1/koji-builds"),
+    ("https://api.example.org/crud", "", "https://api.example.org/crud/api/v1/koji-builds"),
+    # A proxy strips /crud and says so (uvicorn --root-path /crud): the prefix once.
+    ("https://api.example.org/crud", "/crud", "https://api.example.org/crud/api/v1/koji-builds"),
+], ids=["root-relative", "public-url", "public-url-and-root-path"])
+async def test_links_and_redirects_start_with_the_public_url(
         make_api: Callable[..., Any], demo_db: Database, public_url: str | None,
-        expected: str) -> None:
+        root_path: str, expected: str) -> None:
     settings = {"public_url": public_url} if public_url else {}
     api = await _api(make_api, demo_db, **settings)
-    response = await api.get("/api/v1/koji-builds", params={"size": 1},
-                             headers={"Host": "forged.example"})
-    link = response.headers["link"]
-    assert link.startswith(f"<{expected}")
+    transport = httpx.ASGITransport(app=api.app, root_path=root_path)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        listed = await client.get(f"{root_path}/api/v1/koji-builds", params={"size": 1},
+                                  headers={"Host": "forged.example"})
+        redirected = await client.get(f"{root_path}/api/v1/koji-builds/", params={"size": 1},
+                                      headers={"Host": "forged.example"})
+    link = listed.headers["link"]
+    assert link.startswith(f"<{expected}?size=1&cursor=")
     assert link.endswith('>; rel="next"')
+    assert redirected.headers["location"] == f"{expected}?size=1"
+
+
+# -- no URL the API sends repeats the request's Host -------------------------------------
+
+FORGED = "evil.example"
+# The demo registry with a grouped list under max_offset, declared path routes and the
+# legacy profile beside the standard resources.
+SWEEP_EXTRA = """\
+  koji-groups:
+    model: resources.models:KojiBuildTargetModel
+    group_by: koji_build_group_id
+    fields: {koji_build_group_id:, chroots: {collect: target}}
+    sort: [koji_build_group_id]
+    default_sort: [koji_build_group_id]
+    max_offset: 2
+  builds-by-path:
+    model: resources.models:KojiBuildTargetModel
+    fields: {packit_id: id, status:}
+    default_sort: [packit_id]
+    routes:
+      - {path: /builds/all, kind: list}
+      - {path: "/builds/{id}", kind: detail, bind: {id: packit_id}}
+  legacy-builds:
+    model: resources.models:KojiBuildTargetModel
+    profile: legacy
+    legacy: {unit: builds}
+    fields: {packit_id: id, status:}
+    default_sort: [packit_id]
+"""
+RA_PAGE = {"range": "[0, 0]", "sort": '["id", "ASC"]'}
+
+
+def _sweep_registry(profile: str) -> str:
+    text = (ROOT / "registry.yaml").read_text(encoding="utf-8") + SWEEP_EXTRA
+    if profile != "standard":
+        text = text.replace("  prefix: /api/v1\n", f"  prefix: /api/v1\n  profile: {profile}\n", 1)
+    return text
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("profile", "path", "params"), [
+    ("standard", "/api/v1/koji-builds", {"size": 1}),
+    ("standard", "/api/v1/koji-builds/", {"size": 1}),
+    ("standard", "/api/v1/koji-builds", {"size": 1, "format": "csv"}),
+    ("standard", "/api/v1/koji-builds", {"size": 1, "format": "ndjson"}),
+    ("standard", "/api/v1/koji-builds", {"size": 1, "facet": "status", "embed": "runs"}),
+    ("standard", "/api/v1/koji-builds/aggregate", {"group_by": "status", "size": 1}),
+    ("standard", "/api/v1/koji-builds/1", {}),
+    ("standard", "/api/v1/koji-builds/999999", {}),
+    ("standard", "/api/v1/koji-groups", {"size": 1}),
+    ("standard", "/api/v1/koji-groups", {"page": 4, "size": 1}),
+    ("standard", "/api/v1/builds/all", {"size": 1}),
+    ("standard", "/api/v1/builds/all/", {}),
+    ("standard", "/api/v1/builds/2", {}),
+    ("standard", "/api/v1/legacy-builds", {"per_page": 1}),
+    ("standard", "/openapi.json", {}),
+    ("standard", "/docs", {}),
+    ("standard", "/", {}),
+    ("react-admin", "/api/v1/koji-builds", RA_PAGE),
+    ("react-admin", "/api/v1/koji-groups", RA_PAGE),
+    ("json-server", "/api/v1/koji-builds", {"_start": 0, "_end": 1}),
+    ("json-server", "/api/v1/koji-groups", {"_page": 1, "_per_page": 1}),
+], ids=["list", "slash-redirect", "csv", "ndjson", "facets-embeds", "aggregate", "detail",
+        "not-found", "grouped", "grouped-beyond-max-offset", "path-route", "path-route-slash",
+        "path-route-detail", "legacy", "openapi", "docs", "root", "react-admin",
+        "react-admin-grouped", "json-server", "json-server-grouped"])
+async def test_nothing_sent_repeats_the_host(make_api: Callable[..., Any], demo_db: Database,
+                                             profile: str, path: str,
+                                             params: dict[str, Any]) -> None:
+    # No CRUD_PUBLIC_URL, no CRUD_TRUSTED_HOSTS: the default must still be safe to cache.
+    api: Api = await make_api(_sweep_registry(profile), demo_db.url, demo_db.backend)
+    response = await api.get(path, params=params, headers={"Host": FORGED})
+    assert response.status_code < 500, response.text
+    sent = [f"{name}: {value}" for name, value in response.headers.multi_items()]
+    assert [line for line in sent if FORGED in line] == []
+    assert FORGED.encode() not in response.content
+
+
+@pytest.mark.parametrize("demo_db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("path", "params", "header", "expected"), [
+    ("/api/v1/koji-builds", {"size": 1, "status": "success"}, "link",
+     "</api/v1/koji-builds?size=1&status=success&cursor="),
+    ("/api/v1/koji-builds/", {"size": 1}, "location", "/api/v1/koji-builds?size=1"),
+    ("/api/v1/builds/all", {"size": 1}, "link", "</api/v1/builds/all?size=1&cursor="),
+    ("/api/v1/builds/all/", {}, "location", "/api/v1/builds/all"),
+    ("/api/v1/koji-groups", {"page": 4, "size": 1}, "link",
+     '</api/v1/koji-groups?size=1>; rel="first"'),
+], ids=["next", "slash-redirect", "path-route-next", "path-route-slash", "first"])
+@pytest.mark.parametrize("root_path", ["", "/packit"], ids=["at-root", "under-root-path"])
+async def test_links_are_root_relative_by_default(
+        make_api: Callable[..., Any], demo_db: Database, path: str, params: dict[str, Any],
+        header: str, expected: str, root_path: str) -> None:
+    # Behind a proxy that strips /packit (uvicorn --root-path /packit), links keep it.
+    api: Api = await make_api(_sweep_registry("standard"), demo_db.url, demo_db.backend)
+    transport = httpx.ASGITransport(app=api.app, root_path=root_path)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get(f"{root_path}{path}", params=params,
+                                    headers={"Host": FORGED})
+        link = response.headers[header]
+        assert link.startswith(expected.replace("/api/", f"{root_path}/api/", 1)), link
+        # Resolved against the URL asked (RFC 3986), the link is the next request as is.
+        target = link[1:link.index(">")] if header == "link" else link
+        followed = await client.get(target, headers={"Host": FORGED})
+    assert followed.status_code == 200

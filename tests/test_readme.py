@@ -62,7 +62,8 @@ async def test_the_readme_sample_output_is_the_demo_datas(tmp_path: Path, make_a
     response = await api.get("/api/v1/koji-builds?size=5")
     sample = SAMPLE.group(1)
     assert f"content-range: {response.headers['content-range']}" in sample
-    assert "link: <http://localhost:8000/api/v1/koji-builds?size=5&cursor=" in sample
+    # Root-relative, as the server sends it without CRUD_PUBLIC_URL.
+    assert f"link: {response.headers['link'].partition('cursor=')[0]}cursor=" in sample
     body = response.text
     # Every "key":value the sample shows is in the answer (the sample elides with ...).
     pairs = re.findall(r'"(\w+)":("[^"]*"|\d+|null|true|false)(?=[,}])', sample)

@@ -77,8 +77,8 @@ class Settings(BaseSettings):
                         "for subdomains); others get 400. Empty: any host")
     public_url: str | None = Field(
         None, description="Scheme, host and optional path prefix clients reach the API at "
-                          "(https://api.example.org); absolute links start with it instead "
-                          "of the request's Host")
+                          "(https://api.example.org); links and redirects start with it. "
+                          "Empty: they are root-relative, never on the request's Host")
 
     @field_validator("database_url")
     @classmethod

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from crud.http.errors import Problem, problem_response
 from crud.http.live import Watch, wants_events
 from crud.http.pathroutes import PathRoute
+from crud.http.urls import route_path
 
 __all__ = ["ReadRoutes", "ReadTable"]
 
@@ -100,7 +101,7 @@ class ReadRoutes:
         if scope["type"] != "http" or scope["method"] not in _READS:
             await self.app(scope, receive, send)
             return
-        found = self.table.match(_route_path(scope))
+        found = self.table.match(route_path(scope))
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -124,7 +125,7 @@ class ReadRoutes:
     async def _socket(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """A WebSocket on a watchable list's path (or that path + ``/watch``); False when
         it is not one (FastAPI answers it)."""
-        path = _route_path(scope)
+        path = route_path(scope)
         for candidate in dict.fromkeys((path, path.removesuffix("/watch"))):
             found = self.table.match(candidate)
             watch = self.table.watches.get(found[0]) if found is not None else None
@@ -144,10 +145,3 @@ def _first_match(routes: list[tuple[re.Pattern[str], Endpoint]],
         if found is not None:
             return endpoint, found.groupdict()
     return None
-
-
-def _route_path(scope: Scope) -> str:
-    # Behind a proxy that strips a prefix, routes are matched without the root path.
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path

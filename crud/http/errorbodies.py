@@ -20,7 +20,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crud.http.errors import Problem
+from crud.http.errors import FAILED, Problem
 
 __all__ = ["Endpoint", "ErrorBody"]
 
@@ -58,9 +58,9 @@ class ErrorBody:
                 return await endpoint(request)
             except Problem as problem:
                 return self.response(problem)
-            except Exception:  # the same log line as the application's own 500 handler
+            except Exception:  # the same log line as crud.http.errors.Unhandled
                 logger.exception("unhandled error on %s %s", request.method, request.url.path)
-                return self.response(_Failed("The server failed to answer this request."))
+                return self.response(_Failed(FAILED))
 
         answer.__name__ = getattr(endpoint, "__name__", "read")
         return answer

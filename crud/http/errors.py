@@ -17,10 +17,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crud.http.methods import allowed_methods
 
 __all__ = [
+    "FAILED",
     "PROBLEM_JSON",
     "BadRequest",
     "InvalidParameter",
@@ -29,6 +31,7 @@ __all__ = [
     "Problem",
     "RangeNotSatisfiable",
     "ServiceUnavailable",
+    "Unhandled",
     "install_error_handlers",
     "problem_response",
 ]
@@ -151,9 +154,46 @@ def _validation_entry(error: Mapping[str, Any]) -> ParameterError:
     return ParameterError(".".join(location) or "request", str(error.get("msg", "invalid")))
 
 
+FAILED = "The server failed to answer this request."
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(request, 500, "The server failed to answer this request.")
+    # Only what escaped Unhandled gets here (a middleware outside it): Starlette raises it
+    # again after this answer, and the server logs it, once.
+    return problem_response(request, 500, FAILED)
+
+
+class Unhandled:
+    """Answers an exception nothing else handled with the 500 problem, and logs it once.
+
+    Starlette's ServerErrorMiddleware would answer it too, then raise it again for the
+    server: uvicorn's "Exception in ASGI application" was a second traceback of the same
+    error. Inside the application's middleware, the 500 also carries the request id and
+    the CORS headers. A response already under way cannot become a 500: the exception
+    goes on, unlogged here, and the server logs it as it drops the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started:
+                raise
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            await problem_response(Request(scope), 500, FAILED)(scope, receive, send)
 
 
 _HTTP_DETAILS = {

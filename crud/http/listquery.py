@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from crud.http.errors import BadRequest, InvalidParameter, ParameterError
+from crud.http.urls import route_path, url_base
 from crud.model.binding import hint
 
 __all__ = ["Given", "ListQuery", "Parameter", "QueryParser", "Step", "order_by_schema", "summary"]
@@ -105,7 +106,7 @@ class ListQuery:
 
     parts: Mapping[Step[Any], Any]
     given: Given
-    url: str  # scheme://host/path of the request, for links
+    url: str  # the request's path on the API's URL base (crud.http.urls), for links
 
     def part(self, step: Step[P]) -> P:
         value: P = self.parts[step]
@@ -118,8 +119,8 @@ class QueryParser:
 
     steps: Sequence[Step[Any]]
     max_query_length: int
-    # Where clients reach the API (CRUD_PUBLIC_URL): links start with it, not with the
-    # request's Host header.
+    # Where clients reach the API (CRUD_PUBLIC_URL): links start with it; without it they
+    # are root-relative. Never the request's Host header (crud.http.urls).
     public_url: str | None = None
     known: frozenset[str] = field(init=False)
     repeatable: frozenset[str] = field(init=False)
@@ -143,9 +144,9 @@ class QueryParser:
         parts = {step: step.parse(given, errors) for step in self.steps}
         if errors:
             raise InvalidParameter(summary(errors), errors=errors)
-        url = request.url
-        base = self.public_url or f"{url.scheme}://{url.netloc}"
-        return ListQuery(parts=parts, given=given, url=f"{base}{url.path}")
+        scope = request.scope
+        url = f"{url_base(scope, self.public_url)}{route_path(scope)}"
+        return ListQuery(parts=parts, given=given, url=url)
 
     def given(self, raw: str, request: Request) -> Given:
         if len(raw) > self.max_query_length:

@@ -1,9 +1,8 @@
-"""Which Host the API answers to, and which base URL its absolute links start with.
+"""Which Host the API answers to, and which base URL its links start with.
 
-Anything built from the request's URL (a redirect's ``Location``, a ``Link`` header) repeats
-the client's ``Host`` header, so ``Host: evil.example`` would come back in an answer a
-shared cache may keep. ``CRUD_TRUSTED_HOSTS`` refuses such requests with Starlette's own
-matching; ``CRUD_PUBLIC_URL`` gives links a base that no header can change.
+No URL the API sends is built from the request's ``Host`` (crud.http.urls): links and
+redirects are root-relative, or on ``CRUD_PUBLIC_URL``. ``CRUD_TRUSTED_HOSTS`` only decides
+which requests are answered, with Starlette's own matching; it reflects no host either.
 """
 
 from __future__ import annotations
@@ -28,10 +27,9 @@ _PASSED = "crud.trusted_host"  # set in the scope once Starlette let the request
 
 
 def public_base_url(settings: Settings) -> str | None:
-    """The base of absolute links (``https://api.example.org/prefix``, no trailing slash).
+    """The base of links (``https://api.example.org/prefix``, no trailing slash).
 
-    None when ``CRUD_PUBLIC_URL`` is unset: links are then built from the request, whose
-    Host only ``CRUD_TRUSTED_HOSTS`` vouches for.
+    None when ``CRUD_PUBLIC_URL`` is unset: links are then root-relative.
     """
     return settings.public_url
 
