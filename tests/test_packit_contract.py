@@ -491,6 +491,28 @@ async def test_project_issues(packit: Api) -> None:
     assert all(isinstance(issue, int) and not isinstance(issue, bool) for issue in issues)
 
 
+async def test_empty_project_lists_answer_200(packit: Api) -> None:
+    # projects.py answers each project list `PARTIAL_CONTENT if result else OK`; the jobs'
+    # lists (koji_builds.py, ...) answer 206 whatever they hold.
+    for path, unit in (("projects", "git-projects"),
+                       ("projects/gitlab.com/no-such-namespace", "git-projects"),
+                       ("projects/github.com/packit/no-such-repo/prs", "git-project-prs"),
+                       ("projects/github.com/packit/no-such-repo/branches",
+                        "git-project-branches"),
+                       ("projects/github.com/packit/no-such-repo/releases",
+                        "git-project-releases"),
+                       ("projects/github.com/packit/ogr/issues", "git-project-issues")):
+        page = 2 if path == "projects" else 1  # the demo has 10 projects
+        response = await packit.get(f"/api/{path}?page={page}&per_page=10")
+        assert response.status_code == 200, path
+        assert response.json() == [], path
+        first = (page - 1) * 10
+        assert response.headers["content-range"] == f"{unit} {first + 1}-{first + 10}/*"
+    response = await packit.get("/api/koji-builds?page=999&per_page=10")
+    assert response.status_code == 206
+    assert response.json() == []
+
+
 # -- the README's command ----------------------------------------------------------------------
 
 

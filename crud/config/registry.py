@@ -294,6 +294,9 @@ class LegacySpec(Spec):
     # A list item sent as one field's bare value (``[1, 5, 12]``, Packit's project issues);
     # a resource's option only, checked against its fields by crud.http.profiles.legacy.
     item: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # The status of a list holding no item: 206 as any other, or 200 where the old API
+    # answered so (Packit's project lists: ``PARTIAL_CONTENT if result else OK``).
+    empty_status: Literal[200, 206] = 206
 
     @model_validator(mode="after")
     def _default_is_allowed(self) -> LegacySpec:

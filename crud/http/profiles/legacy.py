@@ -171,12 +171,14 @@ def _legacy_type(annotation: Any) -> Any:
 
 
 class LegacyPageStep(PagingStep[PageAsk]):
-    """``page`` and ``per_page``, answered 206 with the old range; no count runs."""
+    """``page`` and ``per_page``, answered 206 (``empty_status`` when no item) with the old
+    range; no count runs."""
 
     names: ClassVar[tuple[str, ...]] = ("page", "per_page")  # the query parameters it may read
     def __init__(self, resource: Resource, options: LegacySpec, *,
                  max_offset: int | None) -> None:
         self.unit = options.unit or resource.name
+        self.empty_status = options.empty_status
         self.max_offset = max_offset
         self.params_model: type[Params] = legacy_params_model(
             model_name(resource), options, resource.max_page_size)
@@ -218,7 +220,8 @@ class LegacyPageStep(PagingStep[PageAsk]):
     def headers(self, window: Window, query: ListQuery, returned: int, total: Total,
                 next_cursor: str | None) -> tuple[int, dict[str, str]]:
         page = window.position // window.size + 1  # a legacy window starts on its page
-        return 206, {"Content-Range": legacy_range(self.unit, page, window.size)}
+        status = 206 if returned else self.empty_status
+        return status, {"Content-Range": legacy_range(self.unit, page, window.size)}
 
 
 class ArrayRenderer:
@@ -312,6 +315,8 @@ def legacy_profile(resource: Resource, api: ApiSpec, options: LegacySpec) -> Pro
         "schema": {"type": "string"}}}
     listed = responses(None, range_header, ok=206, description="The old API's contract")
     listed[400]["description"] += ", or a page beyond max_offset"
+    if options.empty_status == 200:
+        listed[200] = {**listed[206], "description": "No item (legacy.empty_status)"}
     detailed = responses(None, {}, description="The old API's contract")
     error_body = None
     if options.error_body is not None:
