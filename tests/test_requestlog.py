@@ -179,3 +179,21 @@ def test_access_lines_print_the_same_with_or_without_logging_configured(configur
             '"request_id":"id1"}')
     assert stream.getvalue() == line + "\n"
     assert seen == ([line] if configured else [])
+
+
+def test_fresh_request_ids_differ_in_forked_workers() -> None:
+    import os
+
+    from crud.ops.requestlog import request_id_from
+
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # a worker forked after import (gunicorn --preload) draws its own ids
+        os.write(writer, request_id_from(None).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    theirs = os.read(reader, 64).decode()
+    mine = request_id_from(None)
+    assert len(mine) == len(theirs) == 32 and theirs != mine
+    assert int(mine, 16) >= 0 and len({request_id_from(None) for _ in range(1000)}) == 1000

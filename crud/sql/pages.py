@@ -80,12 +80,14 @@ class Pages:
         """
         if self.results is not None and policy is not None and policy.kind != "none":
             page = await self.read(request, None, position)
-            return dataclasses.replace(page, total=await self._kept_total(
-                request, policy, position, len(page.rows), scope))
+            total = await self._kept_total(request, policy, position, len(page.rows), scope)
+            # Built, not dataclasses.replace(): this runs on every counted list.
+            return Page(page.rows, page.lists, total, page.json, page.last, page.groups)
         inline = (None if policy is None else
                   inline_count(policy, postgresql=self.estimates, first=position == 0,
                                view=self.view))
-        request = dataclasses.replace(request, count=inline)
+        if inline is not None:
+            request = dataclasses.replace(request, count=inline)
         leading = self.statements.leading(request)
         async with self.reader.connection() as connection:
             compiled, values = self.statements.page(request)
