@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -124,9 +125,16 @@ def create_app(loaded: LoadedRegistry, engine: AsyncEngine, *,
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         keeper.start()  # rollups are built in the background; requests run live meanwhile
+        # What startup built (models, the registry, compiled statements) lives as long as
+        # the app: frozen out of the collector's view, a full collection no longer walks
+        # its ~136,000 objects (111 ms, measured on bench.views' app) in the middle of
+        # requests; p99 of the view's uncounted page went from 58-72 ms to 40-56 ms.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()  # a reload drops this app: its cycles must be collectable again
             await keeper.stop()
             if results is not None:
                 await results.close()
