@@ -195,5 +195,7 @@ def test_fresh_request_ids_differ_in_forked_workers() -> None:
     os.waitpid(child, 0)
     theirs = os.read(reader, 64).decode()
     mine = request_id_from(None)
-    assert len(mine) == len(theirs) == 32 and theirs != mine
-    assert int(mine, 16) >= 0 and len({request_id_from(None) for _ in range(1000)}) == 1000
+    assert len(mine) == len(theirs) == 32
+    assert theirs != mine
+    assert int(mine, 16) >= 0
+    assert len({request_id_from(None) for _ in range(1000)}) == 1000

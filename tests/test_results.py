@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from crud.sql.resultcodec import Codec, plain, typed
-from crud.sql.results import Remembered, ResultCache
+from crud.sql.results import MISSING, Remembered, ResultCache
 from crud.sql.store import MemoryStore
 
 SAME = Codec(lambda value: value, lambda kept: kept)
@@ -201,8 +201,8 @@ def test_the_remembered_answers_are_bounded_and_drop_the_oldest() -> None:
     remembered = Remembered(size=2)
     for query in ("a", "b", "c"):
         remembered.put(query, "t", query.upper())
-    assert [remembered.get(query, "t") for query in "abc"] == [None, "B", "C"]
-    assert remembered.get("c", "other token") is None
+    assert [remembered.get(query, "t") for query in "abc"] == [MISSING, "B", "C"]
+    assert remembered.get("c", "other token") is MISSING
 
 
 async def test_queries_holding_dicts_and_lists_are_remembered_apart() -> None:
@@ -220,14 +220,14 @@ async def test_queries_holding_dicts_and_lists_are_remembered_apart() -> None:
 async def test_a_remembered_answer_is_found_without_computing_or_reading_the_store() -> None:
     tokens, compute, store = Tokens(), Computation(), CountedStore()
     cache = ResultCache(store, tokens).for_resource("things", "v1")
-    assert await cache.remembered_answer("facets", ("q",), SAME) is None  # never served
+    assert await cache.remembered_answer("facets", ("q",)) is None  # never served
     assert await cache.answer("facets", ("q",), compute, SAME) == 1
-    assert await cache.remembered_answer("facets", ("q",), SAME) is None  # kept, not yet read
+    assert await cache.remembered_answer("facets", ("q",)) is None  # kept, not yet read
     assert await cache.answer("facets", ("q",), compute, SAME) == 1
     reads = store.reads
-    assert await cache.remembered_answer("facets", ("q",), SAME) == 1
+    assert await cache.remembered_answer("facets", ("q",)) == 1
     assert (store.reads, compute.runs) == (reads, 1)
     tokens.current = (2,)
-    assert await cache.remembered_answer("facets", ("q",), SAME) is None
+    assert await cache.remembered_answer("facets", ("q",)) is None
     tokens.current = None
-    assert await cache.remembered_answer("facets", ("q",), SAME) is None
+    assert await cache.remembered_answer("facets", ("q",)) is None

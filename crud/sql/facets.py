@@ -102,7 +102,7 @@ class Facets:
         # without a task each (a repeat request usually finds them all).
         found: list[FacetCounts | None] = [
             await self.results.remembered_answer("facets", self._key(selection, leaf, size),
-                                                 FACET_CODEC, scope=scope)
+                                                 scope=scope)
             for leaf in leaves]
         missing = [leaf for leaf, counts in zip(leaves, found, strict=True) if counts is None]
         computed = iter(await asyncio.gather(*(self._kept(selection, leaf, size, scope)

@@ -13,10 +13,12 @@ served it while one background computation refreshes it, for at most ``stale_s``
 after the change was first seen. Entries live in a ``Store``: this process's memory (LRU by
 bytes) or Redis (``CRUD_CACHE_URL``), shared by every instance.
 
-Each resource also remembers the answers it served last, as stored, under the query itself
+Each resource also remembers the answers it served last, decoded, under the query itself
 (``Remembered``): a repeat request under an unchanged token skips the key's digest, the
-store's round trip and the JSON decoding. An answer labelled with the current token is the
-answer for the current data whoever computed it, so this is safe with a shared Redis too.
+store's round trip and the decoding. Remembered answers are shared between requests: their
+readers (the page, facet and aggregate bodies) build new objects from them and never change
+them. An answer labelled with the current token is the answer for the current data whoever
+computed it, so this is safe with a shared Redis too.
 """
 
 from __future__ import annotations
@@ -93,22 +95,26 @@ class ResultCache:
         await self.store.close()
 
 
+MISSING = object()  # Remembered.get's "not remembered": an answer may be any value
+
+
 class Remembered:
-    """The last answers served, as stored, by query: at most ``size``, oldest dropped first."""
+    """The last answers served, decoded, by query: at most ``size``, oldest dropped first."""
 
     def __init__(self, size: int = 128) -> None:
         self.size = size
         self.entries: dict[Hashable, tuple[str, Any]] = {}
 
-    def get(self, query: Hashable, label: str) -> Any | None:
+    def get(self, query: Hashable, label: str) -> Any:
+        """The answer remembered under ``label``, else ``MISSING``."""
         entry = self.entries.get(query)
-        return entry[1] if entry is not None and entry[0] == label else None
+        return entry[1] if entry is not None and entry[0] == label else MISSING
 
-    def put(self, query: Hashable, label: str, stored: Any) -> None:
+    def put(self, query: Hashable, label: str, answer: Any) -> None:
         self.entries.pop(query, None)
         if len(self.entries) >= self.size:
             del self.entries[next(iter(self.entries))]
-        self.entries[query] = (label, stored)
+        self.entries[query] = (label, answer)
 
 
 def frozen(value: Any) -> Hashable:
@@ -149,16 +155,17 @@ class ResourceResults:
             return await compute()
         label = repr(token)
         query = (kind, frozen(key), scope)
-        stored = self.remembered.get(query, label)
-        if stored is not None:
+        remembered = self.remembered.get(query, label)
+        if remembered is not MISSING:
             self.counts.add("hits", kind)
-            return codec.load(stored)
+            return remembered
         name = self._name(kind, key, scope)
         entry = await self._read(name)
         if entry is not None and entry.get("t") == label:
             self.counts.add("hits", kind)
-            self.remembered.put(query, label, entry["v"])
-            return codec.load(entry["v"])
+            value = codec.load(entry["v"])
+            self.remembered.put(query, label, value)
+            return value
         if entry is not None and self.stale_s is not None and self._may_serve_stale(name):
             self.counts.add("stale", kind)
             self._refresh(name, label, compute, codec)
@@ -167,17 +174,18 @@ class ResourceResults:
         flight = asyncio.shield(self._flight(name, label, compute, codec))
         return await (flight if wait_s is None else asyncio.wait_for(flight, wait_s))
 
-    async def remembered_answer(self, kind: str, key: Hashable, codec: Codec[Any], *,
+    async def remembered_answer(self, kind: str, key: Hashable, *,
                                 scope: str = "") -> Any | None:
         """The answer to ``key`` if this process served it under the current token, else
         None: nothing is computed or read from the store (a cheap first look)."""
         token = await self._token()
-        stored = (None if token is None else
-                  self.remembered.get((kind, frozen(key), scope), repr(token)))
-        if stored is None:
+        if token is None:
+            return None
+        remembered = self.remembered.get((kind, frozen(key), scope), repr(token))
+        if remembered is MISSING:
             return None
         self.counts.add("hits", kind)
-        return codec.load(stored)
+        return remembered
 
     async def _token(self) -> tuple[Any, ...] | None:
         signals = self.cache.signals
