@@ -8,6 +8,7 @@ is never skipped (set them up as README.md says).
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -87,6 +88,18 @@ async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     database = await create_database(getattr(request, "param", "sqlite"), tmp_path)
     yield database
     await drop_database(database)
+
+
+def assert_sqlite_plans_use(database_url: str, sent: list[tuple[str, Any]], index: str) -> None:
+    """Every statement in ``sent`` (sql, arguments) is planned by SQLite through ``index``."""
+    database = sqlite3.connect(make_url(database_url).database or "")
+    try:
+        for sql, arguments in sent:
+            plan = " ".join(row[3] for row in database.execute(f"EXPLAIN QUERY PLAN {sql}",
+                                                               arguments))
+            assert f"USING INDEX {index}" in plan, (sql, plan)
+    finally:
+        database.close()
 
 
 @dataclass

@@ -10,7 +10,6 @@ that same value, in reflection mode and model mode alike.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,15 @@ import orjson
 import pytest
 import pytest_asyncio
 from coltype_models import CODES, Code, CodeBase, Vintage, VintageBase
-from conftest import BACKENDS, Api, Database, create_database, drop_database
-from sqlalchemy import make_url, text
+from conftest import (
+    BACKENDS,
+    Api,
+    Database,
+    assert_sqlite_plans_use,
+    create_database,
+    drop_database,
+)
+from sqlalchemy import text
 from test_cli import crud
 
 from crud.app import load
@@ -304,11 +310,4 @@ async def test_sqlite_char_comparisons_use_the_index_crud_check_advises(
     await api.get("/api/v1/codes", params={"order_by": "code", "size": 2, "count": "none",
                                            "cursor": first.json()["next"]})
     await api.get("/api/v1/codes", params={"code": "ab", "count": "none"})
-    database = sqlite3.connect(make_url(empty_db.url).database or "")
-    try:
-        for sql, arguments in sent:
-            plan = " ".join(row[3] for row in database.execute(f"EXPLAIN QUERY PLAN {sql}",
-                                                               arguments))
-            assert "USING INDEX ix_ct_codes_code" in plan, (sql, plan)
-    finally:
-        database.close()
+    assert_sqlite_plans_use(empty_db.url, sent, "ix_ct_codes_code")

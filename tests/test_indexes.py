@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bigtables_models import ROWS
-from conftest import Database
+from conftest import Database, assert_sqlite_plans_use
 from readings import registry
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from crud.app import load
@@ -127,14 +126,7 @@ async def test_the_advised_statements_create_indexes_that_serve_the_fields(
         "at__gte": "2024-03-05", "order_by": "at", "size": 5, "count": "none",
         "cursor": first.json()["next"]})
     assert [item["id"] for item in second.json()["items"]] == [19, 23, 21, 22, 26]
-    database = sqlite3.connect(make_url(empty_db.url).database or "")
-    try:
-        for sql, arguments in sent:
-            plan = " ".join(row[3] for row in database.execute(f"EXPLAIN QUERY PLAN {sql}",
-                                                               arguments))
-            assert "USING INDEX ix_events_at" in plan, (sql, plan)
-    finally:
-        database.close()
+    assert_sqlite_plans_use(empty_db.url, sent, "ix_events_at")
 
 
 def _stored(spelling: str, backend: str) -> Any:
