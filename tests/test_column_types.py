@@ -121,6 +121,17 @@ resources:
     filters: {{yr: [eq, gte, in, isnull]}}
     sort: [yr, id]
 """
+async def _create_and_fill(url: str, base: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    """The tables of ``base`` created in the database at ``url``, ``rows`` put in ``table``."""
+    writer = make_engine(url, read_only=False)
+    try:
+        async with writer.begin() as connection:
+            await connection.run_sync(base.metadata.create_all)
+            await connection.execute(table.insert(), rows)
+    finally:
+        await writer.dispose()
+
+
 SOURCES = {"table": "table: ct_vintages", "model": "model: coltype_models:Vintage"}
 
 
@@ -128,13 +139,9 @@ SOURCES = {"table": "table: ct_vintages", "model": "model: coltype_models:Vintag
 @pytest.mark.parametrize("empty_db", ["mariadb"], indirect=True)
 async def test_a_year_declared_integer_lists_filters_and_sorts(
         empty_db: Database, make_api: Callable[..., Any], mode: str) -> None:
-    writer = make_engine(empty_db.url, read_only=False)
-    async with writer.begin() as connection:
-        await connection.run_sync(VintageBase.metadata.create_all)
-        await connection.execute(Vintage.__table__.insert(), [
-            {"id": 1, "yr": 2024}, {"id": 2, "yr": 1999}, {"id": 3, "yr": None},
-            {"id": 4, "yr": 2001}])
-    await writer.dispose()
+    await _create_and_fill(empty_db.url, VintageBase, Vintage.__table__, [
+        {"id": 1, "yr": 2024}, {"id": 2, "yr": 1999}, {"id": 3, "yr": None},
+        {"id": 4, "yr": 2001}])
     api = await make_api(YEARS.format(source=SOURCES[mode]), empty_db.url, empty_db.backend)
     listed = await api.get("/api/v1/vintages")
     assert listed.status_code == 200, listed.text
@@ -217,13 +224,7 @@ TRIMMED = {1: "ab", 2: "abc", 3: "b a", 4: "a"}
 async def codes_db(request: pytest.FixtureRequest,
                    tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
     database = await create_database(request.param, tmp_path_factory.mktemp("codes"))
-    writer = make_engine(database.url, read_only=False)
-    try:
-        async with writer.begin() as connection:
-            await connection.run_sync(CodeBase.metadata.create_all)
-            await connection.execute(Code.__table__.insert(), CODES)
-    finally:
-        await writer.dispose()
+    await _create_and_fill(database.url, CodeBase, Code.__table__, CODES)
     yield database
     await drop_database(database)
 
@@ -289,16 +290,14 @@ async def test_char_sorts_and_cursors_by_the_value_without_its_pad(
 @pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
 async def test_sqlite_char_comparisons_use_the_index_crud_check_advises(
         empty_db: Database, make_api: Callable[..., Any], tmp_path: Path) -> None:
-    writer = make_engine(empty_db.url, read_only=False)
-    async with writer.begin() as connection:
-        await connection.run_sync(CodeBase.metadata.create_all)
-        await connection.execute(Code.__table__.insert(), CODES)
+    await _create_and_fill(empty_db.url, CodeBase, Code.__table__, CODES)
     registry = CHARS.format(source=CHAR_SOURCES["table"])
     path = tmp_path / "codes.yaml"
     path.write_text(registry, encoding="utf-8")
     loaded = await load(path, empty_db.url)
     [advice] = await index_advice(loaded.resources, empty_db.url, path="codes.yaml", min_rows=1)
     assert (advice.key, advice.expression) == ("resources.codes.sort.0", True)
+    writer = make_engine(empty_db.url, read_only=False)
     async with writer.begin() as connection:
         await connection.execute(text(advice.statement))
     await writer.dispose()
