@@ -27,8 +27,8 @@ import httpx
 from sqlalchemy import text
 
 from bench.drivers import Load, Measurement, combine, wrk
-from bench.run import DEFAULT_URL, OUT, ROOT, ensure_database
-from bench.servers import Server
+from bench.run import DEFAULT_URL, OUT, ensure_database
+from bench.servers import ROOT, Server
 from crud.app import create_app, load
 from crud.config.settings import Settings
 from crud.sql.database import make_engine, serving_engine

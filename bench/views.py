@@ -102,7 +102,8 @@ def pairs(scale: int) -> list[Pair]:
              page, 0.8),
         Pair("week", "aggregate by week, repeated",
              f"{PATH}/aggregate?group_by=build_submitted_time:week&size=100", page, 0.8),
-        Pair("c64", "default list, 64 connections", PATH, f"{PATH}?size=20", 0.8,
+        # The bar at 64 connections: no 5xx and the p99 reported (not a ratio).
+        Pair("c64", "default list, 64 connections", PATH, f"{PATH}?size=20",
              connections=64),
     ]
 
@@ -211,6 +212,8 @@ def report(results: list[tuple[Pair, Measurement, Measurement]], note: str,
         ratio = ours.requests_per_s / theirs.requests_per_s if theirs.requests_per_s else 0
         verdict = "" if pair.target is None else (
             f"{pair.target:.2f} {'met' if ratio >= pair.target else 'MISSED'}")
+        if pair.connections is not None:  # errors: non-2xx responses and socket errors
+            verdict = f"no errors {'met' if ours.errors == 0 else 'MISSED'}"
         lines.append(
             f"| {pair.title} | {ours.requests_per_s:,.0f} | {theirs.requests_per_s:,.0f} | "
             f"{ratio:.2f} | {verdict} | {ours.p50_ms:.1f}/{ours.p99_ms:.1f} | "
