@@ -258,13 +258,18 @@ async def write_report(report: Report, path: Path, url: str) -> None:
     ]
     if ANALYSIS.exists() and not report.smoke:
         lines += [ANALYSIS.read_text().rstrip(), ""]
-    # bench/exports.py, bench/live.py and bench/views.py measure on their own: their
+    # bench/exports.py, bench/live.py, bench/rollups.py and bench/views.py measure on their
+    # own: their
     # sections stay.
-    kept = (kept_section(path), live_section(path), kept_between(path, VIEWS_START, VIEWS_END))
+    kept = (kept_section(path), live_section(path),
+            kept_between(path, ROLLUPS_START, ROLLUPS_END),
+            kept_between(path, VIEWS_START, VIEWS_END))
     lines += [item for section in kept if section is not None for item in (section, "")]
     path.write_text("\n".join(lines))
 
 
+ROLLUPS_START = "<!-- rollups: written by bench/rollups.py, kept by bench/report.py -->"
+ROLLUPS_END = "<!-- /rollups -->"
 VIEWS_START = "<!-- views: written by bench/views.py, kept by bench/report.py -->"
 VIEWS_END = "<!-- /views -->"
 

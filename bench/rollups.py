@@ -11,7 +11,7 @@ rollup against the uncounted list page, and the cost of one refresh against a fu
    ``Rollup:``, then drives the three URLs with wrk, alternating, ``--rounds`` times.
 3. In process: a full build, then 1% new builds (copies of the newest, inside the late
    window), one refresh, timed; the copies are deleted again.
-4. Appends the numbers to bench/RESULTS.md (``--output``) under "Rollups".
+4. Writes the numbers into bench/RESULTS.md (``--output``), replacing its "Rollups" section.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import httpx
 from sqlalchemy import text
 
 from bench.drivers import Load, Measurement, combine, wrk
+from bench.report import ROLLUPS_END, ROLLUPS_START, kept_between
 from bench.run import DEFAULT_URL, OUT, ensure_database
 from bench.servers import ROOT, Server
 from crud.app import create_app, load
@@ -173,9 +174,12 @@ async def run(args: argparse.Namespace) -> int:
     cost = await refresh_cost(args.database_url, registry)
     text_ = report(args, note, served_build_s, results, cost)
     print(text_, flush=True)
-    if args.output is not None:
-        with args.output.open("a", encoding="utf-8") as output:
-            output.write(text_)
+    if args.output is not None:  # this section replaced, the rest of the report kept
+        section = "\n".join([ROLLUPS_START, text_.strip(), ROLLUPS_END])
+        kept = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        old = kept_between(args.output, ROLLUPS_START, ROLLUPS_END)
+        kept = kept.replace(old, section) if old else kept.rstrip() + "\n\n" + section + "\n"
+        args.output.write_text(kept, encoding="utf-8")
     return 0
 
 
