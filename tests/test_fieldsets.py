@@ -286,18 +286,22 @@ async def test_database_written_sparse_items_are_the_python_bytes(
     api: Api = await make_api(registry, demo_db.url, demo_db.backend)
     endpoints = _endpoints(api)
     shape = endpoints.profile.shape.shapes.shape(dict(parse_qsl(query))["fields"].split(","))
-    assert not endpoints.pages.statements.layout(shape).json
+    detail_shape = endpoints.profile.shape.shapes.shape(["status", "chroot"])
+    assert not endpoints.pages.statements.layout(shape).json  # pages: shaped in Python
+    assert endpoints.pages.statements.detail_layout(detail_shape).json  # a detail: written
     shaped = await api.get(f"{KOJI}?{query}")
-    detail_shaped = await api.get(f"{KOJI}/11?fields=status,chroot")
+    detail_written = await api.get(f"{KOJI}/11?fields=status,chroot")
 
-    # The texts an NDJSON export embeds, served through the list for the comparison.
+    # The other way round: pages the database writes (as an NDJSON export embeds them),
+    # a detail shaped in Python.
     resource = endpoints.resource
     endpoints.pages = Pages(resource, Statements(resource, endpoints.pages.reader.backend,
                                                  json_rows=True),
                             endpoints.pages.reader, budget_ms=None)
     assert endpoints.pages.statements.layout(shape).json
+    assert not endpoints.pages.statements.detail_layout(detail_shape).json
     written = await api.get(f"{KOJI}?{query}")
-    detail_written = await api.get(f"{KOJI}/11?fields=status,chroot")
+    detail_shaped = await api.get(f"{KOJI}/11?fields=status,chroot")
 
     assert written.status_code == shaped.status_code == 200
     assert written.content == shaped.content

@@ -1,9 +1,9 @@
 """Items written by the database are byte for byte the items orjson writes.
 
-On PostgreSQL an NDJSON export's items come back as JSON texts (``row_to_json``) for
-resources whose fields the database spells as orjson does, embedded unparsed. The list
-envelope shapes its items in Python on every database (cheaper in all: see
-``EnvelopeRenderer.json_rows``), which is what the texts are compared with here.
+On PostgreSQL a detail's item and an NDJSON export's items come back as JSON texts
+(``row_to_json``) for resources whose fields the database spells as orjson does, embedded
+unparsed. List pages shape their items in Python on every database (cheaper in all: see
+``build_endpoints``), which is what the texts are compared with here.
 """
 
 from __future__ import annotations
@@ -76,13 +76,14 @@ async def test_a_database_written_item_detail_is_orjsons_bytes(
         samples_db: Database, make_api: Callable[..., Any]) -> None:
     api = await make_api(REGISTRY, samples_db.url, samples_db.backend)
     endpoints = _endpoints(api.app)
-    shaped = [(await api.get(f"/api/v1/samples/{key}")).content for key in range(1, 21)]
+    assert endpoints.pages.statements.detail_layout(None).json  # a detail's row: written
+    written = [(await api.get(f"/api/v1/samples/{key}")).content for key in range(1, 21)]
     resource = endpoints.resource
-    detail = Pages(resource, Statements(resource, endpoints.pages.reader.backend, json_rows=True),
+    detail = Pages(resource, Statements(resource, endpoints.pages.reader.backend),
                    endpoints.pages.reader, budget_ms=None)
     pages = [await detail.one([key]) for key in range(1, 21)]
-    assert all(page is not None and page.json for page in pages)
-    written = [endpoints.profile.renderer.item_body(
+    assert all(page is not None and not page.json for page in pages)
+    shaped = [endpoints.profile.renderer.item_body(
         endpoints.shaper.items(page)[0]) for page in pages]  # type: ignore[arg-type]
     assert written == shaped
 

@@ -65,11 +65,7 @@ class EnvelopeRenderer:
     """The standard list envelope and the item as it is, in one orjson pass each."""
 
     media_type = "application/json"
-    # Items are shaped here, not written by the database: on PostgreSQL a 50-row page's
-    # row_to_json cost the database 0.45 ms of CPU to save this process 0.15-0.19 ms, and
-    # it put a tail on the page (p99 45 ms against 18 ms; bench/analysis.md). A stream
-    # (NDJSON) still takes the database's texts: there the two processes work in parallel.
-    json_rows = False
+    json_rows = True
 
     def __init__(self, encode: Encode = dumps) -> None:
         self.encode = encode

@@ -64,10 +64,14 @@ class Layout:
 class Statements:
     """Every statement one resource serves, compiled once per shape; one per resource."""
 
-    def __init__(self, resource: Resource, backend: Backend, *, json_rows: bool = False) -> None:
+    def __init__(self, resource: Resource, backend: Backend, *, json_rows: bool = False,
+                 json_detail: bool = False) -> None:
+        """``json_rows``: pages of items the database writes, where it can; ``json_detail``:
+        the same for the single row of a detail."""
         self.resource = resource
         self.backend = backend
         self.allows_json = json_rows
+        self.allows_json_detail = json_detail
         self.filter_joins = Joins(resource, resource.leaves.values(), backend)
         # Embedded to-one relations are displayed (when asked) but never filtered on.
         embedded = list(row_leaves([node for node in resource.embeds
@@ -80,13 +84,16 @@ class Statements:
         self.row_order = ([resource.entity.attribute(key) for key in resource.entity.primary_key()]
                           if self.grouped else [])
         self.layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
+        self.detail_layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
         # Where a page row holds its sort values, by shape and sort keys.
         self.positions: Lru[Any, list[int]] = Lru(SHAPE_CACHE_SIZE)
-        self.full = self._layout_of(resource.row_leaves, resource.nodes)
+        self.full = self._layout_of(resource.row_leaves, resource.nodes, json_rows)
+        self.full_detail = self._layout_of(resource.row_leaves, resource.nodes, json_detail)
         self.flat = self.full.flat
         self.json_rows = self.full.json
         self.cache = StatementCache(backend.dialect)
-        self.detail = CompiledStatement(self._detail_statement(self.full), backend.dialect)
+        self.detail = CompiledStatement(self._detail_statement(self.full_detail),
+                                        backend.dialect)
         # A ranked search matches and ranks in the backend's own SQL (crud.sql.textsearch).
         text_search = text_search_of(resource)
         self.criteria = Criteria(resource, backend, self.filter_joins, text_search)
@@ -102,16 +109,25 @@ class Statements:
         """How ``shape``'s rows are selected (None: the resource's every field)."""
         if shape is None or shape.key is None:
             return self.full
-        return self.layouts.get(shape.key, lambda: self._layout_of(shape.row_leaves, shape.nodes))
+        return self.layouts.get(shape.key, lambda: self._layout_of(
+            shape.row_leaves, shape.nodes, self.allows_json))
 
-    def _layout_of(self, leaves: tuple[Leaf, ...], nodes: Sequence[Node]) -> Layout:
+    def detail_layout(self, shape: Shape | None) -> Layout:
+        """How a detail of ``shape`` selects its row (None: every field)."""
+        if shape is None or shape.key is None:
+            return self.full_detail
+        return self.detail_layouts.get(shape.key, lambda: self._layout_of(
+            shape.row_leaves, shape.nodes, self.allows_json_detail))
+
+    def _layout_of(self, leaves: tuple[Leaf, ...], nodes: Sequence[Node],
+                   json_allowed: bool) -> Layout:
         # A shape of plain base columns needs no display join: its keys are its rows.
         # A grouped page's keys are groups: each joins its rows.
         flat = not self.grouped and all(not leaf.hops and leaf.expression is None
                                         for leaf in leaves)
         # Items written by the database (one JSON text per row) where it spells every field
         # as orjson would: no float, JSON or time fields, no nesting, no to-many lists.
-        json = (self.allows_json and self.backend.renders_json and not self.grouped
+        json = (json_allowed and self.backend.renders_json and not self.grouped
                 and all(isinstance(node, Leaf) for node in nodes) and len(leaves) == len(nodes)
                 and all(
                     (leaf.info.kind != "enum" or passes_through(leaf.sql_type))
@@ -344,8 +360,8 @@ class Statements:
 
     def detail_for(self, shape: Shape | None) -> CompiledStatement:
         """The detail statement of ``shape`` (None: every field)."""
-        layout = self.layout(shape)
-        if layout is self.full:
+        layout = self.detail_layout(shape)
+        if layout is self.full_detail:
             return self.detail
         return self.cache.get(("detail", None if shape is None else shape.key),
                               lambda: self._detail_statement(layout))
