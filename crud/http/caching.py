@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from xxhash import xxh3_128_hexdigest
 
 from crud.config.registry import ApiSpec, ResourceSpec
 from crud.http.auth import auth_kind
@@ -41,9 +42,9 @@ NOT_MODIFIED = {"description": "Not modified: the ETag in If-None-Match is curre
 
 
 def etag(body: bytes) -> str:
-    # Change detection, not security: SHA-1 runs on the CPU's SHA instructions, about
-    # twice as fast as BLAKE2 on a 25 KiB page.
-    return f'W/"{hashlib.sha1(body, usedforsecurity=False).hexdigest()[:32]}"'
+    # Change detection, not security: XXH3's 128 bits hash a 25 KiB page in 0.6 µs, where
+    # SHA-1 took 16 µs, 2% of the server's time on a 50-row page.
+    return f'W/"{xxh3_128_hexdigest(body)}"'
 
 
 def validated_tag(value: Any, request_key: Sequence[Any]) -> str:
