@@ -288,7 +288,7 @@ async def test_database_written_sparse_items_are_the_python_bytes(
     shape = endpoints.profile.shape.shapes.shape(dict(parse_qsl(query))["fields"].split(","))
     detail_shape = endpoints.profile.shape.shapes.shape(["status", "chroot"])
     assert not endpoints.pages.statements.layout(shape).json  # pages: shaped in Python
-    assert endpoints.pages.statements.detail_layout(detail_shape).json  # a detail: written
+    assert endpoints.pages.statements.detail_json(detail_shape)  # a detail: written
     shaped = await api.get(f"{KOJI}?{query}")
     detail_written = await api.get(f"{KOJI}/11?fields=status,chroot")
 
@@ -299,7 +299,7 @@ async def test_database_written_sparse_items_are_the_python_bytes(
                                                  json_rows=True),
                             endpoints.pages.reader, budget_ms=None)
     assert endpoints.pages.statements.layout(shape).json
-    assert not endpoints.pages.statements.detail_layout(detail_shape).json
+    assert not endpoints.pages.statements.detail_json(detail_shape)
     written = await api.get(f"{KOJI}?{query}")
     detail_shaped = await api.get(f"{KOJI}/11?fields=status,chroot")
 

@@ -76,7 +76,7 @@ async def test_a_database_written_item_detail_is_orjsons_bytes(
         samples_db: Database, make_api: Callable[..., Any]) -> None:
     api = await make_api(REGISTRY, samples_db.url, samples_db.backend)
     endpoints = _endpoints(api.app)
-    assert endpoints.pages.statements.detail_layout(None).json  # a detail's row: written
+    assert endpoints.pages.statements.detail_json(None)  # a detail's row: written
     written = [(await api.get(f"/api/v1/samples/{key}")).content for key in range(1, 21)]
     resource = endpoints.resource
     detail = Pages(resource, Statements(resource, endpoints.pages.reader.backend),

@@ -148,7 +148,7 @@ class Pages:
             if not rows:
                 return None
             return Page(rows, await self.lists(connection, rows, shape), Total(1, "exact"),
-                        self.statements.detail_layout(shape).json,
+                        self.statements.detail_json(shape),
                         groups=None if self.resource.group_key is None else 1)
 
     async def lists(self, connection: ReadConnection, rows: Sequence[Sequence[Any]],

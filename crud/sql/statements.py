@@ -53,12 +53,14 @@ class Layout:
     """How the rows of one shape are selected: their leaves, and by which statement form.
 
     ``flat``: every leaf is a column of the base table, so the page cut's rows are the
-    page's rows (no display join). ``json``: the database writes each item's text.
+    page's rows (no display join). ``writable``: the database can write each item's text
+    as orjson would; ``json``: a page's items are written so.
     """
 
     leaves: tuple[Leaf, ...]
     flat: bool
     json: bool
+    writable: bool
 
 
 class Statements:
@@ -84,16 +86,13 @@ class Statements:
         self.row_order = ([resource.entity.attribute(key) for key in resource.entity.primary_key()]
                           if self.grouped else [])
         self.layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
-        self.detail_layouts: Lru[Any, Layout] = Lru(SHAPE_CACHE_SIZE)
         # Where a page row holds its sort values, by shape and sort keys.
         self.positions: Lru[Any, list[int]] = Lru(SHAPE_CACHE_SIZE)
-        self.full = self._layout_of(resource.row_leaves, resource.nodes, json_rows)
-        self.full_detail = self._layout_of(resource.row_leaves, resource.nodes, json_detail)
+        self.full = self._layout_of(resource.row_leaves, resource.nodes)
         self.flat = self.full.flat
         self.json_rows = self.full.json
         self.cache = StatementCache(backend.dialect)
-        self.detail = CompiledStatement(self._detail_statement(self.full_detail),
-                                        backend.dialect)
+        self.detail = CompiledStatement(self._detail_statement(self.full), backend.dialect)
         # A ranked search matches and ranks in the backend's own SQL (crud.sql.textsearch).
         text_search = text_search_of(resource)
         self.criteria = Criteria(resource, backend, self.filter_joins, text_search)
@@ -109,25 +108,23 @@ class Statements:
         """How ``shape``'s rows are selected (None: the resource's every field)."""
         if shape is None or shape.key is None:
             return self.full
-        return self.layouts.get(shape.key, lambda: self._layout_of(
-            shape.row_leaves, shape.nodes, self.allows_json))
+        return self.layouts.get(shape.key, lambda: self._layout_of(shape.row_leaves, shape.nodes))
 
-    def detail_layout(self, shape: Shape | None) -> Layout:
-        """How a detail of ``shape`` selects its row (None: every field)."""
-        if shape is None or shape.key is None:
-            return self.full_detail
-        return self.detail_layouts.get(shape.key, lambda: self._layout_of(
-            shape.row_leaves, shape.nodes, self.allows_json_detail))
+    def detail_json(self, shape: Shape | None) -> bool:
+        """Whether a detail of ``shape`` reads its item as the database's text."""
+        return self._detail_writes(self.layout(shape))
 
-    def _layout_of(self, leaves: tuple[Leaf, ...], nodes: Sequence[Node],
-                   json_allowed: bool) -> Layout:
+    def _detail_writes(self, layout: Layout) -> bool:
+        return self.allows_json_detail and layout.writable
+
+    def _layout_of(self, leaves: tuple[Leaf, ...], nodes: Sequence[Node]) -> Layout:
         # A shape of plain base columns needs no display join: its keys are its rows.
         # A grouped page's keys are groups: each joins its rows.
         flat = not self.grouped and all(not leaf.hops and leaf.expression is None
                                         for leaf in leaves)
         # Items written by the database (one JSON text per row) where it spells every field
         # as orjson would: no float, JSON or time fields, no nesting, no to-many lists.
-        json = (json_allowed and self.backend.renders_json and not self.grouped
+        writable = (self.backend.renders_json and not self.grouped
                 and all(isinstance(node, Leaf) for node in nodes) and len(leaves) == len(nodes)
                 and all(
                     (leaf.info.kind != "enum" or passes_through(leaf.sql_type))
@@ -135,7 +132,7 @@ class Statements:
                                                 leaf.info.kind,
                                                 local_time=leaf.local_time) is not None
                     for leaf in leaves))
-        return Layout(leaves, flat, json)
+        return Layout(leaves, flat, self.allows_json and writable, writable)
 
     def leading(self, request: PageRequest) -> int:
         """How many columns of a page row come before its count columns."""
@@ -360,15 +357,15 @@ class Statements:
 
     def detail_for(self, shape: Shape | None) -> CompiledStatement:
         """The detail statement of ``shape`` (None: every field)."""
-        layout = self.detail_layout(shape)
-        if layout is self.full_detail:
+        layout = self.layout(shape)
+        if layout is self.full:
             return self.detail
         return self.cache.get(("detail", None if shape is None else shape.key),
                               lambda: self._detail_statement(layout))
 
     def _detail_statement(self, layout: Layout) -> Select[Any]:
         column_of = self.display_joins.column
-        columns = ([self._json_item(column_of, layout)] if layout.json
+        columns = ([self._json_item(column_of, layout)] if self._detail_writes(layout)
                    else [column_of(leaf).label(leaf.label) for leaf in layout.leaves])
         statement = select(*columns).select_from(self.resource.entity.selectable)
         statement = self.display_joins.apply(statement, layout.leaves)
