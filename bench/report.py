@@ -259,8 +259,7 @@ async def write_report(report: Report, path: Path, url: str) -> None:
     if ANALYSIS.exists() and not report.smoke:
         lines += [ANALYSIS.read_text().rstrip(), ""]
     # bench/exports.py, bench/live.py, bench/rollups.py and bench/views.py measure on their
-    # own: their
-    # sections stay.
+    # own: their sections stay.
     kept = (kept_section(path), live_section(path),
             kept_between(path, ROLLUPS_START, ROLLUPS_END),
             kept_between(path, VIEWS_START, VIEWS_END))
@@ -272,6 +271,15 @@ ROLLUPS_START = "<!-- rollups: written by bench/rollups.py, kept by bench/report
 ROLLUPS_END = "<!-- /rollups -->"
 VIEWS_START = "<!-- views: written by bench/views.py, kept by bench/report.py -->"
 VIEWS_END = "<!-- /views -->"
+
+
+def replace_between(path: Path, start: str, end: str, body: str) -> None:
+    """Write ``body`` between the markers in ``path``: over the old section, or appended."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    section = "\n".join([start, body.strip(), end])
+    old = kept_between(path, start, end)
+    text = text.replace(old, section) if old else text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 def kept_between(path: Path, start: str, end: str) -> str | None:

@@ -27,7 +27,7 @@ import httpx
 from sqlalchemy import text
 
 from bench.drivers import Load, Measurement, combine, wrk
-from bench.report import ROLLUPS_END, ROLLUPS_START, kept_between
+from bench.report import ROLLUPS_END, ROLLUPS_START, replace_between
 from bench.run import DEFAULT_URL, OUT, ensure_database
 from bench.servers import ROOT, Server
 from crud.app import create_app, load
@@ -175,11 +175,7 @@ async def run(args: argparse.Namespace) -> int:
     text_ = report(args, note, served_build_s, results, cost)
     print(text_, flush=True)
     if args.output is not None:  # this section replaced, the rest of the report kept
-        section = "\n".join([ROLLUPS_START, text_.strip(), ROLLUPS_END])
-        kept = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-        old = kept_between(args.output, ROLLUPS_START, ROLLUPS_END)
-        kept = kept.replace(old, section) if old else kept.rstrip() + "\n\n" + section + "\n"
-        args.output.write_text(kept, encoding="utf-8")
+        replace_between(args.output, ROLLUPS_START, ROLLUPS_END, text_)
     return 0
 
 

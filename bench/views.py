@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from bench.drivers import Load, Measurement, combine, wrk
 from bench.profile import Profile, record
-from bench.report import VIEWS_END, VIEWS_START, kept_between, profile_lines
+from bench.report import VIEWS_END, VIEWS_START, profile_lines, replace_between
 from bench.run import ensure_database
 from bench.servers import ROOT, Server
 from bench.view_baseline import COLUMNS, PATH
@@ -251,21 +251,14 @@ async def run(args: argparse.Namespace) -> int:
     print(text_)
     if args.output is not None:
         command = "python -m bench.views " + " ".join(sys.argv[1:])
-        write_section(args.output, section(text_, command))
+        replace_between(args.output, VIEWS_START, VIEWS_END, section(text_, command))
     return 0
 
 
 def section(table: str, command: str) -> str:
-    return "\n".join([VIEWS_START, "## A view with lateral joins (bench/views.py)", "",
-                      "```", command, "```", "", table.rstrip(), VIEWS_END])
-
-
-def write_section(path: Path, new: str) -> None:
-    """Replace the view section of ``path`` (bench/RESULTS.md), or append it."""
-    text = path.read_text() if path.exists() else ""
-    old = kept_between(path, VIEWS_START, VIEWS_END)
-    text = text.replace(old, new) if old else text.rstrip() + "\n\n" + new + "\n"
-    path.write_text(text)
+    """The view section's body (bench/report.py puts it between the view markers)."""
+    return "\n".join(["## A view with lateral joins (bench/views.py)", "",
+                      "```", command, "```", "", table.rstrip()])
 
 
 def main(argv: list[str] | None = None) -> int:
